@@ -1,0 +1,202 @@
+//! The command line: `serve`, `init`, `check`, `openapi`, `token new`. Every flag also reads
+//! an environment variable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::authors::{self, Authors};
+use crate::config::{self, Settings};
+use crate::store::{self, Identity, Store};
+use crate::telemetry::LogFormat;
+
+/// The repository `serve` uses when given none; created from the sample blog on first start.
+const DEFAULT_REPO: &str = "data/content.git";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palimpsest",
+    version,
+    about = "A git-backed headless CMS for a learning blog"
+)]
+pub struct Cli {
+    /// Log lines as text or JSON (to stderr; RUST_LOG filters them).
+    #[arg(
+        long,
+        global = true,
+        env = "PALIMPSEST_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the blog over HTTP.
+    Serve(ServeArgs),
+    /// Create a new repository from a folder of posts (and its history.yaml, if any).
+    Init {
+        #[arg(long, env = "PALIMPSEST_REPO")]
+        repo: PathBuf,
+        #[arg(long, env = "PALIMPSEST_FROM", default_value = "content-repo")]
+        from: PathBuf,
+        #[arg(long, env = "PALIMPSEST_BRANCH", default_value = "main")]
+        branch: String,
+    },
+    /// Lint every post on the branch; exits non-zero when a post has errors.
+    Check {
+        #[arg(long, env = "PALIMPSEST_REPO", default_value = DEFAULT_REPO)]
+        repo: PathBuf,
+        #[arg(long, env = "PALIMPSEST_BRANCH", default_value = "main")]
+        branch: String,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage author tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new token, and the line that admits it in a tokens file.
+    New {
+        #[arg(long)]
+        author: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The content repository (bare or not). Default: ./data/content.git, created from the
+    /// sample blog in content-repo/ on first start.
+    #[arg(long, env = "PALIMPSEST_REPO")]
+    repo: Option<PathBuf>,
+    /// The branch the blog is served from.
+    #[arg(long, env = "PALIMPSEST_BRANCH", default_value = "main")]
+    branch: String,
+    /// Address to listen on.
+    #[arg(long, env = "PALIMPSEST_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// One author's bearer token (with --author).
+    #[arg(long, env = "PALIMPSEST_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The author the token belongs to, `Name <email>`.
+    #[arg(
+        long,
+        env = "PALIMPSEST_AUTHOR",
+        default_value = "Author <author@localhost>"
+    )]
+    author: String,
+    /// A file of `sha256:<hex> Name <email>` lines, one per author (see `token new`).
+    #[arg(long, env = "PALIMPSEST_TOKENS_FILE")]
+    tokens_file: Option<PathBuf>,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "PALIMPSEST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// How often to look for commits pushed from outside, in milliseconds.
+    #[arg(long, env = "PALIMPSEST_POLL_MS", default_value_t = 250)]
+    poll_ms: u64,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
+    workers: usize,
+}
+
+/// Runs one subcommand to completion.
+///
+/// # Errors
+/// Whatever stops the subcommand; `main` prints it.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Init { repo, from, branch } => {
+            let report = store::seed_repository(&repo, &from, &branch, &importer())?;
+            println!(
+                "created {} with {} commit(s) on {branch}; tip {}",
+                repo.display(),
+                report.commits,
+                report.tip
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { repo, branch } => check(&repo, &branch),
+        Command::Openapi => {
+            println!("{}", crate::http::openapi::document_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::New { author }) => {
+            let identity = Identity::parse(&author).map_err(anyhow::Error::msg)?;
+            let (token, line) = authors::new_token(&identity);
+            println!(
+                "token (give it to {}; it is shown only once):\n  {token}",
+                identity.name
+            );
+            println!("line for the tokens file:\n  {line}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let seed_from = args.repo.is_none().then(config::sample_content_dir);
+    let mut settings = Settings::for_repo(args.repo.unwrap_or_else(|| DEFAULT_REPO.into()));
+    settings.branch = args.branch;
+    settings.listen = args.listen;
+    settings.seed_from = seed_from;
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.poll_interval = Duration::from_millis(args.poll_ms.max(10));
+    settings.workers = args.workers;
+    settings.authors = match (&args.tokens_file, &args.token) {
+        (Some(file), _) => Authors::from_file(file)?,
+        (None, Some(token)) if !token.is_empty() => {
+            let author = Identity::parse(&args.author)
+                .map_err(|e| anyhow::anyhow!("PALIMPSEST_AUTHOR: {e}"))?;
+            Authors::single(token, author)
+        }
+        _ => Authors::default(),
+    };
+    if settings.authors.is_empty() {
+        tracing::warn!("no author tokens configured: the API is read-only and drafts are hidden");
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(settings).await?;
+        app.run_until_stopped().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(repo: &std::path::Path, branch: &str) -> anyhow::Result<ExitCode> {
+    let store = Store::open(repo, branch)?;
+    let snapshot = crate::site::Snapshot::build(&store, None)
+        .with_context(|| format!("reading {branch} in {}", repo.display()))?;
+    for record in snapshot.posts() {
+        for warning in &record.post().warnings {
+            println!("warning: {}: {warning}", record.post().slug);
+        }
+    }
+    for (slug, reason) in &snapshot.broken {
+        println!("error: {slug}: {reason}");
+    }
+    println!(
+        "{} post(s) checked, {} with errors",
+        snapshot.len() + snapshot.broken.len(),
+        snapshot.broken.len()
+    );
+    Ok(if snapshot.broken.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Who `init` records as the author of the import commit.
+fn importer() -> Identity {
+    Identity::parse(&std::env::var("PALIMPSEST_AUTHOR").unwrap_or_default())
+        .unwrap_or_else(|_| Settings::for_repo(PathBuf::new()).committer())
+}

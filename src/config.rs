@@ -1,0 +1,62 @@
+//! Server settings, resolved once from flags and environment into plain values.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::authors::Authors;
+use crate::store::Identity;
+
+/// The identity the server commits as (the committer; the author is the writer).
+pub const SERVER_IDENTITY: (&str, &str) = ("Palimpsest", "palimpsest@localhost");
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub repo: PathBuf,
+    pub branch: String,
+    /// `host:port`; port 0 picks a free one (tests).
+    pub listen: String,
+    /// Seed an absent repository from this folder (the sample blog) before serving.
+    pub seed_from: Option<PathBuf>,
+    pub authors: Authors,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How often the branch is polled for commits made outside the server.
+    pub poll_interval: Duration,
+    /// Actix worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Settings {
+    /// Settings for a repository, with the defaults `serve` uses.
+    pub fn for_repo(repo: PathBuf) -> Settings {
+        Settings {
+            repo,
+            branch: "main".into(),
+            listen: "127.0.0.1:8080".into(),
+            seed_from: None,
+            authors: Authors::default(),
+            max_body_bytes: 1024 * 1024,
+            poll_interval: Duration::from_millis(250),
+            workers: 0,
+        }
+    }
+
+    pub fn committer(&self) -> Identity {
+        Identity {
+            name: SERVER_IDENTITY.0.into(),
+            email: SERVER_IDENTITY.1.into(),
+        }
+    }
+}
+
+/// Where the sample blog is: `./content-repo` when run from a checkout, else the folder the
+/// binary was built from.
+pub fn sample_content_dir() -> PathBuf {
+    let here = PathBuf::from("content-repo");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("content-repo")
+    }
+}

@@ -1,0 +1,51 @@
+//! Conditional requests: ETags, `If-None-Match` → 304, and the caching headers of reads.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::Viewer;
+
+/// Whether the client's `If-None-Match` already names `etag` (or `*`).
+pub fn is_fresh(request: &HttpRequest, etag: &str) -> bool {
+    request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// A JSON read response with its ETag, or a bodiless 304 when the client has it already.
+///
+/// Anonymous responses may sit in shared caches but must be revalidated (a post can change
+/// at any push); an author's responses can include drafts, so they stay private.
+pub fn json_read(
+    request: &HttpRequest,
+    viewer: &Viewer,
+    etag: &str,
+    body: impl FnOnce() -> bytes::Bytes,
+) -> HttpResponse {
+    let fresh = is_fresh(request, etag);
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    let cache_control = if viewer.is_author() {
+        "private, no-cache"
+    } else {
+        "public, max-age=0, must-revalidate"
+    };
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.insert_header((header::ETAG, value));
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::VARY, "Authorization"));
+    if fresh {
+        response.finish()
+    } else {
+        response.content_type("application/json").body(body())
+    }
+}

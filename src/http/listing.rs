@@ -1,0 +1,214 @@
+//! `GET /api/v1/posts` query semantics: which posts a viewer sees, filtering, ordering and
+//! pagination, with the `Link` header that walks the pages.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::Viewer;
+use super::views::PageMeta;
+use crate::error::ApiError;
+use crate::site::{PostRecord, Snapshot};
+
+pub const DEFAULT_PER_PAGE: usize = 20;
+pub const MAX_PER_PAGE: usize = 100;
+
+/// Which posts to list by status; anything but `published` needs a token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    #[default]
+    Published,
+    Draft,
+    All,
+}
+
+/// List order: newest first by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum SortOrder {
+    #[default]
+    #[serde(rename = "-date")]
+    NewestFirst,
+    #[serde(rename = "date")]
+    OldestFirst,
+    #[serde(rename = "-updated")]
+    RecentlyUpdated,
+    #[serde(rename = "title")]
+    Title,
+}
+
+/// The query of `GET /api/v1/posts`. Unknown parameters and values are a 400.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `published` (default), `draft` or `all`; the last two need a token.
+    pub status: Option<StatusFilter>,
+    /// Only posts with this tag.
+    pub tag: Option<String>,
+    /// Only posts containing every word of this text (title, summary, tags, body).
+    pub q: Option<String>,
+    /// `-date` (default), `date`, `-updated` or `title`.
+    pub sort: Option<SortOrder>,
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    pub page: Option<usize>,
+    /// Posts per page, at most 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<usize>,
+}
+
+/// A page of posts, chosen and ordered.
+pub struct Page {
+    pub posts: Vec<Arc<PostRecord>>,
+    pub meta: PageMeta,
+}
+
+impl ListQuery {
+    /// Checks values that serde cannot: the page bounds and who may ask for drafts.
+    ///
+    /// # Errors
+    /// 400 for out-of-range pages, 401 for an anonymous request for drafts.
+    pub fn validate(&self, viewer: &Viewer) -> Result<(), ApiError> {
+        if self.page == Some(0) {
+            return Err(ApiError::invalid_field("page", "page starts at 1"));
+        }
+        if let Some(per_page) = self.per_page
+            && !(1..=MAX_PER_PAGE).contains(&per_page)
+        {
+            return Err(ApiError::invalid_field(
+                "per_page",
+                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+            ));
+        }
+        if self.status.unwrap_or_default() != StatusFilter::Published && !viewer.is_author() {
+            return Err(ApiError::Unauthorized(
+                "listing drafts needs an author's bearer token".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The page of `snapshot`'s posts this query asks for.
+    pub fn select(&self, snapshot: &Snapshot) -> Page {
+        let status = self.status.unwrap_or_default();
+        let words: Vec<String> = self
+            .q
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let mut posts: Vec<Arc<PostRecord>> = snapshot
+            .posts()
+            .filter(|record| match status {
+                StatusFilter::Published => record.is_published(),
+                StatusFilter::Draft => !record.is_published(),
+                StatusFilter::All => true,
+            })
+            .filter(|record| match &self.tag {
+                Some(tag) => record.post().tags.iter().any(|t| t == tag),
+                None => true,
+            })
+            .filter(|record| record.matches(&words))
+            .cloned()
+            .collect();
+        let order = self.sort.unwrap_or_default();
+        posts.sort_by(|a, b| compare(order, a, b));
+
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        let page = self.page.unwrap_or(1);
+        let total = posts.len();
+        let pages = total.div_ceil(per_page);
+        let posts = posts
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        Page {
+            posts,
+            meta: PageMeta {
+                page,
+                per_page,
+                total,
+                pages,
+            },
+        }
+    }
+}
+
+/// Orders two posts; ties fall back to the slug so pages are stable.
+fn compare(order: SortOrder, a: &PostRecord, b: &PostRecord) -> Ordering {
+    let by_date = || a.post().date.cmp(&b.post().date);
+    let primary = match order {
+        SortOrder::NewestFirst => by_date().reverse(),
+        SortOrder::OldestFirst => by_date(),
+        SortOrder::RecentlyUpdated => a.updated_at().cmp(&b.updated_at()).reverse(),
+        SortOrder::Title => a
+            .post()
+            .title
+            .to_lowercase()
+            .cmp(&b.post().title.to_lowercase()),
+    };
+    primary.then_with(|| a.post().slug.cmp(&b.post().slug))
+}
+
+/// The RFC 8288 `Link` header for a page: first, prev, next and last, keeping the other
+/// query parameters as the client sent them.
+pub fn link_header(path: &str, query_string: &str, meta: &PageMeta) -> Option<String> {
+    if meta.pages == 0 {
+        return None;
+    }
+    let kept: Vec<&str> = query_string
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("page="))
+        .collect();
+    let link = |page: usize, rel: &str| {
+        let mut query = kept.clone();
+        let page = format!("page={page}");
+        query.push(&page);
+        format!("<{path}?{}>; rel=\"{rel}\"", query.join("&"))
+    };
+    let mut links = vec![link(1, "first")];
+    if meta.page > 1 && meta.page <= meta.pages {
+        links.push(link(meta.page - 1, "prev"));
+    }
+    if meta.page < meta.pages {
+        links.push(link(meta.page + 1, "next"));
+    }
+    links.push(link(meta.pages, "last"));
+    Some(links.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_header_keeps_filters_and_names_neighbours() {
+        let meta = PageMeta {
+            page: 2,
+            per_page: 1,
+            total: 3,
+            pages: 3,
+        };
+        let header = link_header("/api/v1/posts", "tag=x&page=2&per_page=1", &meta).unwrap();
+        assert!(header.contains("</api/v1/posts?tag=x&per_page=1&page=1>; rel=\"first\""));
+        assert!(header.contains("page=1>; rel=\"prev\""));
+        assert!(header.contains("page=3>; rel=\"next\""));
+        assert!(header.contains("page=3>; rel=\"last\""));
+    }
+
+    #[test]
+    fn an_empty_list_has_no_link_header() {
+        let meta = PageMeta {
+            page: 1,
+            per_page: 20,
+            total: 0,
+            pages: 0,
+        };
+        assert_eq!(link_header("/api/v1/posts", "", &meta), None);
+    }
+}

@@ -1,0 +1,225 @@
+//! Reading posts: the list, one post (now or as of a revision), and its backlinks.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::listing::ListQuery;
+use super::views::{self, Backlinks, PostSummary, PostView};
+use super::{AppState, Viewer, caching};
+use crate::error::{ApiError, Problem};
+use crate::post::{Post, Slug};
+use crate::site::{PostRecord, Snapshot};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_posts)
+        .service(get_post)
+        .service(get_backlinks);
+}
+
+/// List posts, newest first, with filters and pagination.
+///
+/// Anonymous clients see published posts only; `status=draft|all` needs a token.
+#[utoipa::path(
+    tag = "posts",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of posts, with a `Link` header to the others", body = views::PostList),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Unknown parameter or value", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Drafts asked for without a valid token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts")]
+pub async fn list_posts(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    query.validate(&viewer)?;
+    let snapshot = state.site.snapshot();
+    let etag = list_etag(&snapshot, &request, &viewer);
+    let page = query.select(&snapshot);
+    let mut response = caching::json_read(&request, &viewer, &etag, || {
+        let audience = viewer.audience();
+        let entries: Vec<bytes::Bytes> = page
+            .posts
+            .iter()
+            .map(|r| views::summary_body(r, audience))
+            .collect();
+        let meta = serde_json::to_string(&page.meta).expect("page meta serialises");
+        join_list(&entries, &meta)
+    });
+    if let Some(link) =
+        super::listing::link_header(request.path(), request.query_string(), &page.meta)
+        && let Ok(value) = header::HeaderValue::from_str(&link)
+    {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+/// Splices pre-serialised list entries into `{"posts":[...],"meta":{...}}`.
+fn join_list(entries: &[bytes::Bytes], meta: &str) -> bytes::Bytes {
+    let size = entries.iter().map(|e| e.len() + 1).sum::<usize>() + meta.len() + 32;
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(b"{\"posts\":[");
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(entry);
+    }
+    body.extend_from_slice(b"],\"meta\":");
+    body.extend_from_slice(meta.as_bytes());
+    body.push(b'}');
+    body.into()
+}
+
+/// A list's ETag: the branch tip, plus what shapes the answer (query and kind of viewer).
+fn list_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
+    let mut hasher = DefaultHasher::new();
+    request.path().hash(&mut hasher);
+    request.query_string().hash(&mut hasher);
+    viewer.is_author().hash(&mut hasher);
+    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
+    format!("\"{tip}-{:016x}\"", hasher.finish())
+}
+
+/// The query of `GET /api/v1/posts/{slug}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PostQuery {
+    /// Read the post as of this commit (a full id or an unambiguous prefix of at least 4
+    /// hexadecimal digits) on the served branch.
+    pub rev: Option<String>,
+}
+
+/// Get one post, rendered, with its sections and open questions.
+#[utoipa::path(
+    tag = "posts",
+    params(("slug" = String, Path, description = "The post's slug"), PostQuery),
+    responses(
+        (status = 200, description = "The post; `ETag` is its blob id", body = PostView),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid slug or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post (drafts are 404 to anonymous clients) or revision", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts/{slug}")]
+pub async fn get_post(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    slug: web::Path<String>,
+    query: web::Query<PostQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let snapshot = state.site.snapshot();
+    if let Some(rev) = query.into_inner().rev {
+        return post_at_revision(&request, &state, &viewer, &snapshot, slug, rev).await;
+    }
+    let record = snapshot
+        .visible(&slug, viewer.audience())
+        .ok_or_else(|| no_post(&slug))?;
+    Ok(caching::json_read(
+        &request,
+        &viewer,
+        &record.etag(),
+        || views::post_body(record, viewer.audience()),
+    ))
+}
+
+/// The post as of a past commit: parsed and rendered on demand, off the async workers.
+async fn post_at_revision(
+    request: &HttpRequest,
+    state: &AppState,
+    viewer: &Viewer,
+    snapshot: &Snapshot,
+    slug: Slug,
+    rev: String,
+) -> Result<HttpResponse, ApiError> {
+    // Visibility follows the post's status at the tip; a deleted post's own status counts.
+    let audience = viewer.audience();
+    let current = snapshot.get(&slug);
+    if current.is_some_and(|record| !audience.sees(record)) {
+        return Err(no_post(&slug));
+    }
+    let store = state.site.store().clone();
+    let wanted = slug.clone();
+    let found = web::block(move || -> Result<_, ApiError> {
+        let commit = store.resolve_revision(&rev)?;
+        let Some((blob, bytes)) = store.post_at(commit, &wanted)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ApiError::Conflict("the post is not UTF-8 at that revision".into()))?;
+        Ok(Some((blob, Post::parse(wanted, &text)?)))
+    })
+    .await??;
+    let (blob, post) = found.ok_or_else(|| no_post(&slug))?;
+    if current.is_none() && !viewer.is_author() && post.status != crate::post::Status::Published {
+        return Err(no_post(&slug));
+    }
+    let links_to: Vec<Slug> = post
+        .links_to
+        .iter()
+        .filter(|target| snapshot.visible(target, audience).is_some())
+        .cloned()
+        .collect();
+    let etag = format!("\"{blob}\"");
+    Ok(caching::json_read(request, viewer, &etag, || {
+        views::to_bytes(&PostView::of(&post, &links_to))
+    }))
+}
+
+/// Posts that link to this one.
+#[utoipa::path(
+    tag = "posts",
+    params(("slug" = String, Path, description = "The post's slug")),
+    responses(
+        (status = 200, description = "The posts linking here, in slug order", body = views::Backlinks),
+        (status = 400, description = "Invalid slug", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts/{slug}/backlinks")]
+pub async fn get_backlinks(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let snapshot = state.site.snapshot();
+    let audience = viewer.audience();
+    snapshot
+        .visible(&slug, audience)
+        .ok_or_else(|| no_post(&slug))?;
+    let etag = list_etag(&snapshot, &request, &viewer);
+    let sources: Vec<&PostRecord> = snapshot
+        .backlinks(&slug)
+        .filter(|record| audience.sees(record))
+        .map(|record| record.as_ref())
+        .collect();
+    Ok(caching::json_read(&request, &viewer, &etag, || {
+        views::to_bytes(&Backlinks {
+            posts: sources
+                .iter()
+                .map(|r| PostSummary::of(r.post(), r.links_to(audience)))
+                .collect(),
+        })
+    }))
+}
+
+fn no_post(slug: &Slug) -> ApiError {
+    ApiError::not_found(format!("no post `{slug}`"))
+}

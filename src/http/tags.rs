@@ -1,0 +1,52 @@
+//! Tags with the number of visible posts carrying each.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+
+use super::views::{self, TagCount, TagList};
+use super::{AppState, Viewer, caching};
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_tags);
+}
+
+/// Every tag, most used first; drafts count only for authors.
+#[utoipa::path(
+    tag = "posts",
+    responses(
+        (status = 200, description = "Tags with their post counts", body = TagList),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/tags")]
+pub async fn list_tags(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.site.snapshot();
+    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
+    let etag = format!("\"{tip}-tags-{}\"", u8::from(viewer.is_author()));
+    Ok(caching::json_read(&request, &viewer, &etag, || {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for record in snapshot.posts() {
+            if viewer.audience().sees(record) {
+                for tag in &record.post().tags {
+                    *counts.entry(tag).or_default() += 1;
+                }
+            }
+        }
+        let mut tags: Vec<TagCount> = counts
+            .into_iter()
+            .map(|(tag, count)| TagCount {
+                tag: tag.to_string(),
+                count,
+            })
+            .collect();
+        tags.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+        views::to_bytes(&TagList { tags })
+    }))
+}

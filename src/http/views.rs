@@ -1,0 +1,133 @@
+//! The JSON shapes the API answers with, serialised once per post per snapshot.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::post::{Post, Section, Slug, Status, TocEntry};
+use crate::site::{Audience, PostRecord};
+
+/// A whole post, as `GET /api/v1/posts/{slug}` returns it: its list entry plus the body,
+/// rendered HTML, table of contents and sections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostView<'a> {
+    #[serde(flatten)]
+    pub summary: PostSummary<'a>,
+    pub markdown: &'a str,
+    pub html: &'a str,
+    pub toc: &'a [TocEntry],
+    pub sections: &'a [Section],
+}
+
+impl<'a> PostView<'a> {
+    /// `links_to` is the post's links that resolve for the viewer (see [`PostSummary::of`]).
+    pub fn of(post: &'a Post, links_to: &'a [Slug]) -> PostView<'a> {
+        PostView {
+            summary: PostSummary::of(post, links_to),
+            markdown: &post.markdown,
+            html: &post.html,
+            toc: &post.toc,
+            sections: &post.sections,
+        }
+    }
+}
+
+/// A post in a list: the post without its body, HTML, table of contents and sections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostSummary<'a> {
+    pub slug: &'a Slug,
+    #[schema(example = "Why does attention divide by the square root of d_k?")]
+    pub title: &'a str,
+    /// First published, as written: `YYYY-MM-DD` or RFC 3339.
+    #[schema(example = "2026-09-01")]
+    pub date: Option<&'a str>,
+    pub tags: &'a [String],
+    pub status: Status,
+    pub summary: Option<&'a str>,
+    /// Every front matter key, unknown ones included, in file order.
+    #[schema(value_type = Object)]
+    pub front_matter: &'a serde_json::Map<String, serde_json::Value>,
+    /// The top-level items of the Open Questions section.
+    pub open_questions: &'a [String],
+    /// Structure problems that do not make the post invalid.
+    pub warnings: &'a [String],
+    /// Posts this one links to that exist and the viewer may see.
+    pub links_to: &'a [Slug],
+    pub word_count: usize,
+    pub reading_minutes: u32,
+}
+
+impl<'a> PostSummary<'a> {
+    /// `links_to` replaces the post's raw links: only those that resolve for the viewer, so
+    /// a draft's slug never reaches an anonymous client through a link.
+    pub fn of(post: &'a Post, links_to: &'a [Slug]) -> PostSummary<'a> {
+        PostSummary {
+            slug: &post.slug,
+            title: &post.title,
+            date: post.date.as_deref(),
+            tags: &post.tags,
+            status: post.status,
+            summary: post.summary.as_deref(),
+            front_matter: &post.front_matter,
+            open_questions: &post.open_questions,
+            warnings: &post.warnings,
+            links_to,
+            word_count: post.word_count,
+            reading_minutes: post.reading_minutes,
+        }
+    }
+}
+
+/// Where a page sits in a paginated list.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PageMeta {
+    pub page: usize,
+    pub per_page: usize,
+    pub total: usize,
+    pub pages: usize,
+}
+
+/// A page of posts (the shape of `GET /api/v1/posts`; backlinks leave out `meta`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostList<'a> {
+    pub posts: Vec<PostSummary<'a>>,
+    pub meta: PageMeta,
+}
+
+/// The posts linking to one post.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Backlinks<'a> {
+    pub posts: Vec<PostSummary<'a>>,
+}
+
+/// One tag and how many visible posts carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: usize,
+}
+
+/// `GET /api/v1/tags`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagList {
+    pub tags: Vec<TagCount>,
+}
+
+/// The serialised post for `audience`, cached in its record so a warm read does no work.
+pub fn post_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
+    record.body[audience as usize]
+        .get_or_init(|| to_bytes(&PostView::of(record.post(), record.links_to(audience))))
+        .clone()
+}
+
+/// The serialised list entry for `audience`, cached in its record.
+pub fn summary_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
+    record.summary[audience as usize]
+        .get_or_init(|| to_bytes(&PostSummary::of(record.post(), record.links_to(audience))))
+        .clone()
+}
+
+pub fn to_bytes(value: &impl Serialize) -> bytes::Bytes {
+    serde_json::to_vec(value)
+        .expect("API views serialise to JSON")
+        .into()
+}

@@ -1,0 +1,16 @@
+//! The `palimpsest` command: parse the command line, set up logging, run one subcommand.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = palimpsest::cli::Cli::parse();
+    palimpsest::telemetry::init(cli.log_format);
+    palimpsest::store::configure_libgit2();
+    match palimpsest::cli::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("palimpsest: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

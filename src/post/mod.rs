@@ -1,0 +1,144 @@
+//! Posts as the blog defines them: slug, front matter, rendered body, sections and links. Pure domain code: no I/O.
+
+mod file;
+pub mod front_matter;
+pub mod links;
+pub mod render;
+pub mod sections;
+pub mod slug;
+mod text;
+mod yaml;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+pub use file::{compose, split_front_matter};
+pub use front_matter::{FrontMatter, Status};
+pub use render::{Rendered, TocEntry};
+pub use sections::{Section, SectionKind};
+pub use slug::{Slug, SlugError};
+
+/// Length of a summary derived from the Question section, in characters.
+const SUMMARY_CHARS: usize = 280;
+
+/// A parsed, rendered post: everything the API serves that comes from the file alone.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Post {
+    pub slug: Slug,
+    #[schema(example = "Why does LayerNorm come before attention?")]
+    pub title: String,
+    /// First published, as written: `YYYY-MM-DD` or RFC 3339.
+    #[schema(example = "2026-11-02")]
+    pub date: Option<String>,
+    pub tags: Vec<String>,
+    pub status: Status,
+    /// The front matter `summary`, else the start of the Question section's first paragraph.
+    pub summary: Option<String>,
+    /// Every front matter key, in file order, unknown keys included.
+    #[schema(value_type = Object)]
+    pub front_matter: Map<String, Value>,
+    /// The body: the file after the front matter.
+    pub markdown: String,
+    /// The body as sanitized HTML.
+    pub html: String,
+    pub toc: Vec<TocEntry>,
+    pub sections: Vec<Section>,
+    /// The top-level items of the Open Questions section.
+    pub open_questions: Vec<String>,
+    /// Problems with the post's structure or front matter that do not make it invalid.
+    pub warnings: Vec<String>,
+    /// Other posts this one links to, distinct and sorted; not checked for existence.
+    pub links_to: Vec<Slug>,
+    /// Prose words of the body (code blocks, math and raw HTML excluded).
+    pub word_count: usize,
+    /// `ceil(word_count / 220)`.
+    pub reading_minutes: u32,
+}
+
+impl Post {
+    /// Parses a whole file (front matter + body).
+    ///
+    /// # Errors
+    /// [`PostError::NoFrontMatter`] without a complete `---` block, and any front matter
+    /// error. Problems with the body are never errors: they become `warnings`.
+    pub fn parse(slug: Slug, source: &str) -> Result<Post, PostError> {
+        let (yaml, body) = split_front_matter(source);
+        let front_matter = FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)?;
+        Ok(Post::assemble(slug, front_matter, body))
+    }
+
+    fn assemble(slug: Slug, front_matter: FrontMatter, markdown: &str) -> Post {
+        let document = render::Document::parse(markdown);
+        let spans = sections::spans(&document, markdown);
+        let sections: Vec<Section> = spans
+            .iter()
+            .map(|span| span.to_section(&document, markdown))
+            .collect();
+        let summary = front_matter
+            .summary
+            .filter(|summary| !summary.trim().is_empty())
+            .or_else(|| {
+                sections::question_lead(&document, &spans)
+                    .map(|lead| text::truncate_at_word(&lead, SUMMARY_CHARS))
+            });
+        let mut warnings = front_matter.warnings;
+        warnings.extend(sections::structure_warnings(&sections, &document.toc));
+        let mut links_to = links::links_in(&document.events);
+        // A link to one's own section is not a backlink.
+        links_to.retain(|target| *target != slug);
+        let word_count = text::word_count(&document.events);
+        Post {
+            slug,
+            title: front_matter.title,
+            date: front_matter.date,
+            tags: front_matter.tags,
+            status: front_matter.status,
+            summary,
+            front_matter: front_matter.fields,
+            markdown: markdown.to_owned(),
+            html: document.html(&document.events),
+            open_questions: sections::open_questions(&sections),
+            toc: document.toc,
+            sections,
+            warnings,
+            links_to,
+            word_count,
+            reading_minutes: text::reading_minutes(word_count),
+        }
+    }
+}
+
+/// Why a post file (or a front matter mapping) was rejected.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PostError {
+    #[error("front matter is not valid YAML: {0}")]
+    InvalidYaml(String),
+    #[error("front matter must be a mapping of keys to values")]
+    NotAMapping,
+    #[error("front matter is larger than {0} bytes")]
+    FrontMatterTooLarge(usize),
+    #[error("the post has no title")]
+    MissingTitle,
+    #[error("`{field}` {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("the post has no front matter; it needs at least a title")]
+    NoFrontMatter,
+}
+
+impl PostError {
+    /// The front matter field at fault, for problem+json `errors` lists.
+    pub fn field(&self) -> &str {
+        match self {
+            PostError::MissingTitle => "title",
+            PostError::InvalidField { field, .. } => field,
+            PostError::InvalidYaml(_)
+            | PostError::NotAMapping
+            | PostError::FrontMatterTooLarge(_)
+            | PostError::NoFrontMatter => "front_matter",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

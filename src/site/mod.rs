@@ -1,0 +1,83 @@
+//! The blog as the server serves it: an immutable [`Snapshot`] of the parsed and rendered
+//! posts at one branch tip, swapped atomically whenever the branch moves.
+//!
+//! Readers take the current snapshot (an `Arc` clone) and never touch git; the refresher,
+//! woken by API writes or by polling for external pushes, builds the next snapshot and reuses
+//! every post whose blob did not change.
+
+mod snapshot;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::store::{Store, StoreError};
+pub use snapshot::{Audience, PostRecord, Snapshot};
+
+/// The live blog: the store plus the snapshot of its current tip.
+pub struct Site {
+    store: Store,
+    current: ArcSwap<Snapshot>,
+    /// Serialises snapshot builds so two refreshes never parse the same posts twice.
+    refreshing: Mutex<()>,
+}
+
+impl Site {
+    /// Reads the branch and builds the first snapshot.
+    ///
+    /// # Errors
+    /// Git errors reading the branch.
+    pub fn load(store: Store) -> Result<Site, StoreError> {
+        let first = Snapshot::build(&store, None)?;
+        Ok(Site {
+            store,
+            current: ArcSwap::from_pointee(first),
+            refreshing: Mutex::new(()),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The snapshot readers should use now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Brings the snapshot up to the branch tip, if it moved. Blocking: runs git and rendering.
+    ///
+    /// # Errors
+    /// Git errors reading the branch; the old snapshot stays in place.
+    pub fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let _only_one = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load_full();
+        let tip = self.store.tip()?;
+        if tip == current.tip {
+            return Ok(current);
+        }
+        let next = Arc::new(Snapshot::build(&self.store, Some(&current))?);
+        tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
+        self.current.store(next.clone());
+        Ok(next)
+    }
+
+    /// Polls the branch on a thread of its own so that commits made outside the server
+    /// (`git push`, `git commit` in a working tree) are served without a restart.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> std::thread::JoinHandle<()> {
+        let site = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("branch-watcher".into())
+            .spawn(move || {
+                while let Some(site) = site.upgrade() {
+                    if let Err(error) = site.refresh() {
+                        tracing::warn!(%error, "could not refresh from the branch");
+                    }
+                    drop(site);
+                    std::thread::sleep(every);
+                }
+            })
+            .expect("spawning the branch watcher thread")
+    }
+}

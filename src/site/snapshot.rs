@@ -1,0 +1,230 @@
+//! One branch tip's posts, parsed and rendered once, with the indexes that listing needs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use crate::post::{Post, Slug, Status};
+use crate::store::{Oid, Store, StoreError};
+
+/// Who a response is for: the public sees published posts only, authors see drafts too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Public = 0,
+    Authors = 1,
+}
+
+impl Audience {
+    pub fn sees(self, record: &PostRecord) -> bool {
+        self == Audience::Authors || record.is_published()
+    }
+}
+
+/// A post parsed and rendered from one blob; shared by every snapshot in which the blob is
+/// unchanged, so a push re-parses only the posts it touched.
+#[derive(Debug)]
+pub struct ParsedPost {
+    pub post: Post,
+    /// The blob holding the file: the post's identity for caching (its ETag).
+    pub blob: Oid,
+    /// Lower-cased title, summary, tags and body, for `?q=` search.
+    search_text: String,
+}
+
+impl ParsedPost {
+    fn new(post: Post, blob: Oid) -> ParsedPost {
+        let search_text = [
+            post.title.as_str(),
+            post.summary.as_deref().unwrap_or_default(),
+            &post.tags.join(" "),
+            &post.markdown,
+        ]
+        .join("\n")
+        .to_lowercase();
+        ParsedPost {
+            post,
+            blob,
+            search_text,
+        }
+    }
+}
+
+/// A post as of the snapshot's tip: the parsed post plus what depends on the rest of the
+/// site (which links resolve, for whom), and the serialised responses, filled lazily by the
+/// first request that needs them.
+#[derive(Debug)]
+pub struct PostRecord {
+    parsed: Arc<ParsedPost>,
+    /// Per audience: the linked posts that exist and that audience may see.
+    links_to: [Vec<Slug>; 2],
+    /// Per audience: the serialised post.
+    pub body: [OnceLock<bytes::Bytes>; 2],
+    /// Per audience: the serialised list entry.
+    pub summary: [OnceLock<bytes::Bytes>; 2],
+}
+
+impl PostRecord {
+    pub fn post(&self) -> &Post {
+        &self.parsed.post
+    }
+
+    pub fn blob(&self) -> Oid {
+        self.parsed.blob
+    }
+
+    /// The strong ETag of the post: its blob id, which changes exactly when the file does.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.parsed.blob)
+    }
+
+    pub fn is_published(&self) -> bool {
+        self.parsed.post.status == Status::Published
+    }
+
+    /// The posts this one links to that exist and `audience` may see.
+    pub fn links_to(&self, audience: Audience) -> &[Slug] {
+        &self.links_to[audience as usize]
+    }
+
+    /// When the post last changed, for `sort=-updated`.
+    pub fn updated_at(&self) -> Option<&str> {
+        self.parsed.post.date.as_deref()
+    }
+
+    /// Whether every word of the (lower-cased) query occurs in the post.
+    pub fn matches(&self, lowercase_words: &[String]) -> bool {
+        lowercase_words
+            .iter()
+            .all(|word| self.parsed.search_text.contains(word.as_str()))
+    }
+}
+
+/// Every post at one branch tip.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The commit this snapshot shows; `None` for a branch with no commits yet.
+    pub tip: Option<Oid>,
+    posts: BTreeMap<Slug, Arc<PostRecord>>,
+    /// For each post, the posts that link to it, sorted.
+    backlinks: HashMap<Slug, Vec<Slug>>,
+    /// Files under `posts/` that could not be parsed, with the reason; served nowhere.
+    pub broken: Vec<(Slug, String)>,
+}
+
+impl Snapshot {
+    /// Reads the branch tip and parses its posts, reusing those of `previous` whose blob is
+    /// unchanged.
+    ///
+    /// # Errors
+    /// Git errors reading the tip, its trees or blobs.
+    pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
+        let Some(tip) = store.tip()? else {
+            return Ok(Snapshot::default());
+        };
+        let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
+        let mut broken = Vec::new();
+        for file in store.post_files(tip)? {
+            let reused = previous
+                .and_then(|p| p.posts.get(&file.slug))
+                .filter(|record| record.blob() == file.blob);
+            if let Some(record) = reused {
+                parsed.insert(file.slug, record.parsed.clone());
+                continue;
+            }
+            let bytes = store.blob(file.blob)?;
+            let outcome = String::from_utf8(bytes)
+                .map_err(|_| "the file is not UTF-8".to_string())
+                .and_then(|text| Post::parse(file.slug.clone(), &text).map_err(|e| e.to_string()));
+            match outcome {
+                Ok(post) => {
+                    parsed.insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
+                }
+                Err(reason) => {
+                    tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
+                    broken.push((file.slug, reason));
+                }
+            }
+        }
+        let posts = resolve_links(parsed);
+        let backlinks = backlinks_of(&posts);
+        Ok(Snapshot {
+            tip: Some(tip),
+            posts,
+            backlinks,
+            broken,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.posts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty()
+    }
+
+    pub fn get(&self, slug: &Slug) -> Option<&Arc<PostRecord>> {
+        self.posts.get(slug)
+    }
+
+    /// Every post, in slug order.
+    pub fn posts(&self) -> impl Iterator<Item = &Arc<PostRecord>> {
+        self.posts.values()
+    }
+
+    /// The post if `audience` may see it: drafts exist only for authors.
+    pub fn visible(&self, slug: &Slug, audience: Audience) -> Option<&Arc<PostRecord>> {
+        self.posts.get(slug).filter(|record| audience.sees(record))
+    }
+
+    /// The posts linking to `slug`, in slug order.
+    pub fn backlinks(&self, slug: &Slug) -> impl Iterator<Item = &Arc<PostRecord>> {
+        self.backlinks
+            .get(slug)
+            .into_iter()
+            .flatten()
+            .filter_map(|source| self.posts.get(source))
+    }
+}
+
+/// Wraps each parsed post with the links that resolve in this snapshot, for each audience.
+fn resolve_links(parsed: BTreeMap<Slug, Arc<ParsedPost>>) -> BTreeMap<Slug, Arc<PostRecord>> {
+    let published = |slug: &Slug| {
+        parsed
+            .get(slug)
+            .is_some_and(|p| p.post.status == Status::Published)
+    };
+    let resolve = |post: &Post, keep: &dyn Fn(&Slug) -> bool| -> Vec<Slug> {
+        post.links_to.iter().filter(|s| keep(s)).cloned().collect()
+    };
+    parsed
+        .iter()
+        .map(|(slug, p)| {
+            let links_to = [
+                resolve(&p.post, &published),
+                resolve(&p.post, &|s| parsed.contains_key(s)),
+            ];
+            let record = PostRecord {
+                parsed: p.clone(),
+                links_to,
+                body: Default::default(),
+                summary: Default::default(),
+            };
+            (slug.clone(), Arc::new(record))
+        })
+        .collect()
+}
+
+fn backlinks_of(posts: &BTreeMap<Slug, Arc<PostRecord>>) -> HashMap<Slug, Vec<Slug>> {
+    let mut backlinks: HashMap<Slug, Vec<Slug>> = HashMap::new();
+    for (source, record) in posts {
+        for target in record.links_to(Audience::Authors) {
+            if target != source && posts.contains_key(target) {
+                backlinks
+                    .entry(target.clone())
+                    .or_default()
+                    .push(source.clone());
+            }
+        }
+    }
+    backlinks
+}

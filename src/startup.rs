@@ -1,0 +1,103 @@
+//! Building the application from settings: the repository (seeded on first start), the live
+//! site and its branch watcher, and the HTTP server on its own listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::site::Site;
+use crate::store::{self, Store};
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    site: Arc<Site>,
+}
+
+impl Application {
+    /// Opens (or seeds) the repository, loads the site and binds the listener.
+    ///
+    /// # Errors
+    /// A repository that cannot be opened or seeded, or an address that cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        store::configure_libgit2();
+        let store = web::block({
+            let settings = settings.clone();
+            move || open_or_seed(&settings)
+        })
+        .await??;
+        let site = Arc::new(web::block(move || Site::load(store)).await??);
+        site.watch(settings.poll_interval);
+
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(http::configure)
+        })
+        .listen(listener)?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        tracing::info!(
+            address = %settings.listen,
+            port,
+            repo = %settings.repo.display(),
+            branch = %settings.branch,
+            "serving"
+        );
+        Ok(Application {
+            port,
+            server: server.run(),
+            site,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn site(&self) -> Arc<Site> {
+        self.site.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// I/O errors from the server.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        Ok(())
+    }
+}
+
+fn open_or_seed(settings: &Settings) -> anyhow::Result<Store> {
+    if let Some(sample) = &settings.seed_from
+        && !settings.repo.exists()
+    {
+        let report = store::seed_repository(
+            &settings.repo,
+            sample,
+            &settings.branch,
+            &settings.committer(),
+        )
+        .with_context(|| {
+            format!(
+                "creating {} from {}",
+                settings.repo.display(),
+                sample.display()
+            )
+        })?;
+        tracing::info!(commits = report.commits, repo = %settings.repo.display(), "sample blog created");
+    }
+    Store::open(&settings.repo, &settings.branch).map_err(Into::into)
+}

@@ -1,0 +1,111 @@
+//! The only module that touches git: opening the content repository, reading the branch
+//! tip and the posts in it, and writing commits without a working tree.
+//!
+//! `git2::Repository` is `Send` but not `Sync`, and its objects borrow it, so a `Store` is a
+//! cheap, cloneable description of where the repository is; each blocking call opens its own
+//! handle and returns owned data.
+
+mod commit;
+mod read;
+mod seed;
+
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+
+pub use commit::{Change, CommitRequest, Identity};
+pub use git2::Oid;
+pub use read::PostFile;
+pub use seed::{SeedReport, seed_repository};
+
+/// Where the content lives: a repository (bare or not) and the branch the blog is served from.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+    branch: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no git repository at {path}: {source}")]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("`{0}` is not a commit id")]
+    InvalidRevision(String),
+    #[error("no commit {0} on the served branch")]
+    UnknownRevision(String),
+    #[error("`{0}` is ambiguous")]
+    AmbiguousRevision(String),
+    #[error("the branch moved while committing (expected {expected:?})")]
+    BranchMoved { expected: Option<Oid> },
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Seed(String),
+}
+
+impl Store {
+    /// Opens an existing repository and checks that it is one.
+    ///
+    /// # Errors
+    /// `NotARepository` when `path` holds no git repository.
+    pub fn open(path: &Path, branch: &str) -> Result<Store, StoreError> {
+        let store = Store {
+            path: path.to_path_buf(),
+            branch: branch.to_string(),
+        };
+        store.repository()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The full name of the served branch, `refs/heads/<branch>`.
+    pub fn branch_ref(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+
+    /// A fresh handle on the repository, for one blocking unit of work.
+    ///
+    /// # Errors
+    /// `NotARepository` when the repository is gone or unreadable.
+    pub fn repository(&self) -> Result<Repository, StoreError> {
+        Repository::open(&self.path).map_err(|source| StoreError::NotARepository {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Process-wide libgit2 settings; call once at startup, before any thread opens a repository.
+///
+/// Durability comes from `GIT_OPT_ENABLE_FSYNC_GITDIR`: without it libgit2 writes objects and
+/// refs without fsync, and an acknowledged commit can vanish on power loss.
+pub fn configure_libgit2() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    const GIT_OPT_ENABLE_FSYNC_GITDIR: std::ffi::c_int = 19;
+    ONCE.call_once(|| {
+        // SAFETY: runs once, before this process opens a repository; the option takes one int.
+        unsafe {
+            libgit2_sys::init();
+            libgit2_sys::git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR as _, 1 as std::ffi::c_int);
+            // Many packs would otherwise each keep a file descriptor open (libgit2#2758).
+            let _ = git2::opts::set_mwindow_file_limit(128);
+        }
+    });
+}
