@@ -1,0 +1,168 @@
+//! The writer thread: group commit over a channel of edits.
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use super::Job;
+use super::edit::{self, Tree, WriteError, Written};
+use crate::post::Slug;
+use crate::site::Site;
+use crate::store::{CommitRequest, Identity, Oid, StoreError, WriteSession};
+
+/// The most edits committed in one group; bounds how long the first waits for the last.
+const MAX_GROUP: usize = 64;
+
+/// How often a group is rebuilt on a branch that keeps moving under it before giving up.
+const MAX_ATTEMPTS: usize = 20;
+
+/// How long a branch lock must stay unchanged before it is taken for a crash's leftover.
+const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
+
+/// Serves edits until every [`super::Writer`] handle is dropped.
+pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
+    let mut session = None;
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcomes = match open(&mut session, site) {
+            Ok(session) => commit_group(session, committer, &group),
+            Err(error) => vec![Err(error); group.len()],
+        };
+        if outcomes.iter().any(Result::is_ok)
+            && let Err(error) = site.refresh()
+        {
+            // The commits are on the branch; the watcher will catch up.
+            tracing::warn!(%error, "could not refresh the site after a write");
+        }
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+fn open<'s>(
+    session: &'s mut Option<WriteSession>,
+    site: &Site,
+) -> Result<&'s WriteSession, WriteError> {
+    if session.is_none() {
+        *session = Some(site.store().write_session().map_err(unavailable)?);
+    }
+    Ok(session.as_ref().expect("opened above"))
+}
+
+fn unavailable(error: StoreError) -> WriteError {
+    tracing::error!(%error, "write failed");
+    WriteError::Unavailable(error.to_string())
+}
+
+/// Chains the group's commits on the tip and moves the branch once. If the branch moved
+/// meanwhile (a `git push`), the whole group is rebuilt on the new tip, so every edit is
+/// checked again against what is now there.
+fn commit_group(
+    session: &WriteSession,
+    committer: &Identity,
+    group: &[Job],
+) -> Vec<Result<Written, WriteError>> {
+    for _ in 0..MAX_ATTEMPTS {
+        let attempt = (|| -> Result<_, WriteError> {
+            let tip = session.tip().map_err(unavailable)?;
+            let mut parent = tip;
+            let mut outcomes = Vec::with_capacity(group.len());
+            for job in group {
+                let outcome = commit_one(session, committer, &job.request, parent)?;
+                if let Ok(written) = &outcome {
+                    parent = Some(written.commit);
+                }
+                outcomes.push(outcome);
+            }
+            let moved = match parent {
+                Some(new) if parent != tip => {
+                    session.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
+                }
+                _ => Ok(()),
+            };
+            Ok((moved, outcomes))
+        })();
+        match attempt {
+            Ok((Ok(()), outcomes)) => return outcomes,
+            Ok((Err(StoreError::BranchMoved { .. }), _)) => {
+                tracing::info!("the branch moved during a write; rebuilding on the new tip");
+            }
+            Ok((Err(StoreError::BranchLocked(lock)), _)) => {
+                tracing::warn!(lock = %lock.display(), "the branch is locked; waiting");
+                if let Err(error) = session.store().clear_stale_branch_lock(STALE_LOCK_WAIT) {
+                    return vec![Err(unavailable(error)); group.len()];
+                }
+            }
+            Ok((Err(error), _)) => return vec![Err(unavailable(error)); group.len()],
+            Err(error) => return vec![Err(error); group.len()],
+        }
+    }
+    let busy = WriteError::Unavailable("the branch kept moving; try again".into());
+    vec![Err(busy); group.len()]
+}
+
+/// One edit as one commit on `parent`. The inner error refuses this edit alone; the outer
+/// one (the repository failing) fails the whole group.
+fn commit_one(
+    session: &WriteSession,
+    committer: &Identity,
+    request: &super::WriteRequest,
+    parent: Option<Oid>,
+) -> Result<Result<Written, WriteError>, WriteError> {
+    let tree = AtCommit { session, parent };
+    let prepared = match edit::apply(&request.edit, &tree) {
+        Ok(prepared) => prepared,
+        Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let commit = session.write_commit(
+        parent,
+        &CommitRequest {
+            author: request.author.clone(),
+            committer: committer.clone(),
+            message: request.message(),
+            time: None,
+            changes: prepared.changes,
+        },
+    ).map_err(unavailable)?;
+    let file = prepared
+        .text
+        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
+        .transpose()
+        .map_err(unavailable)?;
+    Ok(Ok(Written {
+        commit,
+        slug: request.edit.slug().clone(),
+        file,
+        merged: prepared.merged,
+    }))
+}
+
+/// The posts as of the commit an edit is applied to.
+struct AtCommit<'s> {
+    session: &'s WriteSession,
+    parent: Option<Oid>,
+}
+
+impl Tree for AtCommit<'_> {
+    fn post(&self, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError> {
+        match self.parent {
+            Some(commit) => self.post_at(commit, slug),
+            None => Ok(None),
+        }
+    }
+
+    fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError> {
+        self.session.post_at(commit, slug).map_err(unavailable)
+    }
+
+    fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError> {
+        self.session.blob(blob).map_err(unavailable)
+    }
+}
