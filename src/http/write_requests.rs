@@ -50,9 +50,9 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::OverflowKnownLength { .. }
         | JsonPayloadError::Overflow { .. }
         | JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
-        JsonPayloadError::ContentType => {
-            ApiError::UnsupportedMediaType("send the body as `Content-Type: application/json`".into())
-        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as `Content-Type: application/json`".into(),
+        ),
         JsonPayloadError::Deserialize(error) if error.is_data() => {
             let message = error.to_string();
             let field = unknown_field(&message).unwrap_or("body").to_string();
@@ -119,7 +119,10 @@ pub fn check_message(message: Option<&str>) -> Result<(), ApiError> {
             format!("the message is longer than {MAX_MESSAGE_BYTES} bytes"),
         ));
     }
-    if message.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if message
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(ApiError::invalid_field(
             "message",
             "the message may not contain control characters",
@@ -211,7 +214,10 @@ mod tests {
             unknown_field("unknown field `titel`, expected one of `slug`"),
             Some("titel")
         );
-        assert_eq!(unknown_field("missing field `new_slug` at line 1"), Some("new_slug"));
+        assert_eq!(
+            unknown_field("missing field `new_slug` at line 1"),
+            Some("new_slug")
+        );
         assert_eq!(unknown_field("invalid type: string"), None);
     }
 

@@ -8,12 +8,12 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::AppState;
 use super::views::{self, PostView};
 use super::write_requests::{
     Author, FrontMatterPatch, NewPost, NewSlug, ReplacedPost, RestoredRevision, check_message,
     if_match,
 };
-use super::AppState;
 use crate::error::{ApiError, Problem};
 use crate::post::{Post, Slug};
 use crate::site::Audience;
@@ -63,7 +63,11 @@ pub async fn create_post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
-    let post_body = post_body(body.front_matter.as_ref(), body.markdown.as_deref(), body.raw.as_deref())?;
+    let post_body = post_body(
+        body.front_matter.as_ref(),
+        body.markdown.as_deref(),
+        body.raw.as_deref(),
+    )?;
     let file = writing::prepare(body.slug.as_deref(), post_body)?;
     let edit = Edit::Create {
         slug: file.slug,
@@ -110,7 +114,11 @@ pub async fn replace_post(
             "the slug differs from the one in the path; rename the post instead",
         ));
     }
-    let post_body = post_body(body.front_matter.as_ref(), body.markdown.as_deref(), body.raw.as_deref())?;
+    let post_body = post_body(
+        body.front_matter.as_ref(),
+        body.markdown.as_deref(),
+        body.raw.as_deref(),
+    )?;
     let file = writing::prepare(Some(slug.as_str()), post_body)?;
     let expected = match (if_match(&request)?, body.base_revision) {
         (Some(expected), _) => expected,
@@ -235,7 +243,10 @@ pub async fn rename_post(
     let to = Slug::parse(&body.new_slug)
         .map_err(|e| ApiError::invalid_field("new_slug", e.to_string()))?;
     if to == from {
-        return Err(ApiError::invalid_field("new_slug", "the new slug is the current one"));
+        return Err(ApiError::invalid_field(
+            "new_slug",
+            "the new slug is the current one",
+        ));
     }
     let edit = Edit::Rename {
         from,
@@ -282,7 +293,9 @@ pub async fn restore_post(
         .await??
         .map(|(_, bytes)| bytes)
         .ok_or_else(|| {
-            ApiError::not_found(format!("post `{slug}` did not exist at revision {revision}"))
+            ApiError::not_found(format!(
+                "post `{slug}` did not exist at revision {revision}"
+            ))
         })?;
     let edit = Edit::Restore {
         slug,
@@ -317,7 +330,11 @@ fn post_body<'a>(
 }
 
 /// A client's revision resolved to a commit on the branch; errors name `field`.
-async fn resolve(state: &AppState, revision: String, field: &str) -> Result<crate::store::Oid, ApiError> {
+async fn resolve(
+    state: &AppState,
+    revision: String,
+    field: &str,
+) -> Result<crate::store::Oid, ApiError> {
     let store = state.site.store().clone();
     web::block(move || store.resolve_revision(&revision))
         .await?
@@ -381,7 +398,9 @@ fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpRespo
                     merged: written.merged,
                 })
             }
-            Err(_) => views::to_bytes(&serde_json::json!({"commit": commit, "merged": written.merged})),
+            Err(_) => {
+                views::to_bytes(&serde_json::json!({"commit": commit, "merged": written.merged}))
+            }
         },
     };
     response
@@ -408,10 +427,16 @@ async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
         WriteError::Invalid(rejection) => rejection.into(),
         WriteError::Stale(slug) => {
             let site = state.site.clone();
-            let snapshot = web::block(move || site.refresh()).await.ok().and_then(Result::ok);
-            let current = snapshot.as_ref().and_then(|s| s.get(&slug)).and_then(|record| {
-                serde_json::from_slice(&views::post_body(record, Audience::Authors)).ok()
-            });
+            let snapshot = web::block(move || site.refresh())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            let current = snapshot
+                .as_ref()
+                .and_then(|s| s.get(&slug))
+                .and_then(|record| {
+                    serde_json::from_slice(&views::post_body(record, Audience::Authors)).ok()
+                });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),
                 current: Some(current.unwrap_or(Value::Null)),

@@ -88,11 +88,20 @@ mod tests {
         std::fs::write(&lock, format!("{tip}\n")).unwrap();
 
         let result = store.move_branch(&repo, tip, Some(tip), "blocked");
-        assert!(matches!(result, Err(StoreError::BranchLocked(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::BranchLocked(_))),
+            "{result:?}"
+        );
 
-        assert!(store.clear_stale_branch_lock(Duration::from_millis(20)).unwrap());
+        assert!(
+            store
+                .clear_stale_branch_lock(Duration::from_millis(20))
+                .unwrap()
+        );
         assert!(!lock.exists());
-        store.move_branch(&repo, tip, Some(tip), "free again").unwrap();
+        store
+            .move_branch(&repo, tip, Some(tip), "free again")
+            .unwrap();
     }
 
     #[test]

@@ -86,6 +86,7 @@ impl WriteSession {
         expected: Option<Oid>,
         log_message: &str,
     ) -> Result<(), StoreError> {
-        self.store.move_branch(&self.repo, new, expected, log_message)
+        self.store
+            .move_branch(&self.repo, new, expected, log_message)
     }
 }

@@ -121,16 +121,18 @@ fn commit_one(
         Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
-    let commit = session.write_commit(
-        parent,
-        &CommitRequest {
-            author: request.author.clone(),
-            committer: committer.clone(),
-            message: request.message(),
-            time: None,
-            changes: prepared.changes,
-        },
-    ).map_err(unavailable)?;
+    let commit = session
+        .write_commit(
+            parent,
+            &CommitRequest {
+                author: request.author.clone(),
+                committer: committer.clone(),
+                message: request.message(),
+                time: None,
+                changes: prepared.changes,
+            },
+        )
+        .map_err(unavailable)?;
     let file = prepared
         .text
         .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))

@@ -128,9 +128,7 @@ pub enum WriteError {
     NotFound(Slug),
     #[error("a post `{0}` already exists")]
     Exists(Slug),
-    #[error(
-        "post `{0}` changed since the version your edit is based on, and the changes overlap"
-    )]
+    #[error("post `{0}` changed since the version your edit is based on, and the changes overlap")]
     Stale(Slug),
     #[error("{0}")]
     Invalid(Rejection),
@@ -199,7 +197,8 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 Some(base) if merge::keys_unchanged(&utf8(&base), &current, front_matter) => true,
                 Some(_) => return Err(WriteError::Stale(slug.clone())),
             };
-            let invalid = |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
+            let invalid =
+                |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
             let text = patch(&current, front_matter).map_err(invalid)?;
             Post::parse(slug.clone(), &text).map_err(invalid)?;
             Ok(upsert(slug, text, merged))

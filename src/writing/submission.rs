@@ -80,8 +80,7 @@ pub fn prepare(slug: Option<&str>, body: PostBody<'_>) -> Result<PostFile, Rejec
     };
     let (yaml, _) = post::split_front_matter(&text);
     let yaml = yaml.ok_or_else(|| Rejection::from_post_error(&PostError::NoFrontMatter, raw))?;
-    let front_matter =
-        FrontMatter::parse(yaml).map_err(|e| Rejection::from_post_error(&e, raw))?;
+    let front_matter = FrontMatter::parse(yaml).map_err(|e| Rejection::from_post_error(&e, raw))?;
     let slug = choose_slug(slug, &front_matter.fields, &front_matter.title)?;
     // What is committed must read back as a post: parse it exactly as the site will.
     Post::parse(slug.clone(), &text).map_err(|e| Rejection::from_post_error(&e, raw))?;
@@ -174,23 +173,29 @@ mod tests {
         assert_eq!(prepare(Some("given"), body).unwrap().slug.as_str(), "given");
     }
 
+    fn field(slug: Option<&str>, body: PostBody<'_>) -> String {
+        prepare(slug, body).unwrap_err().field
+    }
+
+    fn structured(front_matter: &Value) -> PostBody<'_> {
+        PostBody::Structured {
+            front_matter,
+            markdown: "",
+        }
+    }
+
     #[test]
     fn rejections_name_the_offending_field() {
-        let field = |slug: Option<&str>, body| prepare(slug, body).unwrap_err().field;
-        let no_title = json!({"tags": []});
-        let structured = |fm| PostBody::Structured {
-            front_matter: fm,
-            markdown: "",
-        };
-        assert_eq!(field(None, structured(&no_title)), "title");
+        assert_eq!(field(None, structured(&json!({"tags": []}))), "title");
         assert_eq!(field(None, structured(&json!(["a"]))), "front_matter");
-        assert_eq!(
-            field(Some("../x"), structured(&json!({"title": "T"}))),
-            "slug"
-        );
+        let titled = json!({"title": "T"});
+        assert_eq!(field(Some("../x"), structured(&titled)), "slug");
         assert_eq!(field(None, PostBody::Raw("---\ntitle: [\n---\n")), "raw");
         assert_eq!(field(None, PostBody::Raw("no front matter")), "raw");
-        assert_eq!(field(None, PostBody::Raw("---\n- a\n---\n")), "front_matter");
+        assert_eq!(
+            field(None, PostBody::Raw("---\n- a\n---\n")),
+            "front_matter"
+        );
         assert_eq!(field(None, PostBody::Raw("---\ntitle: 3\n---\n")), "title");
     }
 }
