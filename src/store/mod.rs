@@ -19,7 +19,7 @@ pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};
-pub use session::WriteSession;
+pub use session::{Batch, WriteSession};
 
 /// Where the content lives: a repository (bare or not) and the branch the blog is served from.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use super::Job;
 use super::edit::{self, Tree, WriteError, Written};
 use crate::post::Slug;
 use crate::site::Site;
-use crate::store::{CommitRequest, Identity, Oid, StoreError, WriteSession};
+use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteSession};
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
 const MAX_GROUP: usize = 64;
@@ -20,7 +20,7 @@ const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
 pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
-    let mut session = None;
+    let session = site.store().write_session();
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -29,10 +29,7 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let outcomes = match open(&mut session, site) {
-            Ok(session) => commit_group(session, committer, &group),
-            Err(error) => vec![Err(error); group.len()],
-        };
+        let outcomes = commit_group(&session, committer, &group);
         if outcomes.iter().any(Result::is_ok)
             && let Err(error) = site.refresh()
         {
@@ -42,17 +39,11 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
         for (job, outcome) in group.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
+        // After the acknowledgements, so no write waits for the housekeeping.
+        if let Err(error) = session.consolidate_if_due() {
+            tracing::warn!(%error, "could not merge the writer's small packs");
+        }
     }
-}
-
-fn open<'s>(
-    session: &'s mut Option<WriteSession>,
-    site: &Site,
-) -> Result<&'s WriteSession, WriteError> {
-    if session.is_none() {
-        *session = Some(site.store().write_session().map_err(unavailable)?);
-    }
-    Ok(session.as_ref().expect("opened above"))
 }
 
 fn unavailable(error: StoreError) -> WriteError {
@@ -60,68 +51,77 @@ fn unavailable(error: StoreError) -> WriteError {
     WriteError::Unavailable(error.to_string())
 }
 
+type Outcomes = Vec<Result<Written, WriteError>>;
+
 /// Chains the group's commits on the tip and moves the branch once. If the branch moved
 /// meanwhile (a `git push`), the whole group is rebuilt on the new tip, so every edit is
 /// checked again against what is now there.
-fn commit_group(
-    session: &WriteSession,
-    committer: &Identity,
-    group: &[Job],
-) -> Vec<Result<Written, WriteError>> {
+fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> Outcomes {
+    let all = |error: WriteError| vec![Err(error); group.len()];
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = (|| -> Result<_, WriteError> {
-            let tip = session.tip().map_err(unavailable)?;
-            let mut parent = tip;
-            let mut outcomes = Vec::with_capacity(group.len());
-            for job in group {
-                let outcome = commit_one(session, committer, &job.request, parent)?;
-                if let Ok(written) = &outcome {
-                    parent = Some(written.commit);
-                }
-                outcomes.push(outcome);
-            }
-            let moved = match parent {
-                Some(new) if parent != tip => {
-                    session.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
-                }
-                _ => Ok(()),
-            };
-            Ok((moved, outcomes))
-        })();
+        let attempt = session.batch(|batch| build_group(batch, committer, group));
         match attempt {
-            Ok((Ok(()), outcomes)) => return outcomes,
-            Ok((Err(StoreError::BranchMoved { .. }), _)) => {
+            Err(error) => return all(unavailable(error)),
+            Ok(Err(failure)) => return all(failure),
+            Ok(Ok((Ok(()), outcomes))) => return outcomes,
+            Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
             }
-            Ok((Err(StoreError::BranchLocked(lock)), _)) => {
+            Ok(Ok((Err(StoreError::BranchLocked(lock)), _))) => {
                 tracing::warn!(lock = %lock.display(), "the branch is locked; waiting");
                 if let Err(error) = session.store().clear_stale_branch_lock(STALE_LOCK_WAIT) {
-                    return vec![Err(unavailable(error)); group.len()];
+                    return all(unavailable(error));
                 }
             }
-            Ok((Err(error), _)) => return vec![Err(unavailable(error)); group.len()],
-            Err(error) => return vec![Err(error); group.len()],
+            Ok(Ok((Err(error), _))) => return all(unavailable(error)),
         }
     }
-    let busy = WriteError::Unavailable("the branch kept moving; try again".into());
-    vec![Err(busy); group.len()]
+    all(WriteError::Unavailable(
+        "the branch kept moving; try again".into(),
+    ))
+}
+
+/// One attempt: every edit applied in turn on the tip, then the branch moved once. The
+/// outer error fails the whole group; the inner one says whether the branch moved.
+fn build_group(
+    batch: &Batch<'_>,
+    committer: &Identity,
+    group: &[Job],
+) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
+    let tip = batch.tip().map_err(unavailable)?;
+    let mut parent = tip;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        let outcome = commit_one(batch, committer, &job.request, parent)?;
+        if let Ok(written) = &outcome {
+            parent = Some(written.commit);
+        }
+        outcomes.push(outcome);
+    }
+    let moved = match parent {
+        Some(new) if parent != tip => {
+            batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
+        }
+        _ => Ok(()),
+    };
+    Ok((moved, outcomes))
 }
 
 /// One edit as one commit on `parent`. The inner error refuses this edit alone; the outer
 /// one (the repository failing) fails the whole group.
 fn commit_one(
-    session: &WriteSession,
+    batch: &Batch<'_>,
     committer: &Identity,
     request: &super::WriteRequest,
     parent: Option<Oid>,
 ) -> Result<Result<Written, WriteError>, WriteError> {
-    let tree = AtCommit { session, parent };
+    let tree = AtCommit { batch, parent };
     let prepared = match edit::apply(&request.edit, &tree) {
         Ok(prepared) => prepared,
         Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
-    let commit = session
+    let commit = batch
         .write_commit(
             parent,
             &CommitRequest {
@@ -148,7 +148,7 @@ fn commit_one(
 
 /// The posts as of the commit an edit is applied to.
 struct AtCommit<'s> {
-    session: &'s WriteSession,
+    batch: &'s Batch<'s>,
     parent: Option<Oid>,
 }
 
@@ -161,10 +161,10 @@ impl Tree for AtCommit<'_> {
     }
 
     fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError> {
-        self.session.post_at(commit, slug).map_err(unavailable)
+        self.batch.post_at(commit, slug).map_err(unavailable)
     }
 
     fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError> {
-        self.session.blob(blob).map_err(unavailable)
+        self.batch.blob(blob).map_err(unavailable)
     }
 }
