@@ -81,10 +81,14 @@ pub async fn spawn_app_with(posts: Vec<(&str, String)>) -> TestApp {
     let repo = dir.path().join("content.git");
     let author = Identity::parse(AUTHOR).unwrap();
     store::seed_repository(&repo, &content, "main", &author).expect("seeding the repository");
+    spawn_app_on(dir, repo).await
+}
 
+/// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
+pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
     let mut settings = Settings::for_repo(repo.clone());
     settings.listen = "127.0.0.1:0".into();
-    settings.authors = Authors::single(TOKEN, author);
+    settings.authors = Authors::single(TOKEN, Identity::parse(AUTHOR).unwrap());
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
     let app = Application::build(settings)

@@ -383,3 +383,41 @@ async fn restoring_a_revision_is_a_new_commit_with_that_content() {
     let before_it_existed = json!({"revision": first});
     assert_problem(app.restore_post("brand-new", &before_it_existed).await, 404).await;
 }
+
+#[tokio::test]
+async fn a_non_bare_repository_is_written_without_touching_its_working_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("blog");
+    std::fs::create_dir_all(work.join("posts")).unwrap();
+    let original = "---\ntitle: On disk\n---\n\nAs checked out.\n";
+    std::fs::write(work.join("posts/on-disk.md"), original).unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=A", "-c", "user.email=a@example.org"])
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}");
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "First post"]);
+    let app = crate::helpers::spawn_app_on(dir, work.clone()).await;
+
+    let (post, etag) = app.read_post("on-disk").await;
+    let body = json!({"front_matter": post["front_matter"], "markdown": "Through the API.\n"});
+    assert_eq!(
+        app.put_post("on-disk", &body, Some(&etag)).await.status(),
+        200
+    );
+
+    assert_eq!(app.branch_log()[0].message, "Update post on-disk");
+    assert_eq!(
+        std::fs::read_to_string(work.join("posts/on-disk.md")).unwrap(),
+        original,
+        "the working tree is never written"
+    );
+    let (read, _) = app.read_post("on-disk").await;
+    assert_eq!(read["markdown"], "Through the API.\n");
+}
