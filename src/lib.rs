@@ -3,6 +3,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - [`http`]: handlers and their JSON shapes; nothing else;
+//! - [`writing`]: authors' edits turned into commits by one writer thread (group commit);
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`post`]: the pure domain (slugs, front matter, sections, rendering);
 //! - [`store`]: the only module that touches git.
@@ -17,3 +18,4 @@ pub mod site;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod writing;

@@ -32,6 +32,7 @@ impl Application {
             move || open_or_seed(&settings)
         })
         .await??;
+        let store = web::block(move || clear_stale_lock(store)).await??;
         let site = Arc::new(web::block(move || Site::load(store)).await??);
         site.watch(settings.poll_interval);
 
@@ -39,9 +40,11 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let json = http::json_config(settings.max_body_bytes);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(json.clone())
                 .configure(http::configure)
         })
         .listen(listener)?;
@@ -78,6 +81,15 @@ impl Application {
         self.server.await?;
         Ok(())
     }
+}
+
+/// A `<branch>.lock` left by a process killed mid-update would block every write; one that
+/// is still there, unchanged, after a moment belongs to no live writer.
+fn clear_stale_lock(store: Store) -> anyhow::Result<Store> {
+    store
+        .clear_stale_branch_lock(std::time::Duration::from_millis(500))
+        .context("clearing a stale branch lock")?;
+    Ok(store)
 }
 
 fn open_or_seed(settings: &Settings) -> anyhow::Result<Store> {

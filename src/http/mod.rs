@@ -9,6 +9,8 @@ pub mod openapi;
 mod posts;
 mod tags;
 mod views;
+mod write_requests;
+mod writes;
 
 use std::sync::Arc;
 
@@ -18,18 +20,23 @@ use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::site::Site;
+use crate::writing::Writer;
 pub use auth::Viewer;
+pub use write_requests::json_config;
 
 /// What every handler can reach.
 pub struct AppState {
     pub site: Arc<Site>,
     pub authors: Authors,
     pub max_body_bytes: usize,
+    /// The repository's one writer thread.
+    pub writer: Writer,
 }
 
 impl AppState {
     pub fn new(site: Arc<Site>, settings: &Settings) -> AppState {
         AppState {
+            writer: Writer::start(site.clone(), settings.committer()),
             site,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
@@ -53,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .configure(posts::configure)
+            .configure(writes::configure)
             .configure(tags::configure),
     )
     .configure(openapi::configure)

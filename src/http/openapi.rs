@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, listing, posts, tags, views};
+use super::{health, listing, posts, tags, views, write_requests, writes};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -21,6 +21,12 @@ use crate::error::{FieldError, Problem};
         tags::list_tags,
         health::healthz,
         health::readyz,
+        writes::create_post,
+        writes::replace_post,
+        writes::patch_post,
+        writes::delete_post,
+        writes::rename_post,
+        writes::restore_post,
     ),
     components(schemas(
         Problem,
@@ -29,10 +35,16 @@ use crate::error::{FieldError, Problem};
         views::TagCount,
         listing::StatusFilter,
         listing::SortOrder,
+        write_requests::NewPost,
+        write_requests::ReplacedPost,
+        write_requests::FrontMatterPatch,
+        write_requests::NewSlug,
+        write_requests::RestoredRevision,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "posts", description = "Reading posts"),
+        (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

@@ -109,7 +109,8 @@ impl Store {
     ///
     /// # Errors
     /// `BranchMoved` if the branch no longer points at `expected` (another writer or a
-    /// `git push` got there first); other git errors, such as a lock held by another process.
+    /// `git push` got there first); `BranchLocked` while another process (or a crashed one)
+    /// holds `<branch>.lock`; other git errors.
     pub fn move_branch(
         &self,
         repo: &Repository,
@@ -126,6 +127,9 @@ impl Store {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
                 Err(StoreError::BranchMoved { expected })
+            }
+            Err(e) if e.code() == ErrorCode::Locked => {
+                Err(StoreError::BranchLocked(self.branch_lock_path(repo)))
             }
             Err(e) => Err(e.into()),
         }

@@ -6,8 +6,10 @@
 //! handle and returns owned data.
 
 mod commit;
+mod lock;
 mod read;
 mod seed;
+mod session;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,7 @@ pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};
+pub use session::{Batch, WriteSession};
 
 /// Where the content lives: a repository (bare or not) and the branch the blog is served from.
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub enum StoreError {
     AmbiguousRevision(String),
     #[error("the branch moved while committing (expected {expected:?})")]
     BranchMoved { expected: Option<Oid> },
+    #[error("the branch is locked by another writer (`{0}` exists)")]
+    BranchLocked(PathBuf),
     #[error("git: {0}")]
     Git(#[from] git2::Error),
     #[error("{context}: {source}")]

@@ -142,3 +142,12 @@ pub(crate) fn post_at_in(
     let blob = repo.find_blob(entry.id())?;
     Ok(Some((blob.id(), blob.content().to_vec())))
 }
+
+/// A blob's bytes, `None` when the repository holds no blob with that id.
+pub(crate) fn blob_in(repo: &Repository, blob: Oid) -> Result<Option<Vec<u8>>, StoreError> {
+    match repo.find_blob(blob) {
+        Ok(blob) => Ok(Some(blob.content().to_vec())),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -81,10 +81,14 @@ pub async fn spawn_app_with(posts: Vec<(&str, String)>) -> TestApp {
     let repo = dir.path().join("content.git");
     let author = Identity::parse(AUTHOR).unwrap();
     store::seed_repository(&repo, &content, "main", &author).expect("seeding the repository");
+    spawn_app_on(dir, repo).await
+}
 
+/// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
+pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
     let mut settings = Settings::for_repo(repo.clone());
     settings.listen = "127.0.0.1:0".into();
-    settings.authors = Authors::single(TOKEN, author);
+    settings.authors = Authors::single(TOKEN, Identity::parse(AUTHOR).unwrap());
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
     let app = Application::build(settings)
@@ -180,4 +184,136 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
     );
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// One commit on the branch, as the write tests check it.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: String,
+    pub author: String,
+    pub committer: String,
+    pub message: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request with the author's token.
+    pub fn as_author(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
+    }
+
+    /// `POST /api/v1/posts` with a JSON body.
+    pub async fn create_post(&self, body: &Value) -> Response {
+        self.as_author(reqwest::Method::POST, "/api/v1/posts")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PUT /api/v1/posts/{slug}`, with `If-Match` when given.
+    pub async fn put_post(&self, slug: &str, body: &Value, if_match: Option<&str>) -> Response {
+        let mut request = self
+            .as_author(reqwest::Method::PUT, &format!("/api/v1/posts/{slug}"))
+            .json(body);
+        if let Some(etag) = if_match {
+            request = request.header("If-Match", etag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `PATCH /api/v1/posts/{slug}`, with `If-Match` when given.
+    pub async fn patch_post(&self, slug: &str, body: &Value, if_match: Option<&str>) -> Response {
+        let mut request = self
+            .as_author(reqwest::Method::PATCH, &format!("/api/v1/posts/{slug}"))
+            .json(body);
+        if let Some(etag) = if_match {
+            request = request.header("If-Match", etag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `DELETE /api/v1/posts/{slug}`, with `If-Match` when given.
+    pub async fn delete_post(&self, slug: &str, if_match: Option<&str>) -> Response {
+        let mut request = self.as_author(reqwest::Method::DELETE, &format!("/api/v1/posts/{slug}"));
+        if let Some(etag) = if_match {
+            request = request.header("If-Match", etag);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `POST /api/v1/posts/{slug}/rename`.
+    pub async fn rename_post(&self, slug: &str, body: &Value) -> Response {
+        self.as_author(
+            reqwest::Method::POST,
+            &format!("/api/v1/posts/{slug}/rename"),
+        )
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// `POST /api/v1/posts/{slug}/restore`.
+    pub async fn restore_post(&self, slug: &str, body: &Value) -> Response {
+        self.as_author(
+            reqwest::Method::POST,
+            &format!("/api/v1/posts/{slug}/restore"),
+        )
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// The post as an author sees it, with its ETag.
+    pub async fn read_post(&self, slug: &str) -> (Value, String) {
+        let response = self
+            .get_as_author(&format!("/api/v1/posts/{slug}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "reading {slug}");
+        let etag = etag_of(&response);
+        (response.json().await.unwrap(), etag)
+    }
+
+    /// The branch's commits, newest first (first parents).
+    pub fn branch_log(&self) -> Vec<CommitInfo> {
+        branch_log(&self.repo)
+    }
+}
+
+/// The `ETag` header of a response.
+pub fn etag_of(response: &Response) -> String {
+    response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag header")
+        .to_string()
+}
+
+/// The commits of `main` in `repo`, newest first (first parents).
+pub fn branch_log(repo: &std::path::Path) -> Vec<CommitInfo> {
+    let repo = git2::Repository::open(repo).unwrap();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_ref("refs/heads/main").unwrap();
+    walk.simplify_first_parent().unwrap();
+    walk.map(|id| {
+        let commit = repo.find_commit(id.unwrap()).unwrap();
+        let who = |s: git2::Signature| format!("{} <{}>", s.name().unwrap(), s.email().unwrap());
+        CommitInfo {
+            id: commit.id().to_string(),
+            author: who(commit.author()),
+            committer: who(commit.committer()),
+            message: commit.message().unwrap().to_string(),
+        }
+    })
+    .collect()
 }

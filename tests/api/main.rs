@@ -1,5 +1,8 @@
 //! End-to-end tests: the real server on a random port over a temporary repository, spoken to
 //! over HTTP.
 
+mod concurrency;
+mod crash;
 mod helpers;
 mod reading;
+mod writing;

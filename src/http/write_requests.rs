@@ -1,0 +1,230 @@
+//! What write requests carry: the author behind the token, the JSON bodies (size, content
+//! type and unknown fields checked before a handler runs), and `If-Match`.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Viewer;
+use crate::error::{ApiError, FieldError};
+use crate::store::{Identity, Oid};
+use crate::writing::{Expected, Rejection};
+
+/// The longest commit message accepted, in bytes.
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// The authenticated author of a write; anonymous requests are refused with 401 before the
+/// body is even read.
+pub struct Author(pub Identity);
+
+impl FromRequest for Author {
+    type Error = ApiError;
+    type Future = Ready<Result<Author, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let author = match Viewer::from_request(request, payload).into_inner() {
+            Ok(viewer) => viewer.author().cloned().map(Author),
+            Err(error) => Err(error),
+        };
+        ready(author)
+    }
+}
+
+/// How JSON bodies are read: at most `limit` bytes (413), `application/json` or a `+json`
+/// type (415), well-formed (400) and without unknown fields (400 naming the field).
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        .error_handler(move |error, _| json_error(error, limit).into())
+}
+
+fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
+    match error {
+        JsonPayloadError::OverflowKnownLength { .. }
+        | JsonPayloadError::Overflow { .. }
+        | JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as `Content-Type: application/json`".into(),
+        ),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            let message = error.to_string();
+            let field = unknown_field(&message).unwrap_or("body").to_string();
+            ApiError::BadRequest {
+                detail: format!("invalid request body: {message}"),
+                errors: vec![FieldError { field, message }],
+            }
+        }
+        other => ApiError::bad_request(format!("the body is not valid JSON: {other}")),
+    }
+}
+
+/// serde names an unknown or missing field between backticks: ``unknown field `x` ``.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    rest.split('`').next()
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        ApiError::invalid_field(rejection.field, rejection.message)
+    }
+}
+
+/// What `If-Match` says the client last saw: `None` without the header, `*` for any
+/// current version, else the post's ETag (its blob id).
+///
+/// # Errors
+/// 412 for a value that cannot be any post's ETag: it can never match.
+pub fn if_match(request: &HttpRequest) -> Result<Option<Expected>, ApiError> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let never = || ApiError::PreconditionFailed {
+        detail: "If-Match does not name a version of this post (expected `\"<ETag>\"`)".into(),
+        current: None,
+    };
+    let value = value.to_str().map_err(|_| never())?.trim();
+    if value == "*" {
+        return Ok(Some(Expected::Current));
+    }
+    let blob = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|v| v.len() == 40)
+        .and_then(|v| Oid::from_str(v).ok())
+        .ok_or_else(never)?;
+    Ok(Some(Expected::Blob(blob)))
+}
+
+/// Checks an author's commit message.
+///
+/// # Errors
+/// 400 naming `message` when it is too long or holds control characters git would mangle.
+pub fn check_message(message: Option<&str>) -> Result<(), ApiError> {
+    let Some(message) = message else {
+        return Ok(());
+    };
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::invalid_field(
+            "message",
+            format!("the message is longer than {MAX_MESSAGE_BYTES} bytes"),
+        ));
+    }
+    if message
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid_field(
+            "message",
+            "the message may not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A new post: `front_matter` and `markdown`, or the whole file as `raw`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(
+    json!({"front_matter": {"title": "Why does the KV cache grow linearly?", "tags": ["inference"], "status": "draft"}, "markdown": "## Question\n\nWhy?\n", "message": "Start the KV cache post"}),
+    json!({"raw": "---\ntitle: Sparse attention\n---\n\n## Question\n\nHow sparse?\n"})
+))]
+pub struct NewPost {
+    /// The slug; default: the front matter's `slug`, else one made from the title.
+    #[schema(example = "kv-cache-growth")]
+    pub slug: Option<String>,
+    /// Front matter as an object; `title` is required.
+    #[schema(value_type = Option<Object>)]
+    pub front_matter: Option<Value>,
+    /// The body, after the front matter.
+    pub markdown: Option<String>,
+    /// The whole file instead of `front_matter` and `markdown`.
+    pub raw: Option<String>,
+    /// The commit message; default `Create post <slug>`.
+    pub message: Option<String>,
+}
+
+/// A post's new content, replacing the old; based on the version named by `If-Match` or
+/// `base_revision`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"front_matter": {"title": "Why does the KV cache grow linearly?", "status": "draft"}, "markdown": "## Question\n\nWhy, really?\n", "message": "Sharpen the question"}))]
+pub struct ReplacedPost {
+    /// Must equal the slug in the path if given (renaming is its own endpoint).
+    pub slug: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub front_matter: Option<Value>,
+    pub markdown: Option<String>,
+    pub raw: Option<String>,
+    /// The commit the edit is based on, instead of `If-Match`.
+    #[schema(example = "3f2a9c1")]
+    pub base_revision: Option<String>,
+    /// The commit message; default `Update post <slug>`.
+    pub message: Option<String>,
+}
+
+/// Front matter keys to set (`null` removes a key); the body is untouched.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"front_matter": {"status": "published", "date": "2026-11-29"}, "message": "Publish the KV cache post"}))]
+pub struct FrontMatterPatch {
+    #[schema(value_type = Object)]
+    pub front_matter: Value,
+    /// The commit message; default `Update post <slug>`, or `Publish post <slug>`.
+    pub message: Option<String>,
+}
+
+/// A post's new slug.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"new_slug": "kv-cache", "message": "Shorter slug"}))]
+pub struct NewSlug {
+    pub new_slug: String,
+    /// The commit message; default `Rename post <old> to <new>`.
+    pub message: Option<String>,
+}
+
+/// The revision whose content the post should have again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"revision": "3f2a9c1", "message": "Back to the first takeaway"}))]
+pub struct RestoredRevision {
+    /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits).
+    pub revision: String,
+    /// The commit message; default `Restore post <slug> to <short revision>`.
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        assert_eq!(
+            unknown_field("unknown field `titel`, expected one of `slug`"),
+            Some("titel")
+        );
+        assert_eq!(
+            unknown_field("missing field `new_slug` at line 1"),
+            Some("new_slug")
+        );
+        assert_eq!(unknown_field("invalid type: string"), None);
+    }
+
+    #[test]
+    fn messages_with_control_characters_are_refused() {
+        assert!(check_message(Some("Fix the\ntakeaway")).is_ok());
+        assert!(check_message(Some("nul\0byte")).is_err());
+        assert!(check_message(Some(&"x".repeat(MAX_MESSAGE_BYTES + 1))).is_err());
+    }
+}

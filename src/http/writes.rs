@@ -1,0 +1,447 @@
+//! Writing posts: create, replace, patch the front matter, delete, rename and restore. Each
+//! success is exactly one commit by the token's author, answered with the post as `GET`
+//! returns it plus the new `commit`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, patch, post, put, web};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::views::{self, PostView};
+use super::write_requests::{
+    Author, FrontMatterPatch, NewPost, NewSlug, ReplacedPost, RestoredRevision, check_message,
+    if_match,
+};
+use crate::error::{ApiError, Problem};
+use crate::post::{Post, Slug};
+use crate::site::Audience;
+use crate::store::StoreError;
+use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest, Written};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_post)
+        .service(replace_post)
+        .service(patch_post)
+        .service(delete_post)
+        .service(rename_post)
+        .service(restore_post);
+}
+
+/// A post as `GET /api/v1/posts/{slug}` returns it, plus what the write did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WrittenPost<'a> {
+    #[serde(flatten)]
+    pub post: PostView<'a>,
+    /// The commit this write made.
+    #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
+    pub commit: String,
+    /// Whether the edit was based on an older version and merged with the changes since.
+    pub merged: bool,
+}
+
+/// Create a post: `{front_matter, markdown}` or `{raw}`, one commit.
+#[utoipa::path(
+    tag = "writing",
+    request_body(content = NewPost, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `Location` names the post, `ETag` is its version", body = WrittenPost),
+        (status = 400, description = "Invalid JSON, slug, YAML or front matter; `errors` names the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post with this slug exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/posts")]
+pub async fn create_post(
+    Author(author): Author,
+    state: web::Data<AppState>,
+    body: web::Json<NewPost>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    check_message(body.message.as_deref())?;
+    let post_body = post_body(
+        body.front_matter.as_ref(),
+        body.markdown.as_deref(),
+        body.raw.as_deref(),
+    )?;
+    let file = writing::prepare(body.slug.as_deref(), post_body)?;
+    let edit = Edit::Create {
+        slug: file.slug,
+        text: file.text,
+    };
+    write(&state, edit, author, body.message, StatusCode::CREATED).await
+}
+
+/// Replace a post. Needs `If-Match` with its ETag (or `base_revision`); a stale base is
+/// merged with the changes since when they touch different lines, else 412.
+#[utoipa::path(
+    tag = "writing",
+    params(
+        ("slug" = String, Path, description = "The post's slug"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+    ),
+    request_body(content = ReplacedPost, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced (or merged: see `merged`); `ETag` is the new version", body = WrittenPost),
+        (status = 400, description = "Invalid JSON, slug, YAML or front matter; `errors` names the field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post, or `base_revision` is not on the branch", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The post changed since its base and the changes overlap; `current` holds the post now", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "Neither If-Match nor base_revision given", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/posts/{slug}")]
+pub async fn replace_post(
+    Author(author): Author,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Json<ReplacedPost>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let body = body.into_inner();
+    check_message(body.message.as_deref())?;
+    if body.slug.as_deref().is_some_and(|s| s != slug.as_str()) {
+        return Err(ApiError::invalid_field(
+            "slug",
+            "the slug differs from the one in the path; rename the post instead",
+        ));
+    }
+    let post_body = post_body(
+        body.front_matter.as_ref(),
+        body.markdown.as_deref(),
+        body.raw.as_deref(),
+    )?;
+    let file = writing::prepare(Some(slug.as_str()), post_body)?;
+    let expected = match (if_match(&request)?, body.base_revision) {
+        (Some(expected), _) => expected,
+        (None, Some(revision)) => {
+            Expected::Revision(resolve(&state, revision, "base_revision").await?)
+        }
+        (None, None) => return Err(ApiError::PreconditionRequired),
+    };
+    let edit = Edit::Replace {
+        slug,
+        text: file.text,
+        expected,
+    };
+    write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// Merge keys into a post's front matter (`null` removes one), e.g. publish a draft with
+/// `{"front_matter": {"status": "published"}}`. The body is untouched; `If-Match` optional.
+#[utoipa::path(
+    tag = "writing",
+    params(
+        ("slug" = String, Path, description = "The post's slug"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+    ),
+    request_body(content = FrontMatterPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Patched; `ETag` is the new version", body = WrittenPost),
+        (status = 400, description = "Invalid JSON or a front matter that would be invalid (e.g. no title)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale and the patched keys changed since", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/posts/{slug}")]
+pub async fn patch_post(
+    Author(author): Author,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Json<FrontMatterPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let body = body.into_inner();
+    check_message(body.message.as_deref())?;
+    let Value::Object(front_matter) = body.front_matter else {
+        return Err(ApiError::invalid_field(
+            "front_matter",
+            "front_matter must be an object of keys to values (null removes a key)",
+        ));
+    };
+    let edit = Edit::Patch {
+        slug,
+        front_matter,
+        expected: if_match(&request)?.unwrap_or(Expected::Current),
+    };
+    write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// Delete a post (a commit; its history stays). Needs `If-Match`.
+#[utoipa::path(
+    tag = "writing",
+    params(
+        ("slug" = String, Path, description = "The post's slug"),
+        ("If-Match" = String, Header, description = "The post's ETag as last read"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/posts/{slug}")]
+pub async fn delete_post(
+    Author(author): Author,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let expected = if_match(&request)?.ok_or(ApiError::PreconditionRequired)?;
+    let edit = Edit::Delete { slug, expected };
+    write(&state, edit, author, None, StatusCode::NO_CONTENT).await
+}
+
+/// Rename a post; its history follows it. `If-Match` optional.
+#[utoipa::path(
+    tag = "writing",
+    params(
+        ("slug" = String, Path, description = "The post's current slug"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+    ),
+    request_body(content = NewSlug, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Renamed; `Location` names the post's new URL", body = WrittenPost),
+        (status = 400, description = "Invalid JSON or slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post with the new slug exists", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/posts/{slug}/rename")]
+pub async fn rename_post(
+    Author(author): Author,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Json<NewSlug>,
+) -> Result<HttpResponse, ApiError> {
+    let from = Slug::parse(&slug)?;
+    let body = body.into_inner();
+    check_message(body.message.as_deref())?;
+    let to = Slug::parse(&body.new_slug)
+        .map_err(|e| ApiError::invalid_field("new_slug", e.to_string()))?;
+    if to == from {
+        return Err(ApiError::invalid_field(
+            "new_slug",
+            "the new slug is the current one",
+        ));
+    }
+    let edit = Edit::Rename {
+        from,
+        to,
+        expected: if_match(&request)?.unwrap_or(Expected::Current),
+    };
+    write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// Restore a post to its content as of a revision: a new commit, history kept.
+#[utoipa::path(
+    tag = "writing",
+    params(
+        ("slug" = String, Path, description = "The post's slug"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+    ),
+    request_body(content = RestoredRevision, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Restored; `ETag` is the new version", body = WrittenPost),
+        (status = 400, description = "Invalid JSON, slug or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown revision, or the post did not exist at it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/posts/{slug}/restore")]
+pub async fn restore_post(
+    Author(author): Author,
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Json<RestoredRevision>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let body = body.into_inner();
+    check_message(body.message.as_deref())?;
+    let expected = if_match(&request)?.unwrap_or(Expected::Current);
+    let revision = resolve(&state, body.revision, "revision").await?;
+    let store = state.site.store().clone();
+    let wanted = slug.clone();
+    let text = web::block(move || store.post_at(revision, &wanted))
+        .await??
+        .map(|(_, bytes)| bytes)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "post `{slug}` did not exist at revision {revision}"
+            ))
+        })?;
+    let edit = Edit::Restore {
+        slug,
+        revision,
+        text,
+        expected,
+    };
+    write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// The whole post a create or replace carries: exactly one of the two forms.
+fn post_body<'a>(
+    front_matter: Option<&'a Value>,
+    markdown: Option<&'a str>,
+    raw: Option<&'a str>,
+) -> Result<PostBody<'a>, ApiError> {
+    match (front_matter, markdown, raw) {
+        (None, None, Some(raw)) => Ok(PostBody::Raw(raw)),
+        (Some(front_matter), markdown, None) => Ok(PostBody::Structured {
+            front_matter,
+            markdown: markdown.unwrap_or_default(),
+        }),
+        (_, _, Some(_)) => Err(ApiError::invalid_field(
+            "raw",
+            "send either `raw` or `front_matter` and `markdown`, not both",
+        )),
+        (None, _, None) => Err(ApiError::invalid_field(
+            "front_matter",
+            "send `front_matter` (with a title) and `markdown`, or the whole file as `raw`",
+        )),
+    }
+}
+
+/// A client's revision resolved to a commit on the branch; errors name `field`.
+async fn resolve(
+    state: &AppState,
+    revision: String,
+    field: &str,
+) -> Result<crate::store::Oid, ApiError> {
+    let store = state.site.store().clone();
+    web::block(move || store.resolve_revision(&revision))
+        .await?
+        .map_err(|error| match error {
+            StoreError::InvalidRevision(rev) => ApiError::invalid_field(
+                field,
+                format!("`{rev}` is not a commit id (4 to 40 hexadecimal digits)"),
+            ),
+            StoreError::AmbiguousRevision(rev) => {
+                ApiError::invalid_field(field, format!("`{rev}` matches several commits"))
+            }
+            other => other.into(),
+        })
+}
+
+/// Hands the edit to the writer and answers with the post as written.
+async fn write(
+    state: &AppState,
+    edit: Edit,
+    author: crate::store::Identity,
+    message: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let request = WriteRequest {
+        edit,
+        author,
+        message,
+    };
+    match state.writer.write(request).await {
+        Ok(written) => Ok(respond(state, &written, status)),
+        Err(refused) => Err(refusal(state, refused).await),
+    }
+}
+
+fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    let Some((blob, text)) = &written.file else {
+        return response.finish();
+    };
+    let commit = written.commit.to_string();
+    let snapshot = state.site.snapshot();
+    let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
+        // Usually the site already shows this very version: reuse its serialised post.
+        Some(record) => {
+            let post = views::post_body(record, Audience::Authors);
+            with_write_fields(&post, &commit, written.merged)
+        }
+        // A later write (or a push) already replaced it; render the version written.
+        None => match Post::parse(written.slug.clone(), text) {
+            Ok(post) => {
+                let links_to: Vec<Slug> = post
+                    .links_to
+                    .iter()
+                    .filter(|target| snapshot.get(target).is_some())
+                    .cloned()
+                    .collect();
+                views::to_bytes(&WrittenPost {
+                    post: PostView::of(&post, &links_to),
+                    commit,
+                    merged: written.merged,
+                })
+            }
+            Err(_) => {
+                views::to_bytes(&serde_json::json!({"commit": commit, "merged": written.merged}))
+            }
+        },
+    };
+    response
+        .insert_header((header::ETAG, format!("\"{blob}\"")))
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
+        .content_type("application/json")
+        .body(body)
+}
+
+/// Splices `commit` and `merged` into a serialised post object.
+fn with_write_fields(post: &[u8], commit: &str, merged: bool) -> bytes::Bytes {
+    let open = post.strip_suffix(b"}").unwrap_or(post);
+    let mut body = Vec::with_capacity(post.len() + 80);
+    body.extend_from_slice(open);
+    body.extend_from_slice(format!(",\"commit\":\"{commit}\",\"merged\":{merged}}}").as_bytes());
+    body.into()
+}
+
+/// The HTTP answer to a refused edit; a stale one carries the post as it is now.
+async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
+    match refused {
+        WriteError::NotFound(slug) => ApiError::not_found(format!("no post `{slug}`")),
+        WriteError::Exists(slug) => ApiError::Conflict(format!("a post `{slug}` already exists")),
+        WriteError::Invalid(rejection) => rejection.into(),
+        WriteError::Stale(slug) => {
+            let site = state.site.clone();
+            let snapshot = web::block(move || site.refresh())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            let current = snapshot
+                .as_ref()
+                .and_then(|s| s.get(&slug))
+                .and_then(|record| {
+                    serde_json::from_slice(&views::post_body(record, Audience::Authors)).ok()
+                });
+            ApiError::PreconditionFailed {
+                detail: WriteError::Stale(slug).to_string(),
+                current: Some(current.unwrap_or(Value::Null)),
+            }
+        }
+        WriteError::Unavailable(reason) => ApiError::Unavailable(reason),
+    }
+}

@@ -1,0 +1,170 @@
+//! The writer thread: group commit over a channel of edits.
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use super::Job;
+use super::edit::{self, Tree, WriteError, Written};
+use crate::post::Slug;
+use crate::site::Site;
+use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteSession};
+
+/// The most edits committed in one group; bounds how long the first waits for the last.
+const MAX_GROUP: usize = 64;
+
+/// How often a group is rebuilt on a branch that keeps moving under it before giving up.
+const MAX_ATTEMPTS: usize = 20;
+
+/// How long a branch lock must stay unchanged before it is taken for a crash's leftover.
+const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
+
+/// Serves edits until every [`super::Writer`] handle is dropped.
+pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
+    let session = site.store().write_session();
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcomes = commit_group(&session, committer, &group);
+        if outcomes.iter().any(Result::is_ok)
+            && let Err(error) = site.refresh()
+        {
+            // The commits are on the branch; the watcher will catch up.
+            tracing::warn!(%error, "could not refresh the site after a write");
+        }
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+        // After the acknowledgements, so no write waits for the housekeeping.
+        if let Err(error) = session.consolidate_if_due() {
+            tracing::warn!(%error, "could not merge the writer's small packs");
+        }
+    }
+}
+
+fn unavailable(error: StoreError) -> WriteError {
+    tracing::error!(%error, "write failed");
+    WriteError::Unavailable(error.to_string())
+}
+
+type Outcomes = Vec<Result<Written, WriteError>>;
+
+/// Chains the group's commits on the tip and moves the branch once. If the branch moved
+/// meanwhile (a `git push`), the whole group is rebuilt on the new tip, so every edit is
+/// checked again against what is now there.
+fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> Outcomes {
+    let all = |error: WriteError| vec![Err(error); group.len()];
+    for _ in 0..MAX_ATTEMPTS {
+        let attempt = session.batch(|batch| build_group(batch, committer, group));
+        match attempt {
+            Err(error) => return all(unavailable(error)),
+            Ok(Err(failure)) => return all(failure),
+            Ok(Ok((Ok(()), outcomes))) => return outcomes,
+            Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
+                tracing::info!("the branch moved during a write; rebuilding on the new tip");
+            }
+            Ok(Ok((Err(StoreError::BranchLocked(lock)), _))) => {
+                tracing::warn!(lock = %lock.display(), "the branch is locked; waiting");
+                if let Err(error) = session.store().clear_stale_branch_lock(STALE_LOCK_WAIT) {
+                    return all(unavailable(error));
+                }
+            }
+            Ok(Ok((Err(error), _))) => return all(unavailable(error)),
+        }
+    }
+    all(WriteError::Unavailable(
+        "the branch kept moving; try again".into(),
+    ))
+}
+
+/// One attempt: every edit applied in turn on the tip, then the branch moved once. The
+/// outer error fails the whole group; the inner one says whether the branch moved.
+fn build_group(
+    batch: &Batch<'_>,
+    committer: &Identity,
+    group: &[Job],
+) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
+    let tip = batch.tip().map_err(unavailable)?;
+    let mut parent = tip;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        let outcome = commit_one(batch, committer, &job.request, parent)?;
+        if let Ok(written) = &outcome {
+            parent = Some(written.commit);
+        }
+        outcomes.push(outcome);
+    }
+    let moved = match parent {
+        Some(new) if parent != tip => {
+            batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
+        }
+        _ => Ok(()),
+    };
+    Ok((moved, outcomes))
+}
+
+/// One edit as one commit on `parent`. The inner error refuses this edit alone; the outer
+/// one (the repository failing) fails the whole group.
+fn commit_one(
+    batch: &Batch<'_>,
+    committer: &Identity,
+    request: &super::WriteRequest,
+    parent: Option<Oid>,
+) -> Result<Result<Written, WriteError>, WriteError> {
+    let tree = AtCommit { batch, parent };
+    let prepared = match edit::apply(&request.edit, &tree) {
+        Ok(prepared) => prepared,
+        Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let commit = batch
+        .write_commit(
+            parent,
+            &CommitRequest {
+                author: request.author.clone(),
+                committer: committer.clone(),
+                message: request.message(),
+                time: None,
+                changes: prepared.changes,
+            },
+        )
+        .map_err(unavailable)?;
+    let file = prepared
+        .text
+        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
+        .transpose()
+        .map_err(unavailable)?;
+    Ok(Ok(Written {
+        commit,
+        slug: request.edit.slug().clone(),
+        file,
+        merged: prepared.merged,
+    }))
+}
+
+/// The posts as of the commit an edit is applied to.
+struct AtCommit<'s> {
+    batch: &'s Batch<'s>,
+    parent: Option<Oid>,
+}
+
+impl Tree for AtCommit<'_> {
+    fn post(&self, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError> {
+        match self.parent {
+            Some(commit) => self.post_at(commit, slug),
+            None => Ok(None),
+        }
+    }
+
+    fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError> {
+        self.batch.post_at(commit, slug).map_err(unavailable)
+    }
+
+    fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError> {
+        self.batch.blob(blob).map_err(unavailable)
+    }
+}

@@ -1,0 +1,356 @@
+//! The edits an author can make, and how each becomes a change to the tree at the branch
+//! tip, checked against what the author last saw.
+
+use serde_json::{Map, Value};
+
+use super::merge;
+use super::submission::Rejection;
+use crate::post::{self, FrontMatter, Post, PostError, Slug};
+use crate::store::{Change, Identity, Oid};
+
+/// What the author's edit was based on, so a change made meanwhile is never overwritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No precondition: apply to the post as it is now.
+    Current,
+    /// The post's file was this blob (its ETag, from `If-Match`).
+    Blob(Oid),
+    /// The post as of this commit (`base_revision`).
+    Revision(Oid),
+}
+
+/// One edit of one post.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    Create {
+        slug: Slug,
+        text: String,
+    },
+    Replace {
+        slug: Slug,
+        text: String,
+        expected: Expected,
+    },
+    /// Sets front matter keys (`null` removes one); the body is untouched.
+    Patch {
+        slug: Slug,
+        front_matter: Map<String, Value>,
+        expected: Expected,
+    },
+    Delete {
+        slug: Slug,
+        expected: Expected,
+    },
+    Rename {
+        from: Slug,
+        to: Slug,
+        expected: Expected,
+    },
+    /// Makes the file equal to `text`, its content as of `revision`.
+    Restore {
+        slug: Slug,
+        revision: Oid,
+        text: Vec<u8>,
+        expected: Expected,
+    },
+}
+
+impl Edit {
+    /// The post the edit is about (after a rename: the new slug).
+    pub fn slug(&self) -> &Slug {
+        match self {
+            Edit::Create { slug, .. }
+            | Edit::Replace { slug, .. }
+            | Edit::Patch { slug, .. }
+            | Edit::Delete { slug, .. }
+            | Edit::Restore { slug, .. } => slug,
+            Edit::Rename { to, .. } => to,
+        }
+    }
+
+    /// The commit message when the author gives none.
+    pub fn default_message(&self) -> String {
+        match self {
+            Edit::Create { slug, .. } => format!("Create post {slug}"),
+            Edit::Replace { slug, .. } => format!("Update post {slug}"),
+            Edit::Patch {
+                slug, front_matter, ..
+            } if publishes(front_matter) => format!("Publish post {slug}"),
+            Edit::Patch { slug, .. } => format!("Update post {slug}"),
+            Edit::Delete { slug, .. } => format!("Delete post {slug}"),
+            Edit::Rename { from, to, .. } => format!("Rename post {from} to {to}"),
+            Edit::Restore { slug, revision, .. } => {
+                let short = revision.to_string();
+                format!("Restore post {slug} to {}", &short[..7])
+            }
+        }
+    }
+}
+
+fn publishes(front_matter: &Map<String, Value>) -> bool {
+    front_matter.get("status") == Some(&Value::String("published".into()))
+        || front_matter.get("draft") == Some(&Value::Bool(false))
+}
+
+/// An edit with its author and message, as the writer receives it.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    pub edit: Edit,
+    pub author: Identity,
+    pub message: Option<String>,
+}
+
+impl WriteRequest {
+    pub fn message(&self) -> String {
+        self.message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map_or_else(|| self.edit.default_message(), str::to_owned)
+    }
+}
+
+/// A write on the branch: the commit that made it and the post's file after it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub commit: Oid,
+    pub slug: Slug,
+    /// The post's blob and text; `None` after a delete.
+    pub file: Option<(Oid, String)>,
+    /// Whether the edit was three-way merged with a change made since its base.
+    pub merged: bool,
+}
+
+/// Why an edit was not committed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("no post `{0}`")]
+    NotFound(Slug),
+    #[error("a post `{0}` already exists")]
+    Exists(Slug),
+    #[error("post `{0}` changed since the version your edit is based on, and the changes overlap")]
+    Stale(Slug),
+    #[error("{0}")]
+    Invalid(Rejection),
+    #[error("the writer is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The post files an edit reads at the commit it is applied to.
+pub trait Tree {
+    /// The post's blob and bytes at the tip being written on.
+    fn post(&self, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError>;
+    /// The post's blob and bytes as of `commit`.
+    fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError>;
+    /// A blob's bytes, `None` if the repository has no such blob.
+    fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError>;
+}
+
+/// An edit turned into file changes against one tip.
+#[derive(Debug)]
+pub struct Prepared {
+    pub changes: Vec<Change>,
+    /// The post's new text, `None` after a delete.
+    pub text: Option<String>,
+    pub merged: bool,
+}
+
+/// Applies `edit` to the posts in `tree`.
+///
+/// # Errors
+/// `NotFound` and `Exists` for the slugs involved, `Stale` when the post changed since the
+/// edit's base and the changes cannot be merged, `Invalid` when a patch leaves an invalid
+/// post.
+pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
+    match edit {
+        Edit::Create { slug, text } => {
+            if tree.post(slug)?.is_some() {
+                return Err(WriteError::Exists(slug.clone()));
+            }
+            Ok(upsert(slug, text.clone(), false))
+        }
+        Edit::Replace {
+            slug,
+            text,
+            expected,
+        } => {
+            let (blob, current) = existing(tree, slug)?;
+            match base_of(tree, slug, *expected, blob)? {
+                None => Ok(upsert(slug, text.clone(), false)),
+                Some(base) => {
+                    let merged = merge::lines(&utf8(&base), &utf8(&current), text)
+                        .filter(|merged| Post::parse(slug.clone(), merged).is_ok())
+                        .ok_or_else(|| WriteError::Stale(slug.clone()))?;
+                    Ok(upsert(slug, merged, true))
+                }
+            }
+        }
+        Edit::Patch {
+            slug,
+            front_matter,
+            expected,
+        } => {
+            let (blob, current) = existing(tree, slug)?;
+            let current = utf8(&current);
+            let merged = match base_of(tree, slug, *expected, blob)? {
+                None => false,
+                Some(base) if merge::keys_unchanged(&utf8(&base), &current, front_matter) => true,
+                Some(_) => return Err(WriteError::Stale(slug.clone())),
+            };
+            let invalid =
+                |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
+            let text = patch(&current, front_matter).map_err(invalid)?;
+            Post::parse(slug.clone(), &text).map_err(invalid)?;
+            Ok(upsert(slug, text, merged))
+        }
+        Edit::Delete { slug, expected } => {
+            let (blob, _) = existing(tree, slug)?;
+            if base_of(tree, slug, *expected, blob)?.is_some() {
+                return Err(WriteError::Stale(slug.clone()));
+            }
+            Ok(Prepared {
+                changes: vec![Change::Delete { path: slug.path() }],
+                text: None,
+                merged: false,
+            })
+        }
+        Edit::Rename { from, to, expected } => {
+            let (blob, current) = existing(tree, from)?;
+            if base_of(tree, from, *expected, blob)?.is_some() {
+                return Err(WriteError::Stale(from.clone()));
+            }
+            if tree.post(to)?.is_some() {
+                return Err(WriteError::Exists(to.clone()));
+            }
+            Ok(Prepared {
+                changes: vec![
+                    Change::Delete { path: from.path() },
+                    Change::Upsert {
+                        path: to.path(),
+                        content: current.clone(),
+                    },
+                ],
+                text: Some(utf8(&current)),
+                merged: false,
+            })
+        }
+        Edit::Restore {
+            slug,
+            text,
+            expected,
+            ..
+        } => {
+            let current = tree.post(slug)?;
+            let stale = match (expected, &current) {
+                (Expected::Current, _) => false,
+                (_, None) => true,
+                (expected, Some((blob, _))) => base_of(tree, slug, *expected, *blob)?.is_some(),
+            };
+            if stale {
+                return Err(WriteError::Stale(slug.clone()));
+            }
+            Ok(upsert(slug, utf8(text), false))
+        }
+    }
+}
+
+fn upsert(slug: &Slug, text: String, merged: bool) -> Prepared {
+    Prepared {
+        changes: vec![Change::Upsert {
+            path: slug.path(),
+            content: text.clone().into_bytes(),
+        }],
+        text: Some(text),
+        merged,
+    }
+}
+
+fn existing(tree: &dyn Tree, slug: &Slug) -> Result<(Oid, Vec<u8>), WriteError> {
+    tree.post(slug)?
+        .ok_or_else(|| WriteError::NotFound(slug.clone()))
+}
+
+/// `None` when the edit's base is the current file; otherwise the base's bytes, for a
+/// merge. A base the repository does not hold (a made-up ETag, a revision without the
+/// post) cannot be merged from, so it is stale.
+fn base_of(
+    tree: &dyn Tree,
+    slug: &Slug,
+    expected: Expected,
+    current: Oid,
+) -> Result<Option<Vec<u8>>, WriteError> {
+    let stale = || WriteError::Stale(slug.clone());
+    let base = match expected {
+        Expected::Current => return Ok(None),
+        Expected::Blob(blob) => blob,
+        Expected::Revision(commit) => tree.post_at(commit, slug)?.ok_or_else(stale)?.0,
+    };
+    if base == current {
+        return Ok(None);
+    }
+    tree.blob(base)?.map(Some).ok_or_else(stale)
+}
+
+fn utf8(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Merges `changes` into the front matter of `text` (`null` removes a key; new keys go
+/// last, existing ones keep their place) and leaves the body as it is.
+///
+/// # Errors
+/// The post's own front matter errors, and any the patch introduces (a removed title).
+pub fn patch(text: &str, changes: &Map<String, Value>) -> Result<String, PostError> {
+    let (yaml, body) = post::split_front_matter(text);
+    let mut fields = FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)?.fields;
+    for (key, value) in changes {
+        if value.is_null() {
+            fields.shift_remove(key);
+        } else {
+            fields.insert(key.clone(), value.clone());
+        }
+    }
+    FrontMatter::from_map(fields.clone())?;
+    post::compose(&fields, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_patch_sets_and_removes_keys_and_keeps_the_body() {
+        let text = "---\ntitle: T\nstatus: draft\nseries: s\n---\n\n## Question\n\nWhy?\n";
+        let changes = json!({"status": "published", "series": null, "new": 1});
+        let patched = patch(text, changes.as_object().unwrap()).unwrap();
+        assert_eq!(
+            patched,
+            "---\ntitle: T\nstatus: published\nnew: 1\n---\n\n## Question\n\nWhy?\n"
+        );
+    }
+
+    #[test]
+    fn a_patch_cannot_remove_the_title() {
+        let changes = json!({"title": null});
+        let error = patch("---\ntitle: T\n---\n", changes.as_object().unwrap()).unwrap_err();
+        assert_eq!(error, PostError::MissingTitle);
+    }
+
+    #[test]
+    fn generated_messages_say_what_happened() {
+        let slug = Slug::parse("kv-cache").unwrap();
+        let publish = Edit::Patch {
+            slug: slug.clone(),
+            front_matter: json!({"status": "published"}).as_object().unwrap().clone(),
+            expected: Expected::Current,
+        };
+        assert_eq!(publish.default_message(), "Publish post kv-cache");
+        let rename = Edit::Rename {
+            from: slug,
+            to: Slug::parse("kv").unwrap(),
+            expected: Expected::Current,
+        };
+        assert_eq!(rename.default_message(), "Rename post kv-cache to kv");
+    }
+}

@@ -1,0 +1,166 @@
+//! Crashes: the real binary, SIGKILLed under a write load and restarted, has lost nothing it
+//! acknowledged, the repository passes `git fsck --strict`, and a stale branch lock left
+//! behind does not stop the next server from writing.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use palimpsest::store::{self, Identity};
+use reqwest::Client;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts};
+
+const CRASHES: usize = 3;
+const WRITERS: usize = 4;
+
+/// Starts `palimpsest serve` on a free port and returns it with the port it logged.
+async fn start_server(repo: &Path) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+        .args(["serve", "--repo", repo.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .env("PALIMPSEST_TOKEN", TOKEN)
+        .env("PALIMPSEST_AUTHOR", AUTHOR)
+        .env("PALIMPSEST_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the server binary");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the server logs its port")
+            .unwrap()
+            .expect("the server exited before serving");
+        if let Ok(event) = serde_json::from_str::<Value>(&line)
+            && let Some(port) = event["port"].as_u64()
+        {
+            break port as u16;
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+/// Creates posts until the server stops answering; returns the (slug, commit) of each 201.
+async fn write_until_killed(client: Client, port: u16, prefix: String) -> Vec<(String, String)> {
+    let mut acknowledged = Vec::new();
+    for n in 0.. {
+        let slug = format!("{prefix}-{n}");
+        let body = json!({
+            "slug": slug,
+            "front_matter": {"title": format!("Written before a crash {n}")},
+            "markdown": "## Question\n\nDoes it survive?\n",
+        });
+        let sent = client
+            .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await;
+        let Ok(response) = sent else { break };
+        if response.status() != 201 {
+            break;
+        }
+        let Ok(written) = response.json::<Value>().await else {
+            break;
+        };
+        acknowledged.push((slug, written["commit"].as_str().unwrap().to_string()));
+    }
+    acknowledged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_server_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    std::fs::create_dir_all(content.join("posts")).unwrap();
+    for (slug, text) in sample_posts() {
+        std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
+    }
+    let repo = dir.path().join("content.git");
+    store::seed_repository(&repo, &content, "main", &Identity::parse(AUTHOR).unwrap()).unwrap();
+    let client = Client::new();
+
+    let mut acknowledged = Vec::new();
+    for crash in 0..CRASHES {
+        let (mut server, port) = start_server(&repo).await;
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                tokio::spawn(write_until_killed(
+                    client.clone(),
+                    port,
+                    format!("crash-{crash}-{w}"),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        server.start_kill().unwrap(); // SIGKILL: no chance to clean up
+        server.wait().await.unwrap();
+        for writer in writers {
+            acknowledged.extend(writer.await.unwrap());
+        }
+    }
+    assert!(acknowledged.len() >= CRASHES, "the load wrote something");
+
+    // A crash between locking and renaming the branch leaves this behind.
+    let lock = repo.join("refs/heads/main.lock");
+    let tip = branch_log(&repo)[0].id.clone();
+    std::fs::write(&lock, format!("{tip}\n")).unwrap();
+    let (_server, port) = start_server(&repo).await;
+    assert!(!lock.exists(), "the stale lock is cleared at startup");
+    let after = write_until_first(&client, port).await;
+
+    let log = branch_log(&repo);
+    for (slug, commit) in acknowledged.iter().chain([&after]) {
+        assert!(
+            log.iter().any(|c| &c.id == commit),
+            "acknowledged {slug} ({commit}) is on the branch"
+        );
+        let read = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/posts/{slug}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200, "{slug} is served");
+    }
+    let fsck = std::process::Command::new("git")
+        .args(["fsck", "--strict", "--no-progress"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "git fsck --strict: {}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+}
+
+/// One create on a freshly started server.
+async fn write_until_first(client: &Client, port: u16) -> (String, String) {
+    let body = json!({
+        "slug": "after-the-crashes",
+        "front_matter": {"title": "After the crashes"},
+        "markdown": "Still writing.\n",
+    });
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let written: Value = response.json().await.unwrap();
+    (
+        "after-the-crashes".into(),
+        written["commit"].as_str().unwrap().to_string(),
+    )
+}
