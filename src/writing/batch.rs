@@ -63,7 +63,13 @@ fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> 
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
-            Ok(Ok((Ok(()), outcomes))) => return outcomes,
+            Ok(Ok((Ok(()), outcomes))) => {
+                let committed = outcomes.iter().filter(|o| o.is_ok()).count();
+                if committed > 0 {
+                    tracing::info!(edits = group.len(), committed, "group committed");
+                }
+                return outcomes;
+            }
             Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
             }
