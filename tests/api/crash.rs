@@ -5,12 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use palimpsest::store::{self, Identity};
 use reqwest::Client;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
-use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts, start_binary};
+use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts, seed_repo, start_binary};
 
 const CRASHES: usize = 3;
 const WRITERS: usize = 4;
@@ -52,13 +51,7 @@ async fn write_until_killed(client: Client, port: u16, prefix: String) -> Vec<(S
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    std::fs::create_dir_all(content.join("posts")).unwrap();
-    for (slug, text) in sample_posts() {
-        std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
-    }
-    let repo = dir.path().join("content.git");
-    store::seed_repository(&repo, &content, "main", &Identity::parse(AUTHOR).unwrap()).unwrap();
+    let repo = seed_repo(dir.path(), &sample_posts());
     let client = Client::new();
 
     let mut acknowledged = Vec::new();

@@ -73,15 +73,21 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(posts: Vec<(&str, String)>) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let content = dir.path().join("content");
+    let repo = seed_repo(dir.path(), &posts);
+    spawn_app_on(dir, repo).await
+}
+
+/// A bare repository `content.git` in `dir` whose one commit holds `posts`.
+pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
+    let content = dir.join("content");
     std::fs::create_dir_all(content.join("posts")).unwrap();
-    for (slug, text) in &posts {
+    for (slug, text) in posts {
         std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
     }
-    let repo = dir.path().join("content.git");
+    let repo = dir.join("content.git");
     let author = Identity::parse(AUTHOR).unwrap();
     store::seed_repository(&repo, &content, "main", &author).expect("seeding the repository");
-    spawn_app_on(dir, repo).await
+    repo
 }
 
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.

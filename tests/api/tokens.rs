@@ -3,11 +3,10 @@
 
 use std::process::Command;
 
-use palimpsest::store::{self, Identity};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::helpers::{AUTHOR, branch_log, sample_posts, start_binary};
+use crate::helpers::{branch_log, sample_posts, seed_repo, start_binary};
 
 /// Runs `palimpsest token new` and returns the token and the tokens-file line it printed.
 fn new_token(author: &str) -> (String, String) {
@@ -28,13 +27,7 @@ fn new_token(author: &str) -> (String, String) {
 #[tokio::test]
 async fn a_tokens_file_admits_its_authors_who_commit_under_their_own_names() {
     let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    std::fs::create_dir_all(content.join("posts")).unwrap();
-    for (slug, text) in sample_posts() {
-        std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
-    }
-    let repo = dir.path().join("content.git");
-    store::seed_repository(&repo, &content, "main", &Identity::parse(AUTHOR).unwrap()).unwrap();
+    let repo = seed_repo(dir.path(), &sample_posts());
     let (ola_token, ola_line) = new_token("Ola Nordmann <ola@example.org>");
     let (_, other_line) = new_token("Ana Lima <ana@example.org>");
     assert!(!ola_line.contains(&ola_token), "the file holds only a hash");
