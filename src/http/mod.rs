@@ -10,6 +10,7 @@ mod posts;
 mod tags;
 mod views;
 mod write_requests;
+mod write_responses;
 mod writes;
 
 use std::sync::Arc;

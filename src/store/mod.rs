@@ -90,6 +90,8 @@ impl Store {
     /// # Errors
     /// `NotARepository` when the repository is gone or unreadable.
     pub fn repository(&self) -> Result<Repository, StoreError> {
+        // Durability must not depend on every entry point remembering to configure libgit2.
+        configure_libgit2();
         Repository::open(&self.path).map_err(|source| StoreError::NotARepository {
             path: self.path.clone(),
             source,

@@ -50,6 +50,7 @@ pub fn seed_repository(
     branch: &str,
     importer: &Identity,
 ) -> Result<SeedReport, StoreError> {
+    super::configure_libgit2();
     let repo = match Repository::open(repo_path) {
         Ok(repo) => repo,
         Err(_) => {

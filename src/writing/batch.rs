@@ -29,7 +29,17 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let outcomes = commit_group(&session, committer, &group);
+        // A bug in one group must not take the writer, and with it every later write, down.
+        let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_group(&session, committer, &group)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                edits = group.len(),
+                "the writer panicked; the group is refused"
+            );
+            vec![Err(WriteError::Unavailable("the writer failed".into())); group.len()]
+        });
         if outcomes.iter().any(Result::is_ok)
             && let Err(error) = site.refresh()
         {
@@ -63,7 +73,13 @@ fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> 
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
-            Ok(Ok((Ok(()), outcomes))) => return outcomes,
+            Ok(Ok((Ok(()), outcomes))) => {
+                let committed = outcomes.iter().filter(|o| o.is_ok()).count();
+                if committed > 0 {
+                    tracing::info!(edits = group.len(), committed, "group committed");
+                }
+                return outcomes;
+            }
             Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
             }

@@ -3,49 +3,20 @@
 //! behind does not stop the next server from writing.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use palimpsest::store::{self, Identity};
 use reqwest::Client;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts};
+use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts, seed_repo, start_binary};
 
 const CRASHES: usize = 3;
 const WRITERS: usize = 4;
 
-/// Starts `palimpsest serve` on a free port and returns it with the port it logged.
 async fn start_server(repo: &Path) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palimpsest"))
-        .args(["serve", "--repo", repo.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
-        .env("PALIMPSEST_TOKEN", TOKEN)
-        .env("PALIMPSEST_AUTHOR", AUTHOR)
-        .env("PALIMPSEST_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting the server binary");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the server logs its port")
-            .unwrap()
-            .expect("the server exited before serving");
-        if let Ok(event) = serde_json::from_str::<Value>(&line)
-            && let Some(port) = event["port"].as_u64()
-        {
-            break port as u16;
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let envs = [("PALIMPSEST_TOKEN", TOKEN), ("PALIMPSEST_AUTHOR", AUTHOR)];
+    let (child, port, _log) = start_binary(repo, &[], &envs).await;
     (child, port)
 }
 
@@ -80,13 +51,7 @@ async fn write_until_killed(client: Client, port: u16, prefix: String) -> Vec<(S
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let content = dir.path().join("content");
-    std::fs::create_dir_all(content.join("posts")).unwrap();
-    for (slug, text) in sample_posts() {
-        std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
-    }
-    let repo = dir.path().join("content.git");
-    store::seed_repository(&repo, &content, "main", &Identity::parse(AUTHOR).unwrap()).unwrap();
+    let repo = seed_repo(dir.path(), &sample_posts());
     let client = Client::new();
 
     let mut acknowledged = Vec::new();

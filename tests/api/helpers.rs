@@ -73,15 +73,21 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(posts: Vec<(&str, String)>) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let content = dir.path().join("content");
+    let repo = seed_repo(dir.path(), &posts);
+    spawn_app_on(dir, repo).await
+}
+
+/// A bare repository `content.git` in `dir` whose one commit holds `posts`.
+pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
+    let content = dir.join("content");
     std::fs::create_dir_all(content.join("posts")).unwrap();
-    for (slug, text) in &posts {
+    for (slug, text) in posts {
         std::fs::write(content.join(format!("posts/{slug}.md")), text).unwrap();
     }
-    let repo = dir.path().join("content.git");
+    let repo = dir.join("content.git");
     let author = Identity::parse(AUTHOR).unwrap();
     store::seed_repository(&repo, &content, "main", &author).expect("seeding the repository");
-    spawn_app_on(dir, repo).await
+    repo
 }
 
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
@@ -316,4 +322,53 @@ pub fn branch_log(repo: &std::path::Path) -> Vec<CommitInfo> {
         }
     })
     .collect()
+}
+
+/// Starts the real `palimpsest serve` binary over `repo` on a free port, with extra flags and
+/// environment; returns it, the port it logged, and its log lines as they arrive.
+pub async fn start_binary(
+    repo: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+        .args(["serve", "--repo", repo.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("PALIMPSEST_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the server binary");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the server logs its port")
+            .unwrap()
+            .expect("the server exited before serving");
+        log.lock().unwrap().push(line.clone());
+        if let Ok(event) = serde_json::from_str::<Value>(&line)
+            && let Some(port) = event["port"].as_u64()
+        {
+            break port as u16;
+        }
+    };
+    // Keep reading the log so the server never blocks on a full pipe.
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, port, log)
 }

@@ -5,4 +5,5 @@ mod concurrency;
 mod crash;
 mod helpers;
 mod reading;
+mod tokens;
 mod writing;

@@ -421,3 +421,19 @@ async fn a_non_bare_repository_is_written_without_touching_its_working_tree() {
     let (read, _) = app.read_post("on-disk").await;
     assert_eq!(read["markdown"], "Through the API.\n");
 }
+
+#[tokio::test]
+async fn a_stale_branch_lock_met_while_writing_is_cleared_and_the_write_goes_through() {
+    let app = spawn_app().await;
+    let lock = app.repo.join("refs/heads/main.lock");
+    std::fs::write(&lock, format!("{}\n", app.branch_log()[0].id)).unwrap();
+
+    let response = app.create_post(&new_post("Written past a lock")).await;
+
+    assert_eq!(response.status(), 201);
+    assert!(!lock.exists());
+    assert_eq!(
+        app.branch_log()[0].message,
+        "Create post written-past-a-lock"
+    );
+}

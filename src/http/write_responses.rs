@@ -1,0 +1,104 @@
+//! What writes answer: the post as written (as `GET` shows it, plus `commit` and
+//! `merged`) with its new `ETag`, or a problem; a stale edit's carries the post as it is now.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::views::{self, PostView};
+use crate::error::ApiError;
+use crate::post::{Post, Slug};
+use crate::site::Audience;
+use crate::writing::{WriteError, Written};
+
+/// A post as `GET /api/v1/posts/{slug}` returns it, plus what the write did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WrittenPost<'a> {
+    #[serde(flatten)]
+    pub post: PostView<'a>,
+    /// The commit this write made.
+    #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
+    pub commit: String,
+    /// Whether the edit was based on an older version and merged with the changes since.
+    pub merged: bool,
+}
+
+pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    let Some((blob, text)) = &written.file else {
+        return response.finish();
+    };
+    let commit = written.commit.to_string();
+    let snapshot = state.site.snapshot();
+    let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
+        // Usually the site already shows this very version: reuse its serialised post.
+        Some(record) => {
+            let post = views::post_body(record, Audience::Authors);
+            with_write_fields(&post, &commit, written.merged)
+        }
+        // A later write (or a push) already replaced it; render the version written.
+        None => match Post::parse(written.slug.clone(), text) {
+            Ok(post) => {
+                let links_to: Vec<Slug> = post
+                    .links_to
+                    .iter()
+                    .filter(|target| snapshot.get(target).is_some())
+                    .cloned()
+                    .collect();
+                views::to_bytes(&WrittenPost {
+                    post: PostView::of(&post, &links_to),
+                    commit,
+                    merged: written.merged,
+                })
+            }
+            Err(_) => {
+                views::to_bytes(&serde_json::json!({"commit": commit, "merged": written.merged}))
+            }
+        },
+    };
+    response
+        .insert_header((header::ETAG, format!("\"{blob}\"")))
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
+        .content_type("application/json")
+        .body(body)
+}
+
+/// Splices `commit` and `merged` into a serialised post object.
+fn with_write_fields(post: &[u8], commit: &str, merged: bool) -> bytes::Bytes {
+    let open = post.strip_suffix(b"}").unwrap_or(post);
+    let mut body = Vec::with_capacity(post.len() + 80);
+    body.extend_from_slice(open);
+    body.extend_from_slice(format!(",\"commit\":\"{commit}\",\"merged\":{merged}}}").as_bytes());
+    body.into()
+}
+
+/// The HTTP answer to a refused edit; a stale one carries the post as it is now.
+pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
+    match refused {
+        WriteError::NotFound(slug) => ApiError::not_found(format!("no post `{slug}`")),
+        WriteError::Exists(slug) => ApiError::Conflict(format!("a post `{slug}` already exists")),
+        WriteError::Invalid(rejection) => rejection.into(),
+        WriteError::Stale(slug) => {
+            let site = state.site.clone();
+            let snapshot = web::block(move || site.refresh())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            let current = snapshot
+                .as_ref()
+                .and_then(|s| s.get(&slug))
+                .and_then(|record| {
+                    serde_json::from_slice(&views::post_body(record, Audience::Authors)).ok()
+                });
+            ApiError::PreconditionFailed {
+                detail: WriteError::Stale(slug).to_string(),
+                current: Some(current.unwrap_or(Value::Null)),
+            }
+        }
+        WriteError::Unavailable(reason) => ApiError::Unavailable(reason),
+    }
+}
