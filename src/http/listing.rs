@@ -115,7 +115,12 @@ impl ListQuery {
 
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         let page = self.page.unwrap_or(1);
-        let total = matching.clone().count();
+        // Unfiltered, every post of the listing matches: no need to visit them all to count.
+        let total = if self.tag.is_none() && words.is_empty() {
+            listing.len()
+        } else {
+            matching.clone().count()
+        };
         let pages = total.div_ceil(per_page);
         let posts = matching
             .skip((page - 1).saturating_mul(per_page))
