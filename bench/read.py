@@ -150,7 +150,11 @@ def main() -> None:
         for round_ in range(1, args.rounds + 1):
             load = os.getloadavg()[0]
             for endpoint, path in endpoints.items():
-                for server, url in targets.items():
+                # Alternate who goes first, so a drift in background load favours neither.
+                order = list(targets.items())
+                if round_ % 2 == 0:
+                    order.reverse()
+                for server, url in order:
                     result = wrk(url + path, args, args.duration)
                     results[(endpoint, server)].append(result)
                     print(f"round {round_} (load {load:.2f}) {endpoint:4} {server:10} "
