@@ -32,8 +32,9 @@ pub struct Cli {
         default_value_t
     )]
     pub log_format: LogFormat,
+    /// With no subcommand, `serve` with its defaults: `cargo run --release` serves the blog.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +114,10 @@ struct ServeArgs {
 /// # Errors
 /// Whatever stops the subcommand; `main` prints it.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::from_env()));
+    match command {
         Command::Serve(args) => serve(args),
         Command::Init { repo, from, branch } => {
             let report = store::seed_repository(&repo, &from, &branch, &importer())?;
@@ -140,6 +144,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("line for the tokens file:\n  {line}");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+impl ServeArgs {
+    /// `serve`'s arguments when none are given: the defaults, overridden by the environment.
+    fn from_env() -> ServeArgs {
+        #[derive(Parser)]
+        struct ServeOnly {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        ServeOnly::parse_from(["palimpsest"]).args
     }
 }
 
@@ -199,4 +215,24 @@ fn check(repo: &std::path::Path, branch: &str) -> anyhow::Result<ExitCode> {
 fn importer() -> Identity {
     Identity::parse(&std::env::var("PALIMPSEST_AUTHOR").unwrap_or_default())
         .unwrap_or_else(|_| Settings::for_repo(PathBuf::new()).committer())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bare_palimpsest_serves_so_that_cargo_run_alone_starts_the_blog() {
+        let cli = Cli::try_parse_from(["palimpsest"]).expect("no subcommand is accepted");
+        assert!(cli.command.is_none());
+        let expected = std::env::var("PALIMPSEST_LISTEN").unwrap_or("127.0.0.1:8080".into());
+        assert_eq!(ServeArgs::from_env().listen, expected);
+    }
 }

@@ -1,7 +1,6 @@
 //! `GET /api/v1/posts` query semantics: which posts a viewer sees, filtering, ordering and
 //! pagination, with the `Link` header that walks the pages.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Viewer;
 use super::views::PageMeta;
 use crate::error::ApiError;
-use crate::site::{PostRecord, Snapshot};
+use crate::site::{PostOrder, PostRecord, Snapshot, StatusSelection};
 
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
@@ -92,8 +91,9 @@ impl ListQuery {
     }
 
     /// The page of `snapshot`'s posts this query asks for.
+    ///
+    /// The ordering comes sorted from the snapshot; only the filters run per request.
     pub fn select(&self, snapshot: &Snapshot) -> Page {
-        let status = self.status.unwrap_or_default();
         let words: Vec<String> = self
             .q
             .as_deref()
@@ -101,31 +101,31 @@ impl ListQuery {
             .split_whitespace()
             .map(str::to_lowercase)
             .collect();
-        let mut posts: Vec<Arc<PostRecord>> = snapshot
-            .posts()
-            .filter(|record| match status {
-                StatusFilter::Published => record.is_published(),
-                StatusFilter::Draft => !record.is_published(),
-                StatusFilter::All => true,
-            })
+        let listing = snapshot.listing(
+            self.status.unwrap_or_default().into(),
+            self.sort.unwrap_or_default().into(),
+        );
+        let matching = listing
+            .iter()
             .filter(|record| match &self.tag {
                 Some(tag) => record.post().tags.iter().any(|t| t == tag),
                 None => true,
             })
-            .filter(|record| record.matches(&words))
-            .cloned()
-            .collect();
-        let order = self.sort.unwrap_or_default();
-        posts.sort_by(|a, b| compare(order, a, b));
+            .filter(|record| record.matches(&words));
 
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         let page = self.page.unwrap_or(1);
-        let total = posts.len();
+        // Unfiltered, every post of the listing matches: no need to visit them all to count.
+        let total = if self.tag.is_none() && words.is_empty() {
+            listing.len()
+        } else {
+            matching.clone().count()
+        };
         let pages = total.div_ceil(per_page);
-        let posts = posts
-            .into_iter()
+        let posts = matching
             .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
+            .cloned()
             .collect();
         Page {
             posts,
@@ -139,20 +139,25 @@ impl ListQuery {
     }
 }
 
-/// Orders two posts; ties fall back to the slug so pages are stable.
-fn compare(order: SortOrder, a: &PostRecord, b: &PostRecord) -> Ordering {
-    let by_date = || a.post().date.cmp(&b.post().date);
-    let primary = match order {
-        SortOrder::NewestFirst => by_date().reverse(),
-        SortOrder::OldestFirst => by_date(),
-        SortOrder::RecentlyUpdated => a.updated_at().cmp(&b.updated_at()).reverse(),
-        SortOrder::Title => a
-            .post()
-            .title
-            .to_lowercase()
-            .cmp(&b.post().title.to_lowercase()),
-    };
-    primary.then_with(|| a.post().slug.cmp(&b.post().slug))
+impl From<StatusFilter> for StatusSelection {
+    fn from(filter: StatusFilter) -> StatusSelection {
+        match filter {
+            StatusFilter::Published => StatusSelection::Published,
+            StatusFilter::Draft => StatusSelection::Drafts,
+            StatusFilter::All => StatusSelection::All,
+        }
+    }
+}
+
+impl From<SortOrder> for PostOrder {
+    fn from(order: SortOrder) -> PostOrder {
+        match order {
+            SortOrder::NewestFirst => PostOrder::NewestFirst,
+            SortOrder::OldestFirst => PostOrder::OldestFirst,
+            SortOrder::RecentlyUpdated => PostOrder::RecentlyUpdated,
+            SortOrder::Title => PostOrder::Title,
+        }
+    }
 }
 
 /// The RFC 8288 `Link` header for a page: first, prev, next and last, keeping the other

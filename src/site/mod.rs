@@ -5,6 +5,7 @@
 //! woken by API writes or by polling for external pushes, builds the next snapshot and reuses
 //! every post whose blob did not change.
 
+mod order;
 mod snapshot;
 
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::store::{Store, StoreError};
+pub use order::{PostOrder, StatusSelection};
 pub use snapshot::{Audience, PostRecord, Snapshot};
 
 /// The live blog: the store plus the snapshot of its current tip.

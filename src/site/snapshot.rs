@@ -108,6 +108,8 @@ pub struct Snapshot {
     backlinks: HashMap<Slug, Vec<Slug>>,
     /// Files under `posts/` that could not be parsed, with the reason; served nowhere.
     pub broken: Vec<(Slug, String)>,
+    /// The posts in each list order, sorted once per snapshot (see `Snapshot::listing`).
+    pub(super) listings: super::order::Listings,
 }
 
 impl Snapshot {
@@ -151,6 +153,7 @@ impl Snapshot {
             posts,
             backlinks,
             broken,
+            listings: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 mod concurrency;
 mod crash;
 mod helpers;
+mod list_order;
 mod reading;
 mod tokens;
 mod writing;
