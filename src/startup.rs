@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -39,12 +40,18 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(http::problem_fallback::problem_fallback))
+                .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
+                .app_data(http::json_config(max_body_bytes))
+                .app_data(http::payload_config(max_body_bytes))
                 .configure(http::configure)
         })
-        .listen(listener)?;
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }

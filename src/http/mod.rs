@@ -3,10 +3,15 @@
 
 mod auth;
 mod caching;
+mod extractors;
+mod feed;
 mod health;
 mod listing;
+mod metrics;
+pub mod observe;
 pub mod openapi;
 mod posts;
+pub mod problem_fallback;
 mod tags;
 mod views;
 
@@ -17,14 +22,23 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::site::Site;
 pub use auth::Viewer;
+pub use extractors::{json_config, payload_config};
+
+/// Where the JSON API is mounted; the probes and documents live at the root.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// What every handler can reach.
 pub struct AppState {
     pub site: Arc<Site>,
     pub authors: Authors,
     pub max_body_bytes: usize,
+    /// The counters `/metrics` reports; writes count their commits and conflicts here.
+    pub metrics: Arc<Metrics>,
+    /// The URL clients reach the server at, for absolute links (the feed); else the request's.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -33,6 +47,8 @@ impl AppState {
             site,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
+            metrics: Arc::new(Metrics::default()),
+            public_url: settings.public_url.clone(),
         }
     }
 }
@@ -50,10 +66,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }),
     )
     .configure(health::configure)
+    .configure(metrics::configure)
     .service(
-        web::scope("/api/v1")
+        web::scope(API_PREFIX)
             .configure(posts::configure)
-            .configure(tags::configure),
+            .configure(tags::configure)
+            .configure(feed::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

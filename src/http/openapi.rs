@@ -1,11 +1,16 @@
 //! The OpenAPI document, generated from the handlers and their types, and `/docs`.
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, listing, posts, tags, views};
+mod conventions;
+
+use conventions::Conventions;
+
+use super::{feed, health, listing, metrics, posts, tags, views};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -21,16 +26,20 @@ use crate::error::{FieldError, Problem};
         tags::list_tags,
         health::healthz,
         health::readyz,
+        feed::feed,
+        metrics::metrics,
     ),
     components(schemas(
         Problem,
         FieldError,
         views::PageMeta,
         views::TagCount,
+        health::Liveness,
+        health::Readiness,
         listing::StatusFilter,
         listing::SortOrder,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Conventions),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "operations", description = "Probes and metrics"),
@@ -58,6 +67,15 @@ pub fn document_json() -> String {
         .expect("the OpenAPI document serialises")
 }
 
+/// `/openapi.json` and Swagger UI at `/docs/`, its assets compiled into the binary (no CDN).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .route("/docs", web::get().to(docs_without_slash));
+}
+
+/// Swagger UI's assets are relative to `/docs/`, so `/docs` must not serve the page itself.
+async fn docs_without_slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
 }
