@@ -3,7 +3,9 @@
 //! - paths are documented where they are served (under `/api/v1`, except the probes);
 //! - any error is problem+json (a `default` response), and operations that accept a bearer
 //!   token document the 401 a wrong one gets;
-//! - reads that can answer 304 take `If-None-Match` and send `ETag`.
+//! - reads that can answer 304 take `If-None-Match` and send `ETag`;
+//! - a `{slug}` in a path is a [`Slug`](crate::post::Slug), with a post of the sample blog
+//!   as its example.
 
 use utoipa::Modify;
 use utoipa::openapi::content::ContentBuilder;
@@ -18,6 +20,8 @@ use crate::http::API_PREFIX;
 /// Routes mounted at the root rather than under [`API_PREFIX`].
 const ROOT_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 const PROBLEM_JSON: &str = "application/problem+json";
+/// A post of the sample blog, so "Try it out" in `/docs` finds something.
+const EXAMPLE_SLUG: &str = "attention-scaling";
 
 pub struct Conventions;
 
@@ -27,6 +31,7 @@ impl Modify for Conventions {
         for (path, mut item) in paths {
             for operation in operations_mut(&mut item) {
                 document_errors(operation);
+                document_slug_parameters(operation);
                 document_conditional_read(operation);
             }
             openapi.paths.paths.insert(mounted(&path), item);
@@ -103,6 +108,20 @@ fn accepts_bearer(operation: &Operation) -> bool {
             })
         })
     })
+}
+
+fn document_slug_parameters(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        if parameter.name == "slug" && parameter.parameter_in == ParameterIn::Path {
+            *parameter = ParameterBuilder::from(parameter.clone())
+                .schema(Some(Ref::from_schema_name("Slug")))
+                .example(Some(serde_json::json!(EXAMPLE_SLUG)))
+                .build();
+        }
+    }
 }
 
 fn string_schema() -> ObjectBuilder {
