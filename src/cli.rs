@@ -1,5 +1,5 @@
-//! The command line: `serve`, `init`, `check`, `openapi`, `token new`. Every flag also reads
-//! an environment variable.
+//! The command line: `serve`, `init`, `check`, `openapi`, `healthcheck`, `token new`. Every
+//! flag also reads an environment variable.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -224,4 +224,30 @@ fn check(repo: &std::path::Path, branch: &str) -> anyhow::Result<ExitCode> {
 fn importer() -> Identity {
     Identity::parse(&std::env::var("PALIMPSEST_AUTHOR").unwrap_or_default())
         .unwrap_or_else(|_| Settings::for_repo(PathBuf::new()).committer())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The README's configuration table is the operator's reference: every `serve` flag and
+    /// its environment variable must be in it.
+    #[test]
+    fn every_serve_flag_is_in_the_readme_configuration_table() {
+        let readme = include_str!("../README.md");
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        let mut checked = 0;
+        for arg in serve.get_arguments().chain(command.get_arguments()) {
+            let (Some(flag), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let row = format!("| `--{flag}` | `{}` |", env.to_string_lossy());
+            assert!(readme.contains(&row), "README lacks the row starting {row}");
+            checked += 1;
+        }
+        assert!(checked >= 12, "only {checked} flags found");
+    }
 }
