@@ -7,6 +7,7 @@ mod extractors;
 mod feed;
 mod health;
 mod listing;
+mod methods;
 mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -78,6 +79,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn no_such_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(not_allowed) = methods::not_allowed(&request) {
+        return Ok(not_allowed);
+    }
     Err(ApiError::not_found(format!(
         "no route for {} {}",
         request.method(),

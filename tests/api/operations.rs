@@ -273,3 +273,26 @@ fn the_server_stops_cleanly_on_sigterm() {
 fn the_server_stops_cleanly_on_sigint() {
     stops_cleanly_on("INT");
 }
+
+#[tokio::test]
+async fn a_known_path_with_a_method_it_does_not_take_is_405_with_allow() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/tags", "/metrics", "/api/v1/feed.atom"] {
+        let response = app
+            .client
+            .delete(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let allow = response.headers()["allow"].to_str().unwrap().to_string();
+        assert_eq!(allow, "GET", "{path}");
+        assert_problem(response, 405).await;
+    }
+    let unknown = app
+        .client
+        .delete(format!("{}/api/v1/no-such-thing", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, 404).await;
+}
