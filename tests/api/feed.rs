@@ -115,14 +115,7 @@ async fn markup_in_titles_and_bodies_is_escaped() {
     );
     file = file.replace("Math:", "Stray control \u{1b} character. Math:");
     let app = spawn_app_with(vec![("escaping", file)]).await;
-    let xml = app
-        .get("/api/v1/feed.atom")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let xml = app.text("/api/v1/feed.atom").await;
     let document = roxmltree::Document::parse(&xml).expect("escaped text stays well-formed");
     let entry = child(document.root_element(), "entry").unwrap();
     assert_eq!(text(entry, "title"), "Q&A: <softmax> 'temperature'");
@@ -174,14 +167,7 @@ async fn the_feed_answers_304_until_the_branch_moves() {
 }
 
 async fn feed_id(app: &crate::helpers::TestApp) -> String {
-    let xml = app
-        .get("/api/v1/feed.atom")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let xml = app.text("/api/v1/feed.atom").await;
     let document = roxmltree::Document::parse(&xml).unwrap();
     text(document.root_element(), "id").to_string()
 }

@@ -150,6 +150,11 @@ impl TestApp {
         commit.to_string()
     }
 
+    /// The body of an anonymous `GET path`, as text, whatever the status.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Polls `path` until `done` holds for its JSON body, for changes the server picks up
     /// in the background; fails after five seconds.
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {

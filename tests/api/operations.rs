@@ -84,28 +84,14 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
 async fn snapshot_builds_are_counted_when_the_branch_moves() {
     let app = spawn_app().await;
     let builds = |text: &str| sample(text, "palimpsest_snapshot_builds_total").unwrap();
-    let before = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = app.text("/metrics").await;
     assert_eq!(builds(&before), 1.0);
     app.commit_outside("Remove a post", &[("posts/attention-scaling.md", None)]);
     app.eventually("/api/v1/posts?status=all", |body| {
         body["meta"]["total"] == 2
     })
     .await;
-    let after = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = app.text("/metrics").await;
     assert_eq!(builds(&after), 2.0);
     assert_eq!(
         sample(&after, "palimpsest_posts{status=\"published\"}"),
@@ -118,14 +104,7 @@ async fn unmatched_requests_are_counted_under_one_label() {
     let app = spawn_app().await;
     let response = app.get("/no/such/route").send().await.unwrap();
     assert_problem(response, 404).await;
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     let unmatched =
         "palimpsest_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}";
     assert_eq!(sample(&metrics, unmatched), Some(1.0));
@@ -156,31 +135,6 @@ async fn every_response_carries_a_request_id_and_keeps_the_clients() {
         .await
         .unwrap();
     assert_ne!(id(&forged), "evil\" injected=1");
-}
-
-#[tokio::test]
-async fn readiness_reports_the_served_tip_and_posts() {
-    let app = spawn_app().await;
-    let body: serde_json::Value = app
-        .get("/readyz")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "ready");
-    assert_eq!(body["tip"], body["served_tip"]);
-    assert_eq!(body["posts"], 3);
-    let alive: serde_json::Value = app
-        .get("/healthz")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(alive["status"], "ok");
 }
 
 #[tokio::test]
