@@ -44,6 +44,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
+                .wrap(from_fn(http::head::head_as_get))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(http::json_config(max_body_bytes))

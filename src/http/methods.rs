@@ -15,7 +15,7 @@ use super::openapi::ApiDoc;
 use crate::error::framework_problem;
 
 /// Routes outside the document (the docs UI, the document itself) are read-only.
-const UNDOCUMENTED_ALLOW: &str = "GET";
+const UNDOCUMENTED_ALLOW: &str = "GET, HEAD";
 
 /// The 405 answer when the request's path is routed but not for its method.
 pub fn not_allowed(request: &HttpRequest) -> Option<HttpResponse> {
@@ -43,7 +43,7 @@ fn allowed_methods() -> &'static HashMap<String, String> {
         let document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         let mut allowed = HashMap::new();
         for (path, item) in document["paths"].as_object().into_iter().flatten() {
-            let methods: Vec<String> = item
+            let mut methods: Vec<String> = item
                 .as_object()
                 .into_iter()
                 .flatten()
@@ -55,6 +55,10 @@ fn allowed_methods() -> &'static HashMap<String, String> {
                     .contains(&method.as_str())
                 })
                 .collect();
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                // Every GET route answers HEAD too (see `head.rs`).
+                methods.insert(1, "HEAD".into());
+            }
             allowed.insert(path.clone(), methods.join(", "));
         }
         allowed
@@ -71,6 +75,6 @@ mod tests {
             allowed_methods()["/api/v1/posts/{slug}"].split(", ").next(),
             Some("GET")
         );
-        assert_eq!(allowed_methods()["/metrics"], "GET");
+        assert_eq!(allowed_methods()["/metrics"], "GET, HEAD");
     }
 }

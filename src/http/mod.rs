@@ -5,6 +5,7 @@ mod auth;
 mod caching;
 mod extractors;
 mod feed;
+pub mod head;
 mod health;
 mod listing;
 mod methods;

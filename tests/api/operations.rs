@@ -239,7 +239,7 @@ async fn a_known_path_with_a_method_it_does_not_take_is_405_with_allow() {
             .await
             .unwrap();
         let allow = response.headers()["allow"].to_str().unwrap().to_string();
-        assert_eq!(allow, "GET", "{path}");
+        assert_eq!(allow, "GET, HEAD", "{path}");
         assert_problem(response, 405).await;
     }
     let unknown = app
@@ -249,4 +249,31 @@ async fn a_known_path_with_a_method_it_does_not_take_is_405_with_allow() {
         .await
         .unwrap();
     assert_problem(unknown, 404).await;
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let get = app
+        .get("/api/v1/posts/attention-scaling")
+        .send()
+        .await
+        .unwrap();
+    let head = app
+        .client
+        .head(format!("{}/api/v1/posts/attention-scaling", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"], get.headers()["etag"]);
+    assert_eq!(
+        head.headers()["content-length"],
+        get.headers()["content-length"]
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    let metrics = app.text("/metrics").await;
+    let counted = "palimpsest_http_requests_total{route=\"/api/v1/posts/{slug}\",method=\"HEAD\",status=\"200\"}";
+    assert_eq!(sample(&metrics, counted), Some(1.0));
 }
