@@ -115,7 +115,11 @@ fn render(snapshot: &Snapshot, base: &str) -> String {
 
     let mut xml = String::with_capacity(4096 + entries.len() * 8192);
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    xml.push_str(&format!("<feed xmlns=\"{ATOM_NAMESPACE}\">\n"));
+    // xml:base lets readers resolve the posts' relative links (`/assets/...`).
+    xml.push_str(&format!(
+        "<feed xmlns=\"{ATOM_NAMESPACE}\" xml:base=\"{}/\">\n",
+        escape(base)
+    ));
     element(&mut xml, 1, "id", &self_url);
     element(&mut xml, 1, "title", FEED_TITLE);
     element(&mut xml, 1, "updated", updated);

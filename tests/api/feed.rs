@@ -30,6 +30,8 @@ async fn the_feed_is_atom_with_published_posts_newest_first() {
 
     let feed = document.root_element();
     assert!(feed.has_tag_name((ATOM, "feed")), "root is Atom's <feed>");
+    let xml_base = feed.attribute(("http://www.w3.org/XML/1998/namespace", "base"));
+    assert_eq!(xml_base, Some(format!("{}/", app.address).as_str()));
     assert!(text(feed, "id").ends_with("/api/v1/feed.atom"));
     assert_eq!(text(feed, "title"), "Palimpsest");
     assert_eq!(text(feed, "updated"), "2026-10-01T00:00:00Z");
