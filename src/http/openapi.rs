@@ -2,6 +2,10 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
@@ -39,10 +43,11 @@ use crate::error::{FieldError, Problem};
         listing::StatusFilter,
         listing::SortOrder,
     )),
-    modifiers(&BearerAuth, &Conventions),
+    modifiers(&BearerAuth, &Documents, &Conventions),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "operations", description = "Probes and metrics"),
+        (name = "documents", description = "This document and the interactive docs"),
     )
 )]
 pub struct ApiDoc;
@@ -55,8 +60,60 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An author's token (`PALIMPSEST_TOKEN`, or one line of `--tokens-file`). \
+                         Without one, clients see published posts only and cannot write; \
+                         a wrong one is a 401.",
+                    ))
+                    .build(),
+            ),
         );
+    }
+}
+
+/// Documents the two routes Swagger UI serves, which have no handler of ours to annotate.
+struct Documents;
+
+impl Modify for Documents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let document = OperationBuilder::new()
+            .tag("documents")
+            .operation_id(Some("openapi_document"))
+            .summary(Some("This OpenAPI 3.1 document."))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("The OpenAPI document")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .build(),
+                    ),
+            );
+        let docs = OperationBuilder::new()
+            .tag("documents")
+            .operation_id(Some("interactive_docs"))
+            .summary(Some(
+                "Interactive documentation (Swagger UI), served from the binary: no CDN.",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new().description("An HTML page").content(
+                    "text/html",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                ),
+            );
+        for (path, operation) in [("/openapi.json", document), ("/docs/", docs)] {
+            openapi
+                .paths
+                .add_path_operation(path, vec![HttpMethod::Get], operation.build());
+        }
     }
 }
 

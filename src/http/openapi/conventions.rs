@@ -18,7 +18,7 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Required};
 use crate::http::API_PREFIX;
 
 /// Routes mounted at the root rather than under [`API_PREFIX`].
-const ROOT_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+const ROOT_PATHS: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"];
 const PROBLEM_JSON: &str = "application/problem+json";
 /// A post of the sample blog, so "Try it out" in `/docs` finds something.
 const EXAMPLE_SLUG: &str = "attention-scaling";
