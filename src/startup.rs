@@ -43,6 +43,8 @@ impl Application {
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
+                // The last wrap is the outermost: observe_request sees every final answer,
+                // and head_as_get must run before anything else holds the request.
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
                 .wrap(from_fn(http::head::head_as_get))
                 .wrap(from_fn(http::observe::observe_request))
