@@ -209,11 +209,7 @@ fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, port) = start_binary(dir.path());
     palimpsest::healthcheck::check(&format!("127.0.0.1:{port}")).expect("the server is ready");
-    let sent = Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    send_signal(&child, signal);
     let status = wait_for_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "exit status after SIG{signal}: {status}");
 }
@@ -276,4 +272,12 @@ async fn head_answers_like_get_without_a_body() {
     let metrics = app.text("/metrics").await;
     let counted = "palimpsest_http_requests_total{route=\"/api/v1/posts/{slug}\",method=\"HEAD\",status=\"200\"}";
     assert_eq!(sample(&metrics, counted), Some(1.0));
+}
+
+fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
 }
