@@ -49,8 +49,9 @@ impl Application {
                 .wrap(from_fn(http::head::head_as_get))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
-                .app_data(http::json_config(max_body_bytes))
-                .app_data(http::payload_config(max_body_bytes))
+                // Raw bodies (`Bytes`, `String`) obey the same limit as JSON ones; their
+                // failures become problem+json in problem_fallback.
+                .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::configure)
         })
         .listen(listener)?

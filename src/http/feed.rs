@@ -213,6 +213,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn links_use_the_public_url_when_configured_else_the_requests_host() {
+        let request = actix_web::test::TestRequest::default()
+            .insert_header((header::HOST, "blog.internal:8080"))
+            .to_http_request();
+        assert_eq!(
+            base_url(&request, Some("https://blog.example.org/")),
+            "https://blog.example.org"
+        );
+        assert_eq!(base_url(&request, None), "http://blog.internal:8080");
+    }
+
+    #[test]
     fn markup_and_quotes_are_escaped() {
         assert_eq!(
             escape(r#"<p class="x">Q&A 'n'</p>"#),

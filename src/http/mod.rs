@@ -3,7 +3,6 @@
 
 mod auth;
 mod caching;
-mod extractors;
 mod feed;
 pub mod head;
 mod health;
@@ -27,7 +26,6 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::site::Site;
 pub use auth::Viewer;
-pub use extractors::{json_config, payload_config};
 
 /// Where the JSON API is mounted; the probes and documents live at the root.
 pub const API_PREFIX: &str = "/api/v1";

@@ -1,7 +1,7 @@
 //! The Atom feed: a valid Atom document of published posts, most recently updated first,
 //! with conditional requests.
 
-use crate::helpers::{TOKEN, post, sample_posts, spawn_app, spawn_app_configured, spawn_app_with};
+use crate::helpers::{TOKEN, post, spawn_app, spawn_app_with};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 
@@ -180,17 +180,5 @@ async fn links_are_absolute_on_the_host_the_request_was_sent_to() {
     assert_eq!(
         feed_id(&app).await,
         format!("{}/api/v1/feed.atom", app.address)
-    );
-}
-
-#[tokio::test]
-async fn a_configured_public_url_takes_precedence_over_the_host() {
-    let app = spawn_app_configured(sample_posts(), |settings| {
-        settings.public_url = Some("https://blog.example.org/".into());
-    })
-    .await;
-    assert_eq!(
-        feed_id(&app).await,
-        "https://blog.example.org/api/v1/feed.atom"
     );
 }

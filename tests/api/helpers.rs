@@ -72,15 +72,6 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(posts: Vec<(&str, String)>) -> TestApp {
-    spawn_app_configured(posts, |_| {}).await
-}
-
-/// Starts a server over a fresh repository holding `posts`, with `configure` applied to the
-/// test settings last.
-pub async fn spawn_app_configured(
-    posts: Vec<(&str, String)>,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let content = dir.path().join("content");
     std::fs::create_dir_all(content.join("posts")).unwrap();
@@ -96,7 +87,6 @@ pub async fn spawn_app_configured(
     settings.authors = Authors::single(TOKEN, author);
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
-    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("building the app");
