@@ -1,7 +1,7 @@
 //! The Atom feed: a valid Atom document of published posts, most recently updated first,
 //! with conditional requests.
 
-use crate::helpers::{TOKEN, post, spawn_app, spawn_app_with};
+use crate::helpers::{TOKEN, TestApp, post, sample_posts, spawn_app, spawn_app_with};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 
@@ -15,9 +15,48 @@ fn text<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("<{name}> missing or empty"))
 }
 
+/// Midnight UTC of a `YYYY-MM-DD` day, as a commit time.
+fn midnight(day: &str) -> git2::Time {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+    git2::Time::new(date.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp(), 0)
+}
+
+fn front_matter_date(file: &str) -> &str {
+    file.lines()
+        .find_map(|line| line.strip_prefix("date: "))
+        .unwrap()
+}
+
+/// Commits one post at midnight UTC of `day`.
+fn publish_on(app: &TestApp, day: &str, slug: &str, file: &str) {
+    let path = format!("posts/{slug}.md");
+    app.commit_outside_at(
+        &format!("Publish {slug}"),
+        &[(&path, Some(file))],
+        Some(midnight(day)),
+    );
+}
+
+/// The sample blog, each post committed at midnight UTC of its front matter date, oldest
+/// first: when a post was last updated is then the same whether it is read from the front
+/// matter or from the history.
+async fn blog_committed_on_its_dates() -> TestApp {
+    let app = spawn_app_with(Vec::new()).await;
+    let mut posts = sample_posts();
+    posts.sort_by(|a, b| front_matter_date(&a.1).cmp(front_matter_date(&b.1)));
+    for (slug, file) in &posts {
+        publish_on(&app, front_matter_date(file), slug, file);
+    }
+    app.eventually("/api/v1/posts?status=all", |body| {
+        body["meta"]["total"] == 3
+    })
+    .await;
+    app
+}
+
 #[tokio::test]
 async fn the_feed_is_atom_with_published_posts_newest_first() {
-    let app = spawn_app().await;
+    let app = blog_committed_on_its_dates().await;
     let response = app.get("/api/v1/feed.atom").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap();
@@ -128,7 +167,7 @@ async fn markup_in_titles_and_bodies_is_escaped() {
 
 #[tokio::test]
 async fn the_feed_answers_304_until_the_branch_moves() {
-    let app = spawn_app().await;
+    let app = blog_committed_on_its_dates().await;
     let response = app.get("/api/v1/feed.atom").send().await.unwrap();
     let etag = response.headers()["etag"].to_str().unwrap().to_string();
     let again = app
@@ -139,20 +178,8 @@ async fn the_feed_answers_304_until_the_branch_moves() {
         .unwrap();
     assert_eq!(again.status(), 304);
 
-    app.commit_outside(
-        "A new post",
-        &[(
-            "posts/rope.md",
-            Some(&post(
-                "RoPE",
-                "2026-12-01",
-                "[positions]",
-                "published",
-                "b",
-                "- q",
-            )),
-        )],
-    );
+    let rope = post("RoPE", "2026-12-01", "[positions]", "published", "b", "- q");
+    publish_on(&app, "2026-12-01", "rope", &rope);
     app.eventually("/api/v1/posts/rope", |body| body["slug"] == "rope")
         .await;
     let moved = app
@@ -168,7 +195,7 @@ async fn the_feed_answers_304_until_the_branch_moves() {
     assert_eq!(text(first, "title"), "RoPE");
 }
 
-async fn feed_id(app: &crate::helpers::TestApp) -> String {
+async fn feed_id(app: &TestApp) -> String {
     let xml = app.text("/api/v1/feed.atom").await;
     let document = roxmltree::Document::parse(&xml).unwrap();
     text(document.root_element(), "id").to_string()
