@@ -1,6 +1,5 @@
-//! Front matter: finding the YAML block at the top of a post file, parsing it into an
-//! order-preserving JSON mapping, checking the fields the blog relies on, and writing
-//! it back.
+//! Front matter: the YAML mapping at the top of a post, kept whole (every key, in
+//! order) and checked for the fields the blog relies on.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,11 +1,16 @@
-//! Posts as the blog defines them: slug, front matter, rendered body, sections and links. Pure domain code: no I/O.
+//! Posts as the blog defines them: slug, front matter, rendered body, sections, links.
+//!
+//! Pure domain code: no I/O, no git, no HTTP.
 
 mod file;
 pub mod front_matter;
+mod headings;
 pub mod links;
 pub mod render;
+mod sanitize;
 pub mod sections;
 pub mod slug;
+pub mod structure;
 mod text;
 mod yaml;
 
@@ -83,7 +88,8 @@ impl Post {
                     .map(|lead| text::truncate_at_word(&lead, SUMMARY_CHARS))
             });
         let mut warnings = front_matter.warnings;
-        warnings.extend(sections::structure_warnings(&sections, &document.toc));
+        warnings.extend(document.warnings.iter().cloned());
+        warnings.extend(structure::warnings(&sections, &document.toc));
         let mut links_to = links::links_in(&document.events);
         // A link to one's own section is not a backlink.
         links_to.retain(|target| *target != slug);

@@ -1,19 +1,18 @@
 //! Markdown to sanitized HTML: heading ids, the table of contents, footnotes and math.
 //!
-//! A body is parsed once into a [`Document`] (events with their source offsets); the
+//! A body is parsed once into a `Document` (events with their source offsets); the
 //! whole-post HTML and each section's HTML are rendered from slices of that one event
 //! list, so heading ids, footnote numbers and reference links agree everywhere.
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::LazyLock;
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::text::plain_text;
+use super::headings::assign_heading_ids;
+use super::sanitize::{may_nest_deeper_than, sanitize};
 
 /// A post body rendered to HTML, with its table of contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +57,24 @@ pub(crate) fn options() -> Options {
 /// A parser event with the byte range of the source it came from.
 pub(crate) type Spanned<'a> = (Event<'a>, Range<usize>);
 
+/// Markdown nested deeper than this (lists, quotes) is flattened. Real posts nest a
+/// few levels; the sanitizer's cost grows with depth times size, so untrusted depth
+/// must be bounded.
+const MAX_NESTING: usize = 64;
+
+/// Rendered HTML that might nest deeper than this has its raw HTML shown as text.
+const MAX_HTML_DEPTH: usize = 256;
+
 /// A parsed body: events with heading ids filled in, ready to render in whole or in part.
 pub(crate) struct Document<'a> {
     pub(crate) events: Vec<Spanned<'a>>,
     pub(crate) toc: Vec<TocEntry>,
-    /// Footnote label -> its number, in order of first appearance.
-    footnotes: HashMap<CowStr<'a>, usize>,
+    /// Why the rendering differs from what the author wrote, if it does.
+    pub(crate) warnings: Vec<String>,
+    /// Normalised footnote label -> its number, in order of first appearance.
+    footnotes: HashMap<String, usize>,
+    /// Set when raw HTML nests too deeply to sanitize in reasonable time.
+    escape_raw_html: bool,
 }
 
 impl<'a> Document<'a> {
@@ -71,25 +82,63 @@ impl<'a> Document<'a> {
         let mut events: Vec<Spanned<'a>> = Parser::new_ext(markdown, options())
             .into_offset_iter()
             .collect();
+        let mut warnings = Vec::new();
+        if flatten_deep_nesting(&mut events) {
+            warnings.push(format!(
+                "the body nests lists or quotes more than {MAX_NESTING} levels deep; \
+                 deeper levels are rendered flat"
+            ));
+        }
         let footnotes = number_footnotes(&events);
         // Footnote ids are fixed first so that no heading id can take one of them.
         let reserved = (1..=footnotes.len()).map(footnote_id).collect();
         let toc = assign_heading_ids(&mut events, reserved);
-        Document {
+        let mut document = Document {
             events,
             toc,
+            warnings,
             footnotes,
+            escape_raw_html: false,
+        };
+        if document.raw_html_nests_too_deep() {
+            document.escape_raw_html = true;
+            document.warnings.push(
+                "raw HTML in the body is nested too deeply or left unclosed to be sanitized; \
+                 it is shown as text"
+                    .to_owned(),
+            );
         }
+        document
     }
 
     /// Renders a balanced slice of this document's events to sanitized HTML.
     pub(crate) fn html(&self, events: &[Spanned<'a>]) -> String {
+        sanitize(&self.unsanitized_html(events))
+    }
+
+    fn unsanitized_html(&self, events: &[Spanned<'a>]) -> String {
         let mut html = String::new();
-        let events = events
-            .iter()
-            .map(|(event, _)| self.footnote_html(event).unwrap_or_else(|| event.clone()));
+        let events = events.iter().map(|(event, _)| self.output_event(event));
         pulldown_cmark::html::push_html(&mut html, events);
-        sanitizer().clean(&html).to_string()
+        html
+    }
+
+    fn output_event(&self, event: &Event<'a>) -> Event<'a> {
+        match event {
+            Event::Html(raw) | Event::InlineHtml(raw) if self.escape_raw_html => {
+                Event::Text(raw.clone())
+            }
+            _ => self.footnote_html(event).unwrap_or_else(|| event.clone()),
+        }
+    }
+
+    /// Markdown alone nests at most `MAX_NESTING` deep; only raw HTML can go deeper.
+    fn raw_html_nests_too_deep(&self) -> bool {
+        let has_raw_html = self
+            .events
+            .iter()
+            .any(|(event, _)| matches!(event, Event::Html(_) | Event::InlineHtml(_)));
+        has_raw_html && may_nest_deeper_than(&self.unsanitized_html(&self.events), MAX_HTML_DEPTH)
     }
 
     /// Footnotes are written by hand because pulldown-cmark uses the raw label as the
@@ -97,17 +146,18 @@ impl<'a> Document<'a> {
     fn footnote_html(&self, event: &Event<'a>) -> Option<Event<'a>> {
         let html = match event {
             Event::FootnoteReference(label) => {
-                let n = self.footnotes.get(label)?;
+                let n = self.footnotes.get(&footnote_key(label))?;
                 format!(
                     r##"<sup class="footnote-reference"><a href="#{id}">{n}</a></sup>"##,
                     id = footnote_id(*n)
                 )
             }
             Event::Start(Tag::FootnoteDefinition(label)) => {
-                let n = self.footnotes.get(label)?;
+                let n = self.footnotes.get(&footnote_key(label))?;
+                let id = footnote_id(*n);
                 format!(
-                    r#"<div class="footnote-definition" id="{id}"><sup class="footnote-definition-label">{n}</sup>"#,
-                    id = footnote_id(*n)
+                    "<div class=\"footnote-definition\" id=\"{id}\">\
+                     <sup class=\"footnote-definition-label\">{n}</sup>"
                 )
             }
             Event::End(TagEnd::FootnoteDefinition) => "</div>\n".to_owned(),
@@ -122,155 +172,52 @@ fn footnote_id(number: usize) -> String {
 }
 
 /// Numbers footnotes the way pulldown-cmark does: by first reference or definition.
-fn number_footnotes<'a>(events: &[Spanned<'a>]) -> HashMap<CowStr<'a>, usize> {
+fn number_footnotes(events: &[Spanned<'_>]) -> HashMap<String, usize> {
     let mut numbers = HashMap::new();
     for (event, _) in events {
         if let Event::FootnoteReference(label) | Event::Start(Tag::FootnoteDefinition(label)) =
             event
         {
             let next = numbers.len() + 1;
-            numbers.entry(label.clone()).or_insert(next);
+            numbers.entry(footnote_key(label)).or_insert(next);
         }
     }
     numbers
 }
 
-/// Gives every heading an id (its explicit `{#id}`, else a unique slug of its text)
-/// and returns the table of contents.
-fn assign_heading_ids(events: &mut [Spanned<'_>], mut used: HashSet<String>) -> Vec<TocEntry> {
-    // Explicit ids are claimed up front so a generated id never takes one of them.
-    used.extend(events.iter().filter_map(|(event, _)| match event {
-        Event::Start(Tag::Heading { id: Some(id), .. }) => Some(id.to_string()),
-        _ => None,
-    }));
-    let mut toc = Vec::new();
-    for i in 0..events.len() {
-        let Event::Start(Tag::Heading { level, id, .. }) = &events[i].0 else {
-            continue;
+/// Labels match like link labels, ignoring case and runs of spaces (`[^A]` finds
+/// `[^a]:`), but the parser reports each as written.
+fn footnote_key(label: &str) -> String {
+    label
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Drops the start and end of every element nested `MAX_NESTING` or more levels deep,
+/// keeping its content; returns whether anything was dropped. Since events are
+/// balanced, an element's start and end sit at the same depth and go together.
+fn flatten_deep_nesting(events: &mut Vec<Spanned<'_>>) -> bool {
+    let mut depth = 0usize;
+    let mut flattened = false;
+    events.retain(|(event, _)| {
+        let level = match event {
+            Event::Start(_) => {
+                depth += 1;
+                depth - 1
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                depth
+            }
+            _ => return true,
         };
-        let level = *level;
-        let explicit = id.as_ref().map(|id| id.to_string());
-        let text = plain_text(heading_content(&events[i + 1..]));
-        let id = explicit.unwrap_or_else(|| unique_id(heading_slug(&text), &mut used));
-        if let Event::Start(Tag::Heading { id: slot, .. }) = &mut events[i].0 {
-            *slot = Some(id.clone().into());
-        }
-        toc.push(TocEntry {
-            level: heading_level(level),
-            id,
-            text,
-        });
-    }
-    toc
-}
-
-/// The events between a heading's start (excluded) and its end.
-pub(crate) fn heading_content<'e, 'a>(after_start: &'e [Spanned<'a>]) -> &'e [Spanned<'a>] {
-    let end = after_start
-        .iter()
-        .position(|(event, _)| matches!(event, Event::End(TagEnd::Heading(_))))
-        .unwrap_or(after_start.len());
-    &after_start[..end]
-}
-
-pub(crate) fn heading_level(level: HeadingLevel) -> u8 {
-    level as u8
-}
-
-/// GitHub-style anchor: lowercase letters and digits, with spaces, `-` and `_` as
-/// single hyphens and other punctuation dropped.
-fn heading_slug(text: &str) -> String {
-    let mut slug = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            slug.extend(c.to_lowercase());
-        } else if (c.is_whitespace() || c == '-' || c == '_') && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_matches('-');
-    if slug.is_empty() {
-        "section".to_owned()
-    } else {
-        slug.to_owned()
-    }
-}
-
-/// `base`, or `base-1`, `base-2`, ... whichever is free first; records the choice.
-fn unique_id(base: String, used: &mut HashSet<String>) -> String {
-    let id = if used.contains(&base) {
-        (1..)
-            .map(|n| format!("{base}-{n}"))
-            .find(|candidate| !used.contains(candidate))
-            .unwrap_or(base)
-    } else {
-        base
-    };
-    used.insert(id.clone());
-    id
-}
-
-/// The three alignments pulldown-cmark writes on table cells, the only styles kept.
-const TABLE_ALIGNMENTS: [&str; 3] = [
-    "text-align: left",
-    "text-align: center",
-    "text-align: right",
-];
-
-/// An allow-list sanitizer that keeps exactly what the renderer emits and drops
-/// scripts, frames, styles, event handlers and `javascript:` URLs from raw HTML.
-fn sanitizer() -> &'static ammonia::Builder<'static> {
-    static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-        let mut builder = ammonia::Builder::default();
-        builder
-            .add_tags(["input"])
-            .add_clean_content_tags(["iframe"])
-            .add_tag_attributes("span", ["class"])
-            .add_tag_attributes("code", ["class"])
-            .add_tag_attributes("div", ["class", "id"])
-            .add_tag_attributes("sup", ["class"])
-            .add_tag_attributes("th", ["style"])
-            .add_tag_attributes("td", ["style"])
-            .add_tag_attributes("input", ["checked"])
-            // Any <input> that survives is a read-only task-list checkbox.
-            .set_tag_attribute_value("input", "type", "checkbox")
-            .set_tag_attribute_value("input", "disabled", "")
-            .attribute_filter(filter_attribute);
-        for heading in ["h1", "h2", "h3", "h4", "h5", "h6"] {
-            builder.add_tag_attributes(heading, ["id"]);
-        }
-        builder
+        let keep = level < MAX_NESTING;
+        flattened |= !keep;
+        keep
     });
-    &SANITIZER
-}
-
-/// Narrows the allowed `class` and `style` attributes to the values the renderer uses.
-fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
-    match attribute {
-        "class" => {
-            let kept: Vec<&str> = value
-                .split_ascii_whitespace()
-                .filter(|class| class_allowed(element, class))
-                .collect();
-            (!kept.is_empty()).then(|| Cow::Owned(kept.join(" ")))
-        }
-        "style" => TABLE_ALIGNMENTS
-            .contains(&value)
-            .then_some(Cow::Borrowed(value)),
-        _ => Some(Cow::Borrowed(value)),
-    }
-}
-
-fn class_allowed(element: &str, class: &str) -> bool {
-    match element {
-        "span" => matches!(class, "math" | "math-inline" | "math-display"),
-        "code" => class
-            .strip_prefix("language-")
-            .is_some_and(|language| !language.is_empty()),
-        "div" => class == "footnote-definition",
-        "sup" => matches!(class, "footnote-reference" | "footnote-definition-label"),
-        _ => false,
-    }
+    flattened
 }
 
 #[cfg(test)]
@@ -302,12 +249,18 @@ mod tests {
     #[test]
     fn footnotes_link_reference_and_definition() {
         let out = html("Claim.[^src]\n\n[^src]: Xiong et al., 2020.\n");
+        let reference = r##"<a href="#fn-1" rel="noopener noreferrer">1</a>"##;
         assert!(
-            out.contains(r##"<sup class="footnote-reference"><a href="#fn-1" rel="noopener noreferrer">1</a></sup>"##),
+            out.contains(&format!(
+                r#"<sup class="footnote-reference">{reference}</sup>"#
+            )),
             "{out}"
         );
+        let label = r#"<sup class="footnote-definition-label">1</sup>"#;
         assert!(
-            out.contains(r#"<div class="footnote-definition" id="fn-1"><sup class="footnote-definition-label">1</sup>"#),
+            out.contains(&format!(
+                r#"<div class="footnote-definition" id="fn-1">{label}"#
+            )),
             "{out}"
         );
         assert!(out.contains("Xiong et al."), "{out}");
@@ -374,46 +327,6 @@ mod tests {
     }
 
     #[test]
-    fn headings_get_slug_ids_and_toc_entries() {
-        let rendered = render("# Title\n\n## Why $\\sqrt{d}$?\n\n### Pre-LN vs. Post_LN\n");
-        assert!(rendered.html.contains(r#"<h1 id="title">Title</h1>"#));
-        assert!(rendered.html.contains(r#"<h3 id="pre-ln-vs-post-ln">"#));
-        let toc: Vec<_> = rendered
-            .toc
-            .iter()
-            .map(|e| (e.level, e.id.as_str(), e.text.as_str()))
-            .collect();
-        assert_eq!(
-            toc,
-            [
-                (1, "title", "Title"),
-                (2, "why-sqrtd", "Why \\sqrt{d}?"),
-                (3, "pre-ln-vs-post-ln", "Pre-LN vs. Post_LN"),
-            ]
-        );
-    }
-
-    #[test]
-    fn duplicate_heading_ids_are_numbered() {
-        let rendered = render("## Example\n\n## Example\n\n## Example\n\n## ???\n");
-        let ids: Vec<_> = rendered.toc.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["example", "example-1", "example-2", "section"]);
-        assert!(rendered.html.contains(r#"<h2 id="example-2">"#));
-    }
-
-    #[test]
-    fn explicit_heading_ids_are_kept_and_reserved() {
-        let rendered = render("## Intro\n\n## Setup {#intro}\n");
-        let ids: Vec<_> = rendered.toc.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["intro-1", "intro"]);
-        assert!(
-            rendered.html.contains(r#"<h2 id="intro">Setup</h2>"#),
-            "{}",
-            rendered.html
-        );
-    }
-
-    #[test]
     fn code_blocks_keep_their_language_class() {
         let out = html("```rust\nfn main() {}\n```\n");
         assert!(
@@ -429,6 +342,13 @@ mod tests {
             out.contains(r#"<img src="/assets/plot.svg" alt="a plot" title="Loss">"#),
             "{out}"
         );
+    }
+
+    #[test]
+    fn relative_post_links_are_kept_as_written() {
+        let out = html("[next](other-slug) and [top](#question)");
+        assert!(out.contains(r#"href="other-slug""#), "{out}");
+        assert!(out.contains(r##"href="#question""##), "{out}");
     }
 
     #[test]
@@ -461,28 +381,44 @@ mod tests {
     }
 
     #[test]
-    fn raw_html_cannot_forge_renderer_attributes() {
-        let out = html(concat!(
-            "<span class=\"math evil\" style=\"text-align: left\">x</span>\n",
-            "<input type=\"text\" value=\"v\" onfocus=\"f()\">\n",
-            "<td style=\"text-align: left; background: url(x)\">c</td>\n",
-        ));
-        assert!(out.contains(r#"<span class="math">x</span>"#), "{out}");
+    fn absurdly_deep_markdown_is_flattened_with_a_warning() {
+        let markdown = format!("{}deepest words\n", "> ".repeat(5_000));
+        let document = Document::parse(&markdown);
+        assert_eq!(document.warnings.len(), 1, "{:?}", document.warnings);
+        let html = document.html(&document.events);
+        assert_eq!(html.matches("<blockquote>").count(), MAX_NESTING);
+        assert!(html.contains("deepest words"));
+    }
+
+    #[test]
+    fn deeply_nested_raw_html_is_shown_as_text() {
+        let markdown = format!("Intro *kept*.\n\n{}\n", "<div>".repeat(5_000));
+        let document = Document::parse(&markdown);
+        assert_eq!(document.warnings.len(), 1, "{:?}", document.warnings);
+        let html = document.html(&document.events);
+        assert!(html.contains("<em>kept</em>"), "{html}");
+        assert!(html.contains("&lt;div&gt;") && !html.contains("<div>"));
+    }
+
+    #[test]
+    fn ordinary_raw_html_is_kept() {
+        let document =
+            Document::parse("<details><summary>More</summary>\n\nHidden.\n\n</details>\n");
+        assert!(document.warnings.is_empty());
         assert!(
-            !out.contains("evil") && !out.contains("background"),
-            "{out}"
-        );
-        assert_eq!(
-            inputs(&out),
-            [vec![r#"disabled="""#, r#"type="checkbox""#]],
-            "{out}"
+            document
+                .html(&document.events)
+                .contains("<details><summary>More</summary>")
         );
     }
 
     #[test]
-    fn relative_post_links_are_kept_as_written() {
-        let out = html("[next](other-slug) and [top](#question)");
-        assert!(out.contains(r#"href="other-slug""#), "{out}");
-        assert!(out.contains(r##"href="#question""##), "{out}");
+    fn footnote_labels_match_regardless_of_case() {
+        let out = html("x[^Note] y[^note]\n\n[^NOTE]: def\n");
+        assert_eq!(out.matches(r##"href="#fn-1""##).count(), 2, "{out}");
+        assert!(
+            out.contains(r#"id="fn-1""#) && !out.contains("fn-2"),
+            "{out}"
+        );
     }
 }

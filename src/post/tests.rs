@@ -164,6 +164,17 @@ fn errors_name_the_field_at_fault() {
 }
 
 #[test]
+fn rendering_fallbacks_are_reported_as_warnings() {
+    let source = format!("---\ntitle: T\n---\n{}x\n", "> ".repeat(100));
+    let post = Post::parse(slug("x"), &source).unwrap();
+    assert!(
+        post.warnings[0].contains("levels deep"),
+        "{:?}",
+        post.warnings
+    );
+}
+
+#[test]
 fn compose_then_parse_round_trips() {
     let original = post();
     let file = compose(&original.front_matter, &original.markdown).unwrap();

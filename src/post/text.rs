@@ -28,7 +28,7 @@ pub(crate) fn plain_text(events: &[Spanned<'_>]) -> String {
 /// non-whitespace holding at least one letter or digit, so a lone `—` is not a word.
 pub(crate) fn word_count(events: &[Spanned<'_>]) -> usize {
     let mut text = String::new();
-    // Code blocks and images do not nest in each other, but images nest in links.
+    // Depth inside code blocks and images (whose text is alt text), where nothing is prose.
     let mut hidden = 0usize;
     for (event, _) in events {
         match event {

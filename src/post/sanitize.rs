@@ -1,0 +1,204 @@
+//! The HTML allow-list: what of the rendered HTML (and of raw HTML in posts) reaches
+//! clients. It keeps exactly what the renderer emits (heading and footnote ids, math
+//! and code classes, table alignment, task-list checkboxes) and drops scripts,
+//! frames, styles, event handlers and `javascript:` URLs.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// The three alignments pulldown-cmark writes on table cells, the only styles kept.
+const TABLE_ALIGNMENTS: [&str; 3] = [
+    "text-align: left",
+    "text-align: center",
+    "text-align: right",
+];
+
+/// Cleans rendered HTML, including any raw HTML the author wrote.
+pub(crate) fn sanitize(html: &str) -> String {
+    sanitizer().clean(html).to_string()
+}
+
+/// Built once: the builder is immutable after setup and `clean` takes `&self`.
+fn sanitizer() -> &'static ammonia::Builder<'static> {
+    static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+        let mut builder = ammonia::Builder::default();
+        builder
+            .add_tags(["input"])
+            .add_clean_content_tags(["iframe"])
+            .add_tag_attributes("span", ["class"])
+            .add_tag_attributes("code", ["class"])
+            .add_tag_attributes("div", ["class", "id"])
+            .add_tag_attributes("sup", ["class"])
+            .add_tag_attributes("th", ["style"])
+            .add_tag_attributes("td", ["style"])
+            .add_tag_attributes("input", ["checked"])
+            // Any <input> that survives is a read-only task-list checkbox.
+            .set_tag_attribute_value("input", "type", "checkbox")
+            .set_tag_attribute_value("input", "disabled", "")
+            .attribute_filter(filter_attribute);
+        for heading in ["h1", "h2", "h3", "h4", "h5", "h6"] {
+            builder.add_tag_attributes(heading, ["id"]);
+        }
+        builder
+    });
+    &SANITIZER
+}
+
+/// Narrows the allowed `class` and `style` attributes to the values the renderer uses.
+fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
+    match attribute {
+        "class" => {
+            let kept: Vec<&str> = value
+                .split_ascii_whitespace()
+                .filter(|class| class_allowed(element, class))
+                .collect();
+            (!kept.is_empty()).then(|| Cow::Owned(kept.join(" ")))
+        }
+        "style" => TABLE_ALIGNMENTS
+            .contains(&value)
+            .then_some(Cow::Borrowed(value)),
+        _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+fn class_allowed(element: &str, class: &str) -> bool {
+    match element {
+        "span" => matches!(class, "math" | "math-inline" | "math-display"),
+        "code" => class
+            .strip_prefix("language-")
+            .is_some_and(|language| !language.is_empty()),
+        "div" => class == "footnote-definition",
+        "sup" => matches!(class, "footnote-reference" | "footnote-definition-label"),
+        _ => false,
+    }
+}
+
+/// Elements without content, which therefore never nest.
+const VOID_ELEMENTS: [&str; 15] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
+    "source", "track", "wbr",
+];
+
+/// Whether `html` might nest elements more than `limit` deep once parsed.
+///
+/// The HTML parser behind the sanitizer spends time proportional to nesting depth on
+/// each element, so a megabyte of `<div>` costs minutes. This estimate errs high: an end
+/// tag only closes the element opened last, so unclosed or misnested tags, which the
+/// browser-grade parser might keep open, count as open.
+pub(crate) fn may_nest_deeper_than(html: &str, limit: usize) -> bool {
+    let mut open: Vec<&str> = Vec::new();
+    for after_bracket in html.split('<').skip(1) {
+        let (closing, tag) = match after_bracket.strip_prefix('/') {
+            Some(tag) => (true, tag),
+            None => (false, after_bracket),
+        };
+        if !tag.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue; // text, comment, doctype
+        }
+        let name_len = tag.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &tag[..name_len];
+        if closing {
+            if open
+                .last()
+                .is_some_and(|top| top.eq_ignore_ascii_case(name))
+            {
+                open.pop();
+            }
+        } else if !VOID_ELEMENTS.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+            open.push(name);
+            if open.len() > limit {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_renderer_emits_survives() {
+        for html in [
+            r#"<h2 id="question">Question</h2>"#,
+            r#"<span class="math math-inline">a&lt;b</span>"#,
+            r#"<span class="math math-display">\sqrt{d_k}</span>"#,
+            r#"<pre><code class="language-rust">fn main() {}</code></pre>"#,
+            r#"<table><thead><tr><th style="text-align: center">a</th></tr></thead></table>"#,
+            r##"<a href="#fn-1" rel="noopener noreferrer">1</a>"##,
+            r#"<sup class="footnote-reference">1</sup>"#,
+            r#"<div class="footnote-definition" id="fn-1">x</div>"#,
+            r#"<sup class="footnote-definition-label">1</sup>"#,
+            r#"<del>old</del>"#,
+        ] {
+            assert_eq!(sanitize(html), html);
+        }
+    }
+
+    #[test]
+    fn scripts_frames_and_styles_are_removed_with_their_content() {
+        let out = sanitize(concat!(
+            "<script>alert(1)</script>",
+            "<iframe src=\"https://evil.example\">inside</iframe>",
+            "<style>body { display: none }</style>",
+            "<p>kept</p>",
+        ));
+        assert_eq!(out, "<p>kept</p>");
+    }
+
+    #[test]
+    fn event_handlers_and_javascript_urls_are_removed() {
+        let out = sanitize(
+            r#"<a href="javascript:alert(1)" onclick="x()">a</a><img src=x onerror="y()">"#,
+        );
+        assert_eq!(out, r#"<a rel="noopener noreferrer">a</a><img src="x">"#);
+    }
+
+    #[test]
+    fn raw_html_cannot_forge_renderer_attributes() {
+        let out = sanitize(concat!(
+            r#"<span class="math evil" style="text-align: left">x</span>"#,
+            r#"<p class="math" id="p">p</p>"#,
+            r#"<table><tr><td style="text-align: left; background: url(x)">c</td></tr></table>"#,
+        ));
+        assert_eq!(
+            out,
+            concat!(
+                r#"<span class="math">x</span><p>p</p>"#,
+                "<table><tbody><tr><td>c</td></tr></tbody></table>"
+            )
+        );
+    }
+
+    #[test]
+    fn any_input_becomes_a_disabled_checkbox() {
+        let out = sanitize(r#"<input type="text" value="v" onfocus="f()">"#);
+        assert!(
+            out.contains(r#"type="checkbox""#) && out.contains(r#"disabled="""#),
+            "{out}"
+        );
+        assert!(
+            !out.contains("text") && !out.contains("value") && !out.contains("onfocus"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn nesting_estimate_follows_well_formed_html() {
+        let balanced = "<div><p>a<br><img src=x></p></div>".repeat(1_000);
+        assert!(!may_nest_deeper_than(&balanced, 2));
+        assert!(may_nest_deeper_than(&balanced, 1));
+        assert!(!may_nest_deeper_than(
+            "<DIV><b>x</B></div> a < b <!-- <x> -->",
+            2
+        ));
+    }
+
+    #[test]
+    fn nesting_estimate_counts_unclosed_and_misnested_tags() {
+        assert!(may_nest_deeper_than(&"<div>".repeat(11), 10));
+        assert!(may_nest_deeper_than(&"<b><i></b></i>".repeat(11), 10));
+        assert!(may_nest_deeper_than(&"<div/></x>".repeat(11), 10));
+    }
+}
