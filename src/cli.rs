@@ -1,5 +1,5 @@
-//! The command line: `serve`, `init`, `check`, `openapi`, `token new`. Every flag also reads
-//! an environment variable.
+//! The command line: `serve`, `init`, `check`, `openapi`, `healthcheck`, `token new`. Every
+//! flag also reads an environment variable.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +59,12 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Exit 0 when the server on --listen answers /readyz with 200 (for container health
+    /// checks).
+    Healthcheck {
+        #[arg(long, env = "PALIMPSEST_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Manage author tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -82,6 +88,17 @@ struct ServeArgs {
     /// The branch the blog is served from.
     #[arg(long, env = "PALIMPSEST_BRANCH", default_value = "main")]
     branch: String,
+    /// Create the repository from this folder of posts when it does not exist yet (as
+    /// `init --from` would). Without --repo, the sample blog is used.
+    #[arg(long, env = "PALIMPSEST_SEED_FROM")]
+    seed_from: Option<PathBuf>,
+    /// The URL clients reach the server at, for the feed's absolute links. Default: the
+    /// host each request was sent to.
+    #[arg(long, env = "PALIMPSEST_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Seconds a stopping server (SIGTERM, SIGINT) gives in-flight requests to finish.
+    #[arg(long, env = "PALIMPSEST_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    shutdown_timeout: u64,
     /// Address to listen on.
     #[arg(long, env = "PALIMPSEST_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
@@ -134,6 +151,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", crate::http::openapi::document_json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck { listen } => {
+            crate::healthcheck::check(&listen)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Token(TokenCommand::New { author }) => {
             let identity = Identity::parse(&author).map_err(anyhow::Error::msg)?;
             let (token, line) = authors::new_token(&identity);
@@ -160,7 +181,9 @@ impl ServeArgs {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let seed_from = args.repo.is_none().then(config::sample_content_dir);
+    let seed_from = args
+        .seed_from
+        .or_else(|| args.repo.is_none().then(config::sample_content_dir));
     let mut settings = Settings::for_repo(args.repo.unwrap_or_else(|| DEFAULT_REPO.into()));
     settings.branch = args.branch;
     settings.listen = args.listen;
@@ -168,6 +191,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     settings.max_body_bytes = args.max_body_bytes;
     settings.poll_interval = Duration::from_millis(args.poll_ms.max(10));
     settings.workers = args.workers;
+    settings.public_url = args.public_url;
+    settings.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
     settings.authors = match (&args.tokens_file, &args.token) {
         (Some(file), _) => Authors::from_file(file)?,
         (None, Some(token)) if !token.is_empty() => {
@@ -234,5 +259,24 @@ mod tests {
         assert!(cli.command.is_none());
         let expected = std::env::var("PALIMPSEST_LISTEN").unwrap_or("127.0.0.1:8080".into());
         assert_eq!(ServeArgs::from_env().listen, expected);
+    }
+
+    /// The README's configuration table is the operator's reference: every `serve` flag and
+    /// its environment variable must be in it.
+    #[test]
+    fn every_serve_flag_is_in_the_readme_configuration_table() {
+        let readme = include_str!("../README.md");
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        let mut checked = 0;
+        for arg in serve.get_arguments().chain(command.get_arguments()) {
+            let (Some(flag), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let row = format!("| `--{flag}` | `{}` |", env.to_string_lossy());
+            assert!(readme.contains(&row), "README lacks the row starting {row}");
+            checked += 1;
+        }
+        assert!(checked >= 12, "only {checked} flags found");
     }
 }

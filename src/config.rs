@@ -25,6 +25,11 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// Actix worker threads; 0 means one per core.
     pub workers: usize,
+    /// The URL clients reach the server at (`https://blog.example.org`), for the feed's
+    /// absolute links; `None` uses the host each request was sent to.
+    pub public_url: Option<String>,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl Settings {
@@ -39,6 +44,8 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             poll_interval: Duration::from_millis(250),
             workers: 0,
+            public_url: None,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::store::StoreError;
 
 /// One offending input, named so a client can point at the field.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"field": "title", "message": "`title` is required"}))]
 pub struct FieldError {
     /// The field at fault: a front matter key, a body key, a query parameter or a header.
     pub field: String,
@@ -19,6 +20,13 @@ pub struct FieldError {
 
 /// An RFC 9457 problem document, as every error response carries it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/invalid-slug",
+    "title": "The slug is invalid",
+    "status": 400,
+    "detail": "invalid slug: `Bad_Slug` may contain only lowercase letters, digits and single hyphens",
+    "errors": [{"field": "slug", "message": "`Bad_Slug` may contain only lowercase letters, digits and single hyphens"}]
+}))]
 pub struct Problem {
     /// A URI reference naming the kind of problem, e.g. `/problems/invalid-slug`.
     #[serde(rename = "type")]
@@ -202,4 +210,37 @@ impl ResponseError for ApiError {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         response.body(body)
     }
+}
+
+/// The problem+json answer for an error that did not come from an [`ApiError`]: the
+/// framework's own (a method not allowed, a body an extractor could not read), so that every
+/// error a client sees has the same shape. 5xx details are not passed on: they may describe
+/// the server's insides.
+pub fn framework_problem(status: StatusCode, detail: &str) -> HttpResponse {
+    let kind = match status {
+        StatusCode::BAD_REQUEST => "invalid-request",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        _ if status.is_server_error() => "internal",
+        _ => "http-error",
+    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = if status.is_server_error() || detail.is_empty() {
+        title.to_string()
+    } else {
+        detail.to_string()
+    };
+    let problem = Problem {
+        kind: format!("/problems/{kind}"),
+        title: title.to_string(),
+        status: status.as_u16(),
+        detail,
+        errors: Vec::new(),
+        current: None,
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/problem+json"))
+        .body(serde_json::to_vec(&problem).unwrap_or_default())
 }

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -41,13 +42,23 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(site.clone(), &settings));
         let json = http::json_config(settings.max_body_bytes);
+        let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
+                // The last wrap is the outermost: observe_request sees every final answer,
+                // and head_as_get must run before anything else holds the request.
+                .wrap(from_fn(http::problem_fallback::problem_fallback))
+                .wrap(from_fn(http::head::head_as_get))
+                .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(json.clone())
+                // Raw bodies (`Bytes`, `String`) obey the same limit as JSON ones; their
+                // failures become problem+json in problem_fallback.
+                .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::configure)
         })
-        .listen(listener)?;
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }

@@ -13,6 +13,8 @@ use crate::site::{PostOrder, PostRecord, Snapshot, StatusSelection};
 
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
+/// A bound on `page` so that every documented value parses (a page past the end is empty).
+pub const MAX_PAGE: usize = 1_000_000;
 
 /// Which posts to list by status; anything but `published` needs a token.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -52,7 +54,7 @@ pub struct ListQuery {
     /// `-date` (default), `date`, `-updated` or `title`.
     pub sort: Option<SortOrder>,
     /// 1-based page number.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<usize>,
     /// Posts per page, at most 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -71,8 +73,13 @@ impl ListQuery {
     /// # Errors
     /// 400 for out-of-range pages, 401 for an anonymous request for drafts.
     pub fn validate(&self, viewer: &Viewer) -> Result<(), ApiError> {
-        if self.page == Some(0) {
-            return Err(ApiError::invalid_field("page", "page starts at 1"));
+        if let Some(page) = self.page
+            && !(1..=MAX_PAGE).contains(&page)
+        {
+            return Err(ApiError::invalid_field(
+                "page",
+                format!("page must be between 1 and {MAX_PAGE}"),
+            ));
         }
         if let Some(per_page) = self.per_page
             && !(1..=MAX_PER_PAGE).contains(&per_page)
@@ -204,6 +211,18 @@ mod tests {
         assert!(header.contains("page=1>; rel=\"prev\""));
         assert!(header.contains("page=3>; rel=\"next\""));
         assert!(header.contains("page=3>; rel=\"last\""));
+    }
+
+    #[test]
+    fn pages_outside_one_to_the_bound_are_rejected() {
+        let query = |page| ListQuery {
+            page: Some(page),
+            ..ListQuery::default()
+        };
+        assert!(query(0).validate(&Viewer::Anonymous).is_err());
+        assert!(query(1).validate(&Viewer::Anonymous).is_ok());
+        assert!(query(MAX_PAGE).validate(&Viewer::Anonymous).is_ok());
+        assert!(query(MAX_PAGE + 1).validate(&Viewer::Anonymous).is_err());
     }
 
     #[test]

@@ -3,10 +3,16 @@
 
 mod auth;
 mod caching;
+mod feed;
+pub mod head;
 mod health;
 mod listing;
+mod methods;
+mod metrics;
+pub mod observe;
 pub mod openapi;
 mod posts;
+pub mod problem_fallback;
 mod tags;
 mod views;
 mod write_requests;
@@ -20,10 +26,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::site::Site;
 use crate::writing::Writer;
 pub use auth::Viewer;
 pub use write_requests::json_config;
+
+/// Where the JSON API is mounted; the probes and documents live at the root.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// What every handler can reach.
 pub struct AppState {
@@ -32,6 +42,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The repository's one writer thread.
     pub writer: Writer,
+    /// The counters `/metrics` reports; writes count their commits and conflicts here.
+    pub metrics: Arc<Metrics>,
+    /// The URL clients reach the server at, for absolute links (the feed); else the request's.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -41,6 +55,8 @@ impl AppState {
             site,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
+            metrics: Arc::new(Metrics::default()),
+            public_url: settings.public_url.clone(),
         }
     }
 }
@@ -58,17 +74,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }),
     )
     .configure(health::configure)
+    .configure(metrics::configure)
     .service(
-        web::scope("/api/v1")
+        web::scope(API_PREFIX)
             .configure(posts::configure)
             .configure(writes::configure)
-            .configure(tags::configure),
+            .configure(tags::configure)
+            .configure(feed::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));
 }
 
 async fn no_such_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(not_allowed) = methods::not_allowed(&request) {
+        return Ok(not_allowed);
+    }
     Err(ApiError::not_found(format!(
         "no route for {} {}",
         request.method(),

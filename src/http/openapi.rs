@@ -1,11 +1,20 @@
 //! The OpenAPI document, generated from the handlers and their types, and `/docs`.
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, listing, posts, tags, views, write_requests, writes};
+mod conventions;
+
+use conventions::Conventions;
+
+use super::{feed, health, listing, metrics, posts, tags, views, write_requests, writes};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -27,12 +36,16 @@ use crate::error::{FieldError, Problem};
         writes::delete_post,
         writes::rename_post,
         writes::restore_post,
+        feed::feed,
+        metrics::metrics,
     ),
     components(schemas(
         Problem,
         FieldError,
         views::PageMeta,
         views::TagCount,
+        health::Liveness,
+        health::Readiness,
         listing::StatusFilter,
         listing::SortOrder,
         write_requests::NewPost,
@@ -41,11 +54,12 @@ use crate::error::{FieldError, Problem};
         write_requests::NewSlug,
         write_requests::RestoredRevision,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Documents, &Conventions),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
         (name = "operations", description = "Probes and metrics"),
+        (name = "documents", description = "This document and the interactive docs"),
     )
 )]
 pub struct ApiDoc;
@@ -58,8 +72,60 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An author's token (`PALIMPSEST_TOKEN`, or one line of `--tokens-file`). \
+                         Without one, clients see published posts only and cannot write; \
+                         a wrong one is a 401.",
+                    ))
+                    .build(),
+            ),
         );
+    }
+}
+
+/// Documents the two routes Swagger UI serves, which have no handler of ours to annotate.
+struct Documents;
+
+impl Modify for Documents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let document = OperationBuilder::new()
+            .tag("documents")
+            .operation_id(Some("openapi_document"))
+            .summary(Some("This OpenAPI 3.1 document."))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("The OpenAPI document")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .build(),
+                    ),
+            );
+        let docs = OperationBuilder::new()
+            .tag("documents")
+            .operation_id(Some("interactive_docs"))
+            .summary(Some(
+                "Interactive documentation (Swagger UI), served from the binary: no CDN.",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new().description("An HTML page").content(
+                    "text/html",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                ),
+            );
+        for (path, operation) in [("/openapi.json", document), ("/docs/", docs)] {
+            openapi
+                .paths
+                .add_path_operation(path, vec![HttpMethod::Get], operation.build());
+        }
     }
 }
 
@@ -70,6 +136,15 @@ pub fn document_json() -> String {
         .expect("the OpenAPI document serialises")
 }
 
+/// `/openapi.json` and Swagger UI at `/docs/`, its assets compiled into the binary (no CDN).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .route("/docs", web::get().to(docs_without_slash));
+}
+
+/// Swagger UI's assets are relative to `/docs/`, so `/docs` must not serve the page itself.
+async fn docs_without_slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
 }

@@ -98,6 +98,7 @@ fn list_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> Str
 pub struct PostQuery {
     /// Read the post as of this commit (a full id or an unambiguous prefix of at least 4
     /// hexadecimal digits) on the served branch.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$", example = "3f9a1c0d")]
     pub rev: Option<String>,
 }
 

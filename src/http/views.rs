@@ -79,6 +79,7 @@ impl<'a> PostSummary<'a> {
 
 /// Where a page sits in a paginated list.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[schema(example = json!({"page": 1, "per_page": 20, "total": 8, "pages": 1}))]
 pub struct PageMeta {
     pub page: usize,
     pub per_page: usize,
@@ -101,6 +102,7 @@ pub struct Backlinks<'a> {
 
 /// One tag and how many visible posts carry it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"tag": "transformers", "count": 5}))]
 pub struct TagCount {
     pub tag: String,
     pub count: usize,

@@ -15,7 +15,7 @@ use super::write_responses::{WrittenPost, refusal, respond};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::store::StoreError;
-use crate::writing::{self, Edit, Expected, PostBody, WriteRequest};
+use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_post)
@@ -349,7 +349,15 @@ async fn write(
         message,
     };
     match state.writer.write(request).await {
-        Ok(written) => Ok(respond(state, &written, status)),
-        Err(refused) => Err(refusal(state, refused).await),
+        Ok(written) => {
+            state.metrics.commit_made();
+            Ok(respond(state, &written, status))
+        }
+        Err(refused) => {
+            if matches!(refused, WriteError::Stale(_) | WriteError::Exists(_)) {
+                state.metrics.conflict();
+            }
+            Err(refusal(state, refused).await)
+        }
     }
 }

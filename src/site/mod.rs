@@ -8,6 +8,7 @@
 mod order;
 mod snapshot;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub struct Site {
     current: ArcSwap<Snapshot>,
     /// Serialises snapshot builds so two refreshes never parse the same posts twice.
     refreshing: Mutex<()>,
+    /// Snapshots built so far, the first included (for `/metrics`).
+    builds: AtomicU64,
 }
 
 impl Site {
@@ -36,6 +39,7 @@ impl Site {
             store,
             current: ArcSwap::from_pointee(first),
             refreshing: Mutex::new(()),
+            builds: AtomicU64::new(1),
         })
     }
 
@@ -62,7 +66,13 @@ impl Site {
         let next = Arc::new(Snapshot::build(&self.store, Some(&current))?);
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
+        self.builds.fetch_add(1, Ordering::Relaxed);
         Ok(next)
+    }
+
+    /// How many snapshots have been built since start, the first included.
+    pub fn snapshot_builds(&self) -> u64 {
+        self.builds.load(Ordering::Relaxed)
     }
 
     /// Polls the branch on a thread of its own so that commits made outside the server

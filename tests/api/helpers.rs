@@ -122,6 +122,16 @@ impl TestApp {
     /// Commits `files` (path, content or None to delete) straight into the repository, as a
     /// `git push` from elsewhere would, and returns the new commit id.
     pub fn commit_outside(&self, message: &str, files: &[(&str, Option<&str>)]) -> String {
+        self.commit_outside_at(message, files, None)
+    }
+
+    /// [`commit_outside`](Self::commit_outside) with the commit's time set (`None`: now).
+    pub fn commit_outside_at(
+        &self,
+        message: &str,
+        files: &[(&str, Option<&str>)],
+        time: Option<git2::Time>,
+    ) -> String {
         let store = store::Store::open(&self.repo, "main").unwrap();
         let repo = store.repository().unwrap();
         let tip = store.tip().unwrap();
@@ -142,12 +152,17 @@ impl TestApp {
             author: author.clone(),
             committer: author,
             message: message.to_string(),
-            time: None,
+            time,
             changes,
         };
         let commit = store.write_commit(&repo, tip, &request).unwrap();
         store.move_branch(&repo, commit, tip, "test push").unwrap();
         commit.to_string()
+    }
+
+    /// The body of an anonymous `GET path`, as text, whatever the status.
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).send().await.unwrap().text().await.unwrap()
     }
 
     /// Polls `path` until `done` holds for its JSON body, for changes the server picks up

@@ -3,8 +3,11 @@
 
 mod concurrency;
 mod crash;
+mod feed;
 mod helpers;
 mod list_order;
+mod openapi;
+mod operations;
 mod reading;
 mod tokens;
 mod writing;

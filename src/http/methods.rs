@@ -1,0 +1,80 @@
+//! `405 Method Not Allowed` for a path that exists with a method it does not take, with the
+//! `Allow` header. Actix routes each `#[get]`/`#[post]` handler as its own guarded resource,
+//! so a wrong method falls through to the default service like an unknown path; this tells
+//! the two apart, taking the methods from the OpenAPI document (generated from the same
+//! handlers, and checked against the routes by the API tests).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use utoipa::OpenApi;
+
+use super::openapi::ApiDoc;
+use crate::error::framework_problem;
+
+/// Routes outside the document (the docs UI, the document itself) are read-only.
+const UNDOCUMENTED_ALLOW: &str = "GET, HEAD";
+
+/// The 405 answer when the request's path is routed but not for its method.
+pub fn not_allowed(request: &HttpRequest) -> Option<HttpResponse> {
+    let pattern = request.resource_map().match_pattern(request.path())?;
+    let allow = allowed_methods()
+        .get(&pattern)
+        .map(String::as_str)
+        .unwrap_or(UNDOCUMENTED_ALLOW);
+    let detail = format!(
+        "{} does not take {}; it takes {allow}",
+        request.path(),
+        request.method()
+    );
+    let mut response = framework_problem(StatusCode::METHOD_NOT_ALLOWED, &detail);
+    if let Ok(value) = header::HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Some(response)
+}
+
+/// Documented path → its methods, `GET, PUT` style; built once.
+fn allowed_methods() -> &'static HashMap<String, String> {
+    static ALLOWED: OnceLock<HashMap<String, String>> = OnceLock::new();
+    ALLOWED.get_or_init(|| {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut allowed = HashMap::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_uppercase())
+                .filter(|method| {
+                    [
+                        "GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+                    ]
+                    .contains(&method.as_str())
+                })
+                .collect();
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                // Every GET route answers HEAD too (see `head.rs`).
+                methods.insert(1, "HEAD".into());
+            }
+            allowed.insert(path.clone(), methods.join(", "));
+        }
+        allowed
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_paths_know_their_methods() {
+        assert_eq!(
+            allowed_methods()["/api/v1/posts/{slug}"].split(", ").next(),
+            Some("GET")
+        );
+        assert_eq!(allowed_methods()["/metrics"], "GET, HEAD");
+    }
+}

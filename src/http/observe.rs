@@ -1,0 +1,122 @@
+//! Every request observed: an id (the client's `X-Request-Id` or a new one, echoed back), a
+//! tracing span around its handling, one structured log line when it is answered, and its
+//! count and latency in [`Metrics`](crate::metrics::Metrics) under its route pattern.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use tracing::Instrument;
+
+use super::AppState;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Requests no route matched are counted under this pattern, never under their raw path.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The id of the request being handled, in its extensions for handlers that want to log it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The client's id when it is a reasonable token (so it can be correlated with the
+    /// client's own logs), else a fresh random one.
+    fn of(request: &ServiceRequest) -> RequestId {
+        let incoming = request
+            .headers()
+            .get(&REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| is_reasonable_id(id));
+        match incoming {
+            Some(id) => RequestId(id.to_string()),
+            None => RequestId(hex::encode(rand::random::<[u8; 12]>())),
+        }
+    }
+}
+
+/// At most 128 characters of letters, digits and `-_.:`: enough for UUIDs and trace ids,
+/// and nothing that could forge a log line or a header.
+fn is_reasonable_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Probes are polled every few seconds by orchestrators; logging each at `info` would bury
+/// the requests that matter.
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// The middleware (`from_fn`): wraps the whole application, outermost.
+///
+/// # Errors
+/// Passes on the inner service's errors after logging and counting them.
+pub async fn observe_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let id = RequestId::of(&request);
+    let method = request.method().to_string();
+    let metrics = request
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    request.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!("request", request_id = %id.0, %method, path = %request.path());
+
+    let outcome = next.call(request).instrument(span.clone()).await;
+
+    let took = started.elapsed();
+    let (status, route) = match &outcome {
+        Ok(response) => (
+            response.status().as_u16(),
+            response.request().match_pattern(),
+        ),
+        Err(error) => (error.as_response_error().status_code().as_u16(), None),
+    };
+    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
+    if let Some(metrics) = metrics {
+        metrics.request_answered(&route, &method, status, took);
+    }
+    let latency_ms = took.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if is_probe(&route) {
+            tracing::debug!(%route, status, latency_ms, "answered");
+        } else {
+            tracing::info!(%route, status, latency_ms, "answered");
+        }
+    });
+
+    let mut response = outcome?;
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_and_trace_ids_are_kept_as_request_ids() {
+        assert!(is_reasonable_id("0b6f3c52-95a1-4c1e-9d7e-3f1f5f0a2b7c"));
+        assert!(is_reasonable_id("trace:1234.abcd_ef"));
+    }
+
+    #[test]
+    fn ids_that_could_forge_log_lines_are_replaced() {
+        assert!(!is_reasonable_id(""));
+        assert!(!is_reasonable_id("a b"));
+        assert!(!is_reasonable_id("line\nbreak"));
+        assert!(!is_reasonable_id("quote\""));
+        assert!(!is_reasonable_id(&"x".repeat(129)));
+    }
+}
