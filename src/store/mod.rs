@@ -6,6 +6,8 @@
 //! handle and returns owned data.
 
 mod commit;
+mod history;
+mod patch;
 mod read;
 mod seed;
 
@@ -15,6 +17,8 @@ use git2::Repository;
 
 pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
+pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
+pub use patch::{TextDiff, diff_text};
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};
 
