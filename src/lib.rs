@@ -4,6 +4,7 @@
 //! Layers, each depending only on those below it:
 //! - [`http`]: handlers and their JSON shapes; nothing else;
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
+//! - [`history`]: the per-path revision index, revisions and diffs;
 //! - [`post`]: the pure domain (slugs, front matter, sections, rendering);
 //! - [`store`]: the only module that touches git.
 
@@ -11,6 +12,7 @@ pub mod authors;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod post;
 pub mod site;
