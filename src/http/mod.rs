@@ -4,6 +4,8 @@
 mod auth;
 mod caching;
 mod health;
+mod history;
+mod history_views;
 mod listing;
 pub mod openapi;
 mod posts;
@@ -53,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .configure(posts::configure)
-            .configure(tags::configure),
+            .configure(tags::configure)
+            .configure(history::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

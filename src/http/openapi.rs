@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, listing, posts, tags, views};
+use super::{health, history, history_views, listing, posts, tags, views};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -19,6 +19,10 @@ use crate::error::{FieldError, Problem};
         posts::get_post,
         posts::get_backlinks,
         tags::list_tags,
+        history::list_revisions,
+        history::get_revision,
+        history::get_diff,
+        history::site_history,
         health::healthz,
         health::readyz,
     ),
@@ -29,10 +33,18 @@ use crate::error::{FieldError, Problem};
         views::TagCount,
         listing::StatusFilter,
         listing::SortOrder,
+        history_views::RevisionEntry,
+        history_views::LogEntry,
+        history_views::TouchedPost,
+        crate::history::Author,
+        crate::history::RevisionStamp,
+        crate::history::ChangeKind,
+        crate::history::SectionStatus,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "posts", description = "Reading posts"),
+        (name = "history", description = "Revisions, diffs and the site-wide log"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

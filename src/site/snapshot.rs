@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use crate::history::{HistoryIndex, PostHistory};
 use crate::post::{Post, Slug, Status};
 use crate::store::{Oid, Store, StoreError};
 
@@ -60,6 +61,8 @@ pub struct PostRecord {
     pub body: [OnceLock<bytes::Bytes>; 2],
     /// Per audience: the serialised list entry.
     pub summary: [OnceLock<bytes::Bytes>; 2],
+    /// The post's revisions as of the snapshot's tip; `None` without a history index.
+    history: Option<PostHistory>,
 }
 
 impl PostRecord {
@@ -85,9 +88,18 @@ impl PostRecord {
         &self.links_to[audience as usize]
     }
 
-    /// When the post last changed, for `sort=-updated`.
+    /// When the post last changed (its latest revision's commit time, RFC 3339 in UTC, or
+    /// without history its `date`), for `sort=-updated`.
     pub fn updated_at(&self) -> Option<&str> {
-        self.parsed.post.date.as_deref()
+        match &self.history {
+            Some(history) => Some(&history.updated_at),
+            None => self.parsed.post.date.as_deref(),
+        }
+    }
+
+    /// Its latest revision, first revision time and revision count.
+    pub fn history(&self) -> Option<&PostHistory> {
+        self.history.as_ref()
     }
 
     /// Whether every word of the (lower-cased) query occurs in the post.
@@ -108,6 +120,10 @@ pub struct Snapshot {
     backlinks: HashMap<Slug, Vec<Slug>>,
     /// Files under `posts/` that could not be parsed, with the reason; served nowhere.
     pub broken: Vec<(Slug, String)>,
+    /// The branch's history as of `tip`.
+    pub history: Arc<HistoryIndex>,
+    /// Per audience, the site-wide log, computed on first use.
+    pub(super) logs: [OnceLock<Arc<super::log::Log>>; 2],
 }
 
 impl Snapshot {
@@ -117,8 +133,25 @@ impl Snapshot {
     /// # Errors
     /// Git errors reading the tip, its trees or blobs.
     pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
-        let Some(tip) = store.tip()? else {
-            return Ok(Snapshot::default());
+        Snapshot::build_at(store, store.tip()?, previous, Arc::default())
+    }
+
+    /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
+    /// the parsed posts of `previous` whose blob is unchanged.
+    ///
+    /// # Errors
+    /// Git errors reading the tip's trees or blobs.
+    pub fn build_at(
+        store: &Store,
+        tip: Option<Oid>,
+        previous: Option<&Snapshot>,
+        history: Arc<HistoryIndex>,
+    ) -> Result<Snapshot, StoreError> {
+        let Some(tip) = tip else {
+            return Ok(Snapshot {
+                history,
+                ..Snapshot::default()
+            });
         };
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
@@ -144,13 +177,15 @@ impl Snapshot {
                 }
             }
         }
-        let posts = resolve_links(parsed);
+        let posts = resolve_links(parsed, &history);
         let backlinks = backlinks_of(&posts);
         Ok(Snapshot {
             tip: Some(tip),
             posts,
             backlinks,
             broken,
+            history,
+            logs: Default::default(),
         })
     }
 
@@ -186,8 +221,12 @@ impl Snapshot {
     }
 }
 
-/// Wraps each parsed post with the links that resolve in this snapshot, for each audience.
-fn resolve_links(parsed: BTreeMap<Slug, Arc<ParsedPost>>) -> BTreeMap<Slug, Arc<PostRecord>> {
+/// Wraps each parsed post with the links that resolve in this snapshot, for each audience,
+/// and its place in `history`.
+fn resolve_links(
+    parsed: BTreeMap<Slug, Arc<ParsedPost>>,
+    history: &HistoryIndex,
+) -> BTreeMap<Slug, Arc<PostRecord>> {
     let published = |slug: &Slug| {
         parsed
             .get(slug)
@@ -208,6 +247,7 @@ fn resolve_links(parsed: BTreeMap<Slug, Arc<ParsedPost>>) -> BTreeMap<Slug, Arc<
                 links_to,
                 body: Default::default(),
                 summary: Default::default(),
+                history: history.post_history(slug, None),
             };
             (slug.clone(), Arc::new(record))
         })

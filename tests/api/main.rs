@@ -2,4 +2,5 @@
 //! over HTTP.
 
 mod helpers;
+mod history;
 mod reading;
