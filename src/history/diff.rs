@@ -1,13 +1,15 @@
 //! What changed in a post between two versions: the whole file as `git diff` shows it, and
 //! the same change read the blog's way: front matter keys, sections, open questions.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::outline::{SectionSource, matched, outline, sections_changed};
 use crate::post::{FrontMatter, SectionKind, sections, split_front_matter};
-use crate::store::{StoreError, diff_text};
+use crate::store::{Oid, StoreError, diff_text};
 
 /// One version of a post file: its repository path and text.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +100,37 @@ pub struct ChangeStats {
     pub additions: usize,
     pub deletions: usize,
     pub sections_changed: Vec<SectionKind>,
+}
+
+/// Change stats already computed, by the pair of file versions they compare: versions are
+/// content-addressed, so an entry never goes stale and survives every branch move.
+#[derive(Debug, Default)]
+pub struct StatsCache {
+    known: std::sync::Mutex<StatsByVersions>,
+}
+
+/// Stats keyed by the (old, new) file versions they compare.
+type StatsByVersions = HashMap<(Option<Oid>, Option<Oid>), ChangeStats>;
+
+/// Entries kept before the cache starts over (about 100 bytes each).
+const STATS_CACHE_LIMIT: usize = 500_000;
+
+impl StatsCache {
+    pub fn get(&self, old: Option<Oid>, new: Option<Oid>) -> Option<ChangeStats> {
+        self.lock().get(&(old, new)).cloned()
+    }
+
+    pub fn insert(&self, old: Option<Oid>, new: Option<Oid>, stats: ChangeStats) {
+        let mut known = self.lock();
+        if known.len() >= STATS_CACHE_LIMIT {
+            known.clear();
+        }
+        known.insert((old, new), stats);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatsByVersions> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The diff from `old` to `new` (either may be absent: a post not yet created, or deleted).

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 pub use build::update;
 pub use diff::{
     ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,
-    ValueChange, Version, change_stats, diff_versions,
+    StatsCache, ValueChange, Version, change_stats, diff_versions,
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
 pub use persist::{index_file, load, save};

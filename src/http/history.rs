@@ -16,7 +16,8 @@ use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
 use crate::history::{
-    Author, ChangeRef, HistoryIndex, PostDiff, Version, change_stats, diff_versions, rfc3339,
+    Author, ChangeRef, HistoryIndex, PostDiff, StatsCache, Version, change_stats, diff_versions,
+    rfc3339,
 };
 use crate::post::{Post, Slug};
 use crate::site::Snapshot;
@@ -71,10 +72,10 @@ pub async fn list_revisions(
         if fresh {
             return Ok((bytes::Bytes::new(), meta));
         }
-        let mut files = Files::new(store.history_reader()?);
+        let mut files = Files::new(store.clone());
         let revisions = revisions[range]
             .iter()
-            .map(|&at| revision_entry(history, at, &mut files))
+            .map(|&at| revision_entry(history, at, &snapshot.change_stats, &mut files))
             .collect::<Result<Vec<_>, ApiError>>()?;
         Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
     })
@@ -350,15 +351,24 @@ fn as_version(file: &Option<(String, String)>) -> Option<Version<'_>> {
 fn revision_entry(
     history: &HistoryIndex,
     at: ChangeRef,
+    cache: &StatsCache,
     files: &mut Files,
 ) -> Result<RevisionEntry, ApiError> {
     let (commit, change) = history.change(at);
-    let old = change.old_blob.map(|b| files.text(b)).transpose()?;
-    let new = change.new_blob.map(|b| files.text(b)).transpose()?;
-    let stats = change_stats(
-        old.as_deref().map(|s| s.as_str()),
-        new.as_deref().map(|s| s.as_str()),
-    )?;
+    let (old_blob, new_blob) = (change.old_blob, change.new_blob);
+    let stats = match cache.get(old_blob, new_blob) {
+        Some(stats) => stats,
+        None => {
+            let old = old_blob.map(|b| files.text(b)).transpose()?;
+            let new = new_blob.map(|b| files.text(b)).transpose()?;
+            let stats = change_stats(
+                old.as_deref().map(String::as_str),
+                new.as_deref().map(String::as_str),
+            )?;
+            cache.insert(old_blob, new_blob, stats.clone());
+            stats
+        }
+    };
     let facts = &commit.facts;
     Ok(RevisionEntry {
         commit: facts.id.to_string(),
@@ -376,16 +386,19 @@ fn revision_entry(
 }
 
 /// File versions read for one response: consecutive revisions share a version (one's
-/// new file is the next one's old), so each blob is read once.
+/// new file is the next one's old), so each blob is read at most once. The repository is opened on the first read, so a page whose stats are all cached opens
+/// none.
 struct Files {
-    reader: HistoryReader,
+    store: Store,
+    reader: Option<HistoryReader>,
     texts: HashMap<Oid, Arc<String>>,
 }
 
 impl Files {
-    fn new(reader: HistoryReader) -> Files {
+    fn new(store: Store) -> Files {
         Files {
-            reader,
+            store,
+            reader: None,
             texts: HashMap::new(),
         }
     }
@@ -394,7 +407,11 @@ impl Files {
         if let Some(text) = self.texts.get(&blob) {
             return Ok(text.clone());
         }
-        let text = Arc::new(text_of(&self.reader.blob(blob)?));
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            empty => empty.insert(self.store.history_reader()?),
+        };
+        let text = Arc::new(text_of(&reader.blob(blob)?));
         self.texts.insert(blob, text.clone());
         Ok(text)
     }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use crate::history::{HistoryIndex, PostHistory};
+use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
 use crate::store::{Oid, Store, StoreError};
 
@@ -122,6 +122,8 @@ pub struct Snapshot {
     pub broken: Vec<(Slug, String)>,
     /// The branch's history as of `tip`.
     pub history: Arc<HistoryIndex>,
+    /// Lines and sections changed by revisions already listed; shared with later snapshots.
+    pub change_stats: Arc<StatsCache>,
     /// Per audience, the site-wide log, computed on first use.
     pub(super) logs: [OnceLock<Arc<super::log::Log>>; 2],
 }
@@ -147,9 +149,11 @@ impl Snapshot {
         previous: Option<&Snapshot>,
         history: Arc<HistoryIndex>,
     ) -> Result<Snapshot, StoreError> {
+        let change_stats = previous.map(|p| p.change_stats.clone()).unwrap_or_default();
         let Some(tip) = tip else {
             return Ok(Snapshot {
                 history,
+                change_stats,
                 ..Snapshot::default()
             });
         };
@@ -185,6 +189,7 @@ impl Snapshot {
             backlinks,
             broken,
             history,
+            change_stats,
             logs: Default::default(),
         })
     }
