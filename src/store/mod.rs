@@ -110,6 +110,10 @@ pub fn configure_libgit2() {
             libgit2_sys::git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR as _, 1 as std::ffi::c_int);
             // Many packs would otherwise each keep a file descriptor open (libgit2#2758).
             let _ = git2::opts::set_mwindow_file_limit(128);
+            // libgit2 re-hashes every object it reads (with collision-detecting SHA-1, over
+            // half the cost of indexing history); git itself trusts its object store on
+            // reads and verifies when objects arrive (index-pack, fsck).
+            git2::opts::strict_hash_verification(false);
         }
     });
 }
