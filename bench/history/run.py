@@ -48,7 +48,7 @@ def memory(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[key] = int(value.split()[0]) / 1024
     return fields
 
@@ -200,8 +200,9 @@ Release build, one machine (2 shared cores), {args.requests} keep-alive requests
 | cold index build (server log) | {index_build:.2f} s | `git log --name-status --no-renames`: {git_name_status:.2f} s | {index_build / git_name_status:.2f}x |
 | cold start to ready (`/readyz`) | {cold.ready_after:.2f} s | | |
 | warm restart to ready | {warm.ready_after:.2f} s | | |
-| RSS after cold start / after the requests | {cold_memory['VmRSS']:.0f} MiB / {after_requests['VmRSS']:.0f} MiB | | |
-| RSS after warm restart (peak) | {warm_memory['VmRSS']:.0f} MiB ({warm_memory['VmHWM']:.0f} MiB) | | |
+| RSS after cold start (anonymous + file-backed) | {cold_memory['VmRSS']:.0f} MiB ({cold_memory['RssAnon']:.0f} + {cold_memory['RssFile']:.0f}) | | |
+| RSS after the requests (anonymous + file-backed) | {after_requests['VmRSS']:.0f} MiB ({after_requests['RssAnon']:.0f} + {after_requests['RssFile']:.0f}) | | |
+| RSS after warm restart (anonymous + file-backed; peak) | {warm_memory['VmRSS']:.0f} MiB ({warm_memory['RssAnon']:.0f} + {warm_memory['RssFile']:.0f}; {warm_memory['VmHWM']:.0f}) | | |
 | saved index | {os.path.getsize(index_file) / 2**20:.1f} MiB | | |
 """)
 

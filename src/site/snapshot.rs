@@ -159,6 +159,8 @@ impl Snapshot {
         };
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
+        // One repository handle for every blob: opening one per post costs more than reading.
+        let reader = store.history_reader()?;
         for file in store.post_files(tip)? {
             let reused = previous
                 .and_then(|p| p.posts.get(&file.slug))
@@ -167,7 +169,7 @@ impl Snapshot {
                 parsed.insert(file.slug, record.parsed.clone());
                 continue;
             }
-            let bytes = store.blob(file.blob)?;
+            let bytes = reader.blob(file.blob)?;
             let outcome = String::from_utf8(bytes)
                 .map_err(|_| "the file is not UTF-8".to_string())
                 .and_then(|text| Post::parse(file.slug.clone(), &text).map_err(|e| e.to_string()));

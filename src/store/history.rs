@@ -8,7 +8,9 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use git2::{ErrorCode, ObjectType, Oid, Repository, Tree};
+use std::rc::Rc;
+
+use git2::{ErrorCode, ObjectType, Odb, OdbObject, Oid, Repository, Tree};
 
 use super::{Store, StoreError};
 use crate::post::Slug;
@@ -42,8 +44,8 @@ pub struct TreeChange {
     pub new: Option<Oid>,
 }
 
-/// A repository handle for one long read of history (an index build), so that the walk
-/// and the tree diffs share libgit2's caches.
+/// A repository handle for one long read (an index build, a snapshot's posts), so that
+/// its reads share libgit2's caches and the repository is opened once.
 pub struct HistoryReader {
     repo: Repository,
 }
@@ -131,19 +133,19 @@ impl HistoryReader {
         commits: impl Iterator<Item = Oid>,
         mut each: impl FnMut(Oid, Vec<PostFileChange>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut trees = TreeCache::default();
+        let odb = self.repo.odb().map_err(|e| E::from(e.into()))?;
+        let mut trees = TreeCache::new(&odb);
         let mut previous = match base {
-            Some(id) => Some(self.root_tree(id).map_err(E::from)?),
+            Some(id) => Some(self.root_tree_id(id).map_err(E::from)?),
             None => None,
         };
         for id in commits {
-            let root = self.root_tree(id).map_err(E::from)?;
+            let root = self.root_tree_id(id).map_err(E::from)?;
             let mut changed = Vec::new();
             diff_trees(
-                &self.repo,
                 &mut trees,
-                previous.as_ref(),
-                Some(&root),
+                previous,
+                Some(root),
                 "",
                 &|dir| dir == "posts",
                 &mut changed,
@@ -200,24 +202,36 @@ impl HistoryReader {
     fn root_tree(&self, commit: Oid) -> Result<Tree<'_>, StoreError> {
         Ok(self.repo.find_commit(commit)?.tree()?)
     }
+
+    fn root_tree_id(&self, commit: Oid) -> Result<Oid, StoreError> {
+        Ok(self.repo.find_commit(commit)?.tree_id())
+    }
 }
 
-/// Subtrees loaded while diffing one commit, kept for the next commit: there the new side
-/// of this step is the old side, so each tree is read once per walk.
-#[derive(Default)]
-struct TreeCache<'repo> {
-    current: HashMap<Oid, Tree<'repo>>,
-    previous: HashMap<Oid, Tree<'repo>>,
+/// Trees read while diffing one commit, kept for the next commit: there the new side of
+/// this step is the old side, so each tree is read and split into entries once per walk.
+struct TreeCache<'odb> {
+    odb: &'odb Odb<'odb>,
+    current: HashMap<Oid, Rc<RawTree<'odb>>>,
+    previous: HashMap<Oid, Rc<RawTree<'odb>>>,
 }
 
-impl<'repo> TreeCache<'repo> {
-    fn get(&mut self, repo: &'repo Repository, id: Oid) -> Result<Tree<'repo>, git2::Error> {
+impl<'odb> TreeCache<'odb> {
+    fn new(odb: &'odb Odb<'odb>) -> TreeCache<'odb> {
+        TreeCache {
+            odb,
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, id: Oid) -> Result<Rc<RawTree<'odb>>, git2::Error> {
         if let Some(tree) = self.current.get(&id) {
             return Ok(tree.clone());
         }
         let tree = match self.previous.remove(&id) {
             Some(tree) => tree,
-            None => repo.find_tree(id)?,
+            None => Rc::new(RawTree::read(self.odb, id)?),
         };
         self.current.insert(id, tree.clone());
         Ok(tree)
@@ -228,60 +242,135 @@ impl<'repo> TreeCache<'repo> {
     }
 }
 
-/// Appends to `out` every blob path that differs between `old` and `new` (either may be
-/// absent), descending only into subtrees whose ids differ and for which `descend` holds.
+/// A tree object as stored (`<mode> <name>\0<20-byte id>` per entry, sorted), with where
+/// each entry lies in it.
+struct RawTree<'odb> {
+    object: OdbObject<'odb>,
+    entries: Vec<RawEntry>,
+}
+
+/// Byte offsets of one entry in its tree: it spans `start..nul + 21`, its name is
+/// `name..nul` and its id the 20 bytes after `nul`.
+#[derive(Clone, Copy)]
+struct RawEntry {
+    start: u32,
+    name: u32,
+    nul: u32,
+    /// `Tree`, `Blob` (files and symlinks) or `Commit` (a submodule); `None` if unknown.
+    kind: Option<ObjectType>,
+}
+
+impl<'odb> RawTree<'odb> {
+    fn read(odb: &'odb Odb<'odb>, id: Oid) -> Result<RawTree<'odb>, git2::Error> {
+        let object = odb.read(id)?;
+        if object.kind() != ObjectType::Tree {
+            return Err(git2::Error::from_str(&format!("{id} is not a tree")));
+        }
+        let malformed = || git2::Error::from_str(&format!("tree {id} is malformed"));
+        let data = object.data();
+        let mut entries = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let space = at
+                + data[at..]
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .ok_or_else(malformed)?;
+            let nul = space
+                + data[space..]
+                    .iter()
+                    .position(|&b| b == 0)
+                    .ok_or_else(malformed)?;
+            if nul + 21 > data.len() {
+                return Err(malformed());
+            }
+            let kind = match &data[at..space] {
+                b"40000" => Some(ObjectType::Tree),
+                b"100644" | b"100755" | b"100664" | b"120000" => Some(ObjectType::Blob),
+                b"160000" => Some(ObjectType::Commit),
+                _ => None,
+            };
+            entries.push(RawEntry {
+                start: at as u32,
+                name: space as u32 + 1,
+                nul: nul as u32,
+                kind,
+            });
+            at = nul + 21;
+        }
+        Ok(RawTree { object, entries })
+    }
+
+    fn bytes(&self, entry: &RawEntry) -> &[u8] {
+        &self.object.data()[entry.start as usize..entry.nul as usize + 21]
+    }
+
+    fn name(&self, entry: &RawEntry) -> &[u8] {
+        &self.object.data()[entry.name as usize..entry.nul as usize]
+    }
+
+    fn id(&self, entry: &RawEntry) -> Oid {
+        let at = entry.nul as usize + 1;
+        Oid::from_bytes(&self.object.data()[at..at + 20]).expect("20 bytes make an object id")
+    }
+}
+
+/// Appends to `out` every blob path that differs between the trees `old` and `new` (either
+/// may be absent), descending only into subtrees whose ids differ and for which `descend`
+/// holds.
 ///
 /// # Performance
-/// A merge-join over the two sorted entry lists, comparing names in place: no allocation
-/// per entry, one per changed path.
-fn diff_trees<'repo>(
-    repo: &'repo Repository,
-    trees: &mut TreeCache<'repo>,
-    old: Option<&Tree<'repo>>,
-    new: Option<&Tree<'repo>>,
+/// A merge-join over the two trees' raw entries: an unchanged entry is one byte comparison
+/// (mode, name and id at once), with no parsing into objects and no allocation; only
+/// changed paths allocate.
+fn diff_trees(
+    trees: &mut TreeCache<'_>,
+    old: Option<Oid>,
+    new: Option<Oid>,
     prefix: &str,
     descend: &dyn Fn(&str) -> bool,
     out: &mut Vec<TreeChange>,
 ) -> Result<(), git2::Error> {
-    let mut old_entries = old.map(|t| t.iter());
-    let mut new_entries = new.map(|t| t.iter());
-    let mut a = old_entries.as_mut().and_then(Iterator::next);
-    let mut b = new_entries.as_mut().and_then(Iterator::next);
-    while a.is_some() || b.is_some() {
-        let order = match (&a, &b) {
-            (Some(a), Some(b)) => git_order(a, b),
-            (Some(_), None) => Ordering::Less,
+    let old = old.map(|id| trees.get(id)).transpose()?;
+    let new = new.map(|id| trees.get(id)).transpose()?;
+    let no_entries: &[RawEntry] = &[];
+    let old_entries = old.as_ref().map_or(no_entries, |t| &t.entries);
+    let new_entries = new.as_ref().map_or(no_entries, |t| &t.entries);
+    let (mut i, mut j) = (0, 0);
+    while i < old_entries.len() || j < new_entries.len() {
+        let pair = (old_entries.get(i), new_entries.get(j));
+        let order = match (&old, &new, pair) {
+            (Some(old), Some(new), (Some(a), Some(b))) => {
+                if old.bytes(a) == new.bytes(b) {
+                    i += 1;
+                    j += 1;
+                    continue;
+                }
+                git_order((old.name(a), a.kind), (new.name(b), b.kind))
+            }
+            (_, _, (Some(_), None)) => Ordering::Less,
             _ => Ordering::Greater,
         };
-        let (left, right) = match order {
-            Ordering::Less => (a.take(), None),
-            Ordering::Greater => (None, b.take()),
-            Ordering::Equal => (a.take(), b.take()),
+        let left = (order != Ordering::Greater)
+            .then(|| old.as_ref().zip(old_entries.get(i)))
+            .flatten();
+        let right = (order != Ordering::Less)
+            .then(|| new.as_ref().zip(new_entries.get(j)))
+            .flatten();
+        i += usize::from(left.is_some());
+        j += usize::from(right.is_some());
+        let of_kind = |side: Option<(&Rc<RawTree<'_>>, &RawEntry)>, kind: ObjectType| {
+            side.filter(|(_, e)| e.kind == Some(kind))
+                .map(|(tree, e)| tree.id(e))
         };
-        if a.is_none() {
-            a = old_entries.as_mut().and_then(Iterator::next);
-        }
-        if b.is_none() {
-            b = new_entries.as_mut().and_then(Iterator::next);
-        }
-        if let (Some(l), Some(r)) = (&left, &right)
-            && l.id() == r.id()
-        {
-            continue;
-        }
-        let named = left.as_ref().or(right.as_ref()).map(|e| e.name_bytes());
-        let path = format!(
-            "{prefix}{}",
-            String::from_utf8_lossy(named.unwrap_or_default())
-        );
-        let of_kind = |e: &Option<git2::TreeEntry<'_>>, kind: ObjectType| {
-            e.as_ref()
-                .filter(|e| e.kind() == Some(kind))
-                .map(|e| e.id())
-        };
+        let named = left
+            .or(right)
+            .map(|(tree, e)| tree.name(e))
+            .unwrap_or_default();
+        let path = format!("{prefix}{}", String::from_utf8_lossy(named));
         let (old_blob, new_blob) = (
-            of_kind(&left, ObjectType::Blob),
-            of_kind(&right, ObjectType::Blob),
+            of_kind(left, ObjectType::Blob),
+            of_kind(right, ObjectType::Blob),
         );
         if old_blob != new_blob {
             out.push(TreeChange {
@@ -291,43 +380,28 @@ fn diff_trees<'repo>(
             });
         }
         let (old_tree, new_tree) = (
-            of_kind(&left, ObjectType::Tree),
-            of_kind(&right, ObjectType::Tree),
+            of_kind(left, ObjectType::Tree),
+            of_kind(right, ObjectType::Tree),
         );
         if old_tree != new_tree && descend(&path) {
-            let old_tree = old_tree.map(|id| trees.get(repo, id)).transpose()?;
-            let new_tree = new_tree.map(|id| trees.get(repo, id)).transpose()?;
-            let prefix = format!("{path}/");
-            diff_trees(
-                repo,
-                trees,
-                old_tree.as_ref(),
-                new_tree.as_ref(),
-                &prefix,
-                descend,
-                out,
-            )?;
+            diff_trees(trees, old_tree, new_tree, &format!("{path}/"), descend, out)?;
         }
     }
     Ok(())
 }
 
-fn is_tree(entry: &git2::TreeEntry<'_>) -> bool {
-    entry.kind() == Some(ObjectType::Tree)
-}
-
 /// Git's order of tree entries: by name, a subtree sorting as if its name ended in `/`.
 /// Entries with the same name and kind compare equal (the same path on both sides).
-fn git_order(a: &git2::TreeEntry<'_>, b: &git2::TreeEntry<'_>) -> Ordering {
-    let (x, y) = (a.name_bytes(), b.name_bytes());
+fn git_order(a: (&[u8], Option<ObjectType>), b: (&[u8], Option<ObjectType>)) -> Ordering {
+    let (x, y) = (a.0, b.0);
     let common = x.len().min(y.len());
     x[..common].cmp(&y[..common]).then_with(|| {
-        let next = |name: &[u8], tree: bool| match name.get(common) {
+        let next = |name: &[u8], kind: Option<ObjectType>| match name.get(common) {
             Some(&byte) => Some(byte),
-            None if tree => Some(b'/'),
+            None if kind == Some(ObjectType::Tree) => Some(b'/'),
             None => None,
         };
-        match (next(x, is_tree(a)), next(y, is_tree(b))) {
+        match (next(x, a.1), next(y, b.1)) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
@@ -358,19 +432,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
         let (old, new) = (tree_with(&repo, old), tree_with(&repo, new));
-        let (old, new) = (repo.find_tree(old).unwrap(), repo.find_tree(new).unwrap());
+        let odb = repo.odb().unwrap();
         let mut out = Vec::new();
-        let mut trees = TreeCache::default();
-        diff_trees(
-            &repo,
-            &mut trees,
-            Some(&old),
-            Some(&new),
-            "",
-            &|_| true,
-            &mut out,
-        )
-        .unwrap();
+        let mut trees = TreeCache::new(&odb);
+        diff_trees(&mut trees, Some(old), Some(new), "", &|_| true, &mut out).unwrap();
         out.into_iter()
             .map(|c| (c.path, c.old.is_some(), c.new.is_some()))
             .collect()
