@@ -54,13 +54,13 @@ def memory(pid):
 
 
 class Server:
-    def __init__(self, binary, repo, port, log):
+    def __init__(self, binary, repo, port, log, branch="main"):
         self.port = port
         self.log = open(log, "w")
         env = dict(os.environ, RUST_LOG="info", PALIMPSEST_TOKEN=TOKEN)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [binary, "serve", "--repo", repo, "--listen", f"127.0.0.1:{port}"],
+            [binary, "serve", "--repo", repo, "--branch", branch, "--listen", f"127.0.0.1:{port}"],
             stdout=self.log,
             stderr=self.log,
             env=env,
@@ -141,6 +141,22 @@ def main():
     warm = Server(args.bin, repo, args.port, f"{args.logs}/history-bench-warm.log")
     warm_memory = memory(warm.process.pid)
     warm.stop()
+    # Baseline for memory: the same posts in a branch of one commit, so the difference is
+    # what 100k commits of history cost.
+    tree = git(repo, "rev-parse", "main^{tree}").strip()
+    flat = subprocess.run(
+        ["git", "--git-dir", repo, "commit-tree", tree, "-m", "flat"],
+        check=True, capture_output=True, text=True,
+        env=dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@x", GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@x"),
+    ).stdout.strip()
+    git(repo, "update-ref", "refs/heads/bench-flat", flat)
+    index_file = os.path.join(repo, "palimpsest", "history-v1.bin")
+    measured["index_size"] = os.path.getsize(index_file)
+    shutil.rmtree(os.path.join(repo, "palimpsest"))
+    baseline = Server(args.bin, repo, args.port, f"{args.logs}/history-bench-flat.log", branch="bench-flat")
+    measured["baseline_memory"] = memory(baseline.process.pid)
+    baseline.stop()
+    git(repo, "update-ref", "-d", "refs/heads/bench-flat")
     report(args, repo, commits, posts, slug, follow, git_follow, git_name_status, cold, warm, warm_memory, measured)
 
 
@@ -182,7 +198,6 @@ def report(args, repo, commits, posts, slug, follow, git_follow, git_name_status
     other_posts, many_p50, many_p99 = m["other_posts"], m["many_p50"], m["many_p99"]
     diff_p50, diff_p99, log_p50, log_p99 = m["diff_p50"], m["diff_p99"], m["log_p50"], m["log_p99"]
     after_requests = m["after_requests"]
-    index_file = os.path.join(repo, "palimpsest", "history-v1.bin")
     ms = lambda seconds: f"{seconds * 1000:.1f} ms"
     print(f"""## History
 
@@ -203,7 +218,9 @@ Release build, one machine (2 shared cores), {args.requests} keep-alive requests
 | RSS after cold start (anonymous + file-backed) | {cold_memory['VmRSS']:.0f} MiB ({cold_memory['RssAnon']:.0f} + {cold_memory['RssFile']:.0f}) | | |
 | RSS after the requests (anonymous + file-backed) | {after_requests['VmRSS']:.0f} MiB ({after_requests['RssAnon']:.0f} + {after_requests['RssFile']:.0f}) | | |
 | RSS after warm restart (anonymous + file-backed; peak) | {warm_memory['VmRSS']:.0f} MiB ({warm_memory['RssAnon']:.0f} + {warm_memory['RssFile']:.0f}; {warm_memory['VmHWM']:.0f}) | | |
-| saved index | {os.path.getsize(index_file) / 2**20:.1f} MiB | | |
+| RSS of the same posts as a one-commit branch (anonymous) | {m['baseline_memory']['RssAnon']:.0f} MiB | | |
+| history of {commits:,} commits, in memory (warm anonymous RSS minus that) | {warm_memory['RssAnon'] - m['baseline_memory']['RssAnon']:.0f} MiB | | |
+| saved index | {m['index_size'] / 2**20:.1f} MiB | | |
 """)
 
 
