@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "A page of revisions, with a `Link` header to the others", body = RevisionList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or page", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
@@ -100,6 +101,7 @@ pub async fn list_revisions(
         (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then", body = PostView),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision, or a version that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post or revision, or the post did not exist then", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
@@ -159,6 +161,7 @@ pub async fn get_revision(
         (status = 200, description = "The diff", body = PostDiff),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post or revision (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
@@ -237,6 +240,7 @@ pub async fn get_diff(
         (status = 200, description = "A page of commits, with a `Link` header to the others", body = HistoryLog),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid page or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
 )]
