@@ -6,6 +6,8 @@ mod caching;
 mod feed;
 pub mod head;
 mod health;
+mod history;
+mod history_views;
 mod listing;
 mod methods;
 mod metrics;
@@ -80,7 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(posts::configure)
             .configure(writes::configure)
             .configure(tags::configure)
-            .configure(feed::configure),
+            .configure(feed::configure)
+            .configure(history::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

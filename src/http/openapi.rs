@@ -14,7 +14,10 @@ mod conventions;
 
 use conventions::Conventions;
 
-use super::{feed, health, listing, metrics, posts, tags, views, write_requests, writes};
+use super::{
+    feed, health, history, history_views, listing, metrics, posts, tags, views, write_requests,
+    writes,
+};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -28,6 +31,10 @@ use crate::error::{FieldError, Problem};
         posts::get_post,
         posts::get_backlinks,
         tags::list_tags,
+        history::list_revisions,
+        history::get_revision,
+        history::get_diff,
+        history::site_history,
         health::healthz,
         health::readyz,
         writes::create_post,
@@ -53,11 +60,19 @@ use crate::error::{FieldError, Problem};
         write_requests::FrontMatterPatch,
         write_requests::NewSlug,
         write_requests::RestoredRevision,
+        history_views::RevisionEntry,
+        history_views::LogEntry,
+        history_views::TouchedPost,
+        crate::history::Author,
+        crate::history::RevisionStamp,
+        crate::history::ChangeKind,
+        crate::history::SectionStatus,
     )),
     modifiers(&BearerAuth, &Documents, &Conventions),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
+        (name = "history", description = "Revisions, diffs and the site-wide log"),
         (name = "operations", description = "Probes and metrics"),
         (name = "documents", description = "This document and the interactive docs"),
     )

@@ -215,7 +215,7 @@ pub async fn get_backlinks(
         views::to_bytes(&Backlinks {
             posts: sources
                 .iter()
-                .map(|r| PostSummary::of(r.post(), r.links_to(audience)))
+                .map(|r| PostSummary::of(r.post(), r.links_to(audience)).with_history(r.history()))
                 .collect(),
         })
     }))

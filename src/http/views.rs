@@ -3,6 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::history::{PostHistory, RevisionStamp};
 use crate::post::{Post, Section, Slug, Status, TocEntry};
 use crate::site::{Audience, PostRecord};
 
@@ -29,6 +30,12 @@ impl<'a> PostView<'a> {
             sections: &post.sections,
         }
     }
+
+    /// Adds the post's place in history (see [`PostSummary::with_history`]).
+    pub fn with_history(mut self, history: Option<&'a PostHistory>) -> PostView<'a> {
+        self.summary = self.summary.with_history(history);
+        self
+    }
 }
 
 /// A post in a list: the post without its body, HTML, table of contents and sections.
@@ -54,6 +61,17 @@ pub struct PostSummary<'a> {
     pub links_to: &'a [Slug],
     pub word_count: usize,
     pub reading_minutes: u32,
+    /// The commit that last changed the post.
+    pub revision: Option<&'a RevisionStamp>,
+    /// When the post's first revision was committed (RFC 3339, UTC).
+    #[schema(example = "2026-09-01T08:00:00Z")]
+    pub created_at: Option<&'a str>,
+    /// When its latest revision was committed (RFC 3339, UTC).
+    #[schema(example = "2026-11-02T09:30:00Z")]
+    pub updated_at: Option<&'a str>,
+    /// How many revisions the post has, across renames.
+    #[schema(example = 7)]
+    pub revision_count: usize,
 }
 
 impl<'a> PostSummary<'a> {
@@ -73,7 +91,22 @@ impl<'a> PostSummary<'a> {
             links_to,
             word_count: post.word_count,
             reading_minutes: post.reading_minutes,
+            revision: None,
+            created_at: None,
+            updated_at: None,
+            revision_count: 0,
         }
+    }
+
+    /// Adds the post's latest revision, creation and update times and revision count.
+    pub fn with_history(mut self, history: Option<&'a PostHistory>) -> PostSummary<'a> {
+        if let Some(history) = history {
+            self.revision = Some(&history.revision);
+            self.created_at = Some(&history.created_at);
+            self.updated_at = Some(&history.updated_at);
+            self.revision_count = history.revision_count;
+        }
+        self
     }
 }
 
@@ -117,14 +150,24 @@ pub struct TagList {
 /// The serialised post for `audience`, cached in its record so a warm read does no work.
 pub fn post_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
     record.body[audience as usize]
-        .get_or_init(|| to_bytes(&PostView::of(record.post(), record.links_to(audience))))
+        .get_or_init(|| {
+            to_bytes(
+                &PostView::of(record.post(), record.links_to(audience))
+                    .with_history(record.history()),
+            )
+        })
         .clone()
 }
 
 /// The serialised list entry for `audience`, cached in its record.
 pub fn summary_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
     record.summary[audience as usize]
-        .get_or_init(|| to_bytes(&PostSummary::of(record.post(), record.links_to(audience))))
+        .get_or_init(|| {
+            to_bytes(
+                &PostSummary::of(record.post(), record.links_to(audience))
+                    .with_history(record.history()),
+            )
+        })
         .clone()
 }
 

@@ -5,7 +5,9 @@
 //! woken by API writes or by polling for external pushes, builds the next snapshot and reuses
 //! every post whose blob did not change.
 
+mod log;
 mod order;
+mod saving;
 mod snapshot;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +16,11 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::history::{self, HistoryIndex};
 use crate::store::{Store, StoreError};
+pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
+use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 
 /// The live blog: the store plus the snapshot of its current tip.
@@ -26,20 +31,32 @@ pub struct Site {
     refreshing: Mutex<()>,
     /// Snapshots built so far, the first included (for `/metrics`).
     builds: AtomicU64,
+    /// Writes the history index to disk off the refresh path.
+    saver: Arc<IndexSaver>,
 }
 
 impl Site {
-    /// Reads the branch and builds the first snapshot.
+    /// Reads the branch and builds the first snapshot, with the history index saved by the
+    /// last run extended to the tip (or built, on a first start), and saved again.
     ///
     /// # Errors
     /// Git errors reading the branch.
     pub fn load(store: Store) -> Result<Site, StoreError> {
-        let first = Snapshot::build(&store, None)?;
+        let file = history::index_file(&store.git_dir()?);
+        let saved = Arc::new(history::load(&file).unwrap_or_default());
+        let tip = store.tip()?;
+        let index = history::update(&saved, &store, tip)?;
+        let saver = Arc::new(IndexSaver::new(file));
+        if index.tip() != saved.tip() {
+            saver.save_now(&index);
+        }
+        let first = Snapshot::build_at(&store, tip, None, index)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
             refreshing: Mutex::new(()),
             builds: AtomicU64::new(1),
+            saver,
         })
     }
 
@@ -63,7 +80,9 @@ impl Site {
         if tip == current.tip {
             return Ok(current);
         }
-        let next = Arc::new(Snapshot::build(&self.store, Some(&current))?);
+        let index: Arc<HistoryIndex> = history::update(&current.history, &self.store, tip)?;
+        self.saver.save_later(index.clone());
+        let next = Arc::new(Snapshot::build_at(&self.store, tip, Some(&current), index)?);
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
         self.builds.fetch_add(1, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
 use crate::store::{Oid, Store, StoreError};
 
@@ -60,6 +61,8 @@ pub struct PostRecord {
     pub body: [OnceLock<bytes::Bytes>; 2],
     /// Per audience: the serialised list entry.
     pub summary: [OnceLock<bytes::Bytes>; 2],
+    /// The post's revisions as of the snapshot's tip; `None` without a history index.
+    history: Option<PostHistory>,
 }
 
 impl PostRecord {
@@ -85,9 +88,18 @@ impl PostRecord {
         &self.links_to[audience as usize]
     }
 
-    /// When the post last changed, for `sort=-updated`.
+    /// When the post last changed (its latest revision's commit time, RFC 3339 in UTC, or
+    /// without history its `date`), for `sort=-updated`.
     pub fn updated_at(&self) -> Option<&str> {
-        self.parsed.post.date.as_deref()
+        match &self.history {
+            Some(history) => Some(&history.updated_at),
+            None => self.parsed.post.date.as_deref(),
+        }
+    }
+
+    /// Its latest revision, first revision time and revision count.
+    pub fn history(&self) -> Option<&PostHistory> {
+        self.history.as_ref()
     }
 
     /// Whether every word of the (lower-cased) query occurs in the post.
@@ -110,6 +122,12 @@ pub struct Snapshot {
     pub broken: Vec<(Slug, String)>,
     /// The posts in each list order, sorted once per snapshot (see `Snapshot::listing`).
     pub(super) listings: super::order::Listings,
+    /// The branch's history as of `tip`.
+    pub history: Arc<HistoryIndex>,
+    /// Lines and sections changed by revisions already listed; shared with later snapshots.
+    pub change_stats: Arc<StatsCache>,
+    /// Per audience, the site-wide log, computed on first use.
+    pub(super) logs: [OnceLock<Arc<super::log::Log>>; 2],
 }
 
 impl Snapshot {
@@ -119,11 +137,32 @@ impl Snapshot {
     /// # Errors
     /// Git errors reading the tip, its trees or blobs.
     pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
-        let Some(tip) = store.tip()? else {
-            return Ok(Snapshot::default());
+        Snapshot::build_at(store, store.tip()?, previous, Arc::default())
+    }
+
+    /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
+    /// the parsed posts of `previous` whose blob is unchanged.
+    ///
+    /// # Errors
+    /// Git errors reading the tip's trees or blobs.
+    pub fn build_at(
+        store: &Store,
+        tip: Option<Oid>,
+        previous: Option<&Snapshot>,
+        history: Arc<HistoryIndex>,
+    ) -> Result<Snapshot, StoreError> {
+        let change_stats = previous.map(|p| p.change_stats.clone()).unwrap_or_default();
+        let Some(tip) = tip else {
+            return Ok(Snapshot {
+                history,
+                change_stats,
+                ..Snapshot::default()
+            });
         };
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
+        // One repository handle for every blob: opening one per post costs more than reading.
+        let reader = store.history_reader()?;
         for file in store.post_files(tip)? {
             let reused = previous
                 .and_then(|p| p.posts.get(&file.slug))
@@ -132,7 +171,7 @@ impl Snapshot {
                 parsed.insert(file.slug, record.parsed.clone());
                 continue;
             }
-            let bytes = store.blob(file.blob)?;
+            let bytes = reader.blob(file.blob)?;
             let outcome = String::from_utf8(bytes)
                 .map_err(|_| "the file is not UTF-8".to_string())
                 .and_then(|text| Post::parse(file.slug.clone(), &text).map_err(|e| e.to_string()));
@@ -146,7 +185,7 @@ impl Snapshot {
                 }
             }
         }
-        let posts = resolve_links(parsed);
+        let posts = resolve_links(parsed, &history);
         let backlinks = backlinks_of(&posts);
         Ok(Snapshot {
             tip: Some(tip),
@@ -154,6 +193,9 @@ impl Snapshot {
             backlinks,
             broken,
             listings: Default::default(),
+            history,
+            change_stats,
+            logs: Default::default(),
         })
     }
 
@@ -189,8 +231,12 @@ impl Snapshot {
     }
 }
 
-/// Wraps each parsed post with the links that resolve in this snapshot, for each audience.
-fn resolve_links(parsed: BTreeMap<Slug, Arc<ParsedPost>>) -> BTreeMap<Slug, Arc<PostRecord>> {
+/// Wraps each parsed post with the links that resolve in this snapshot, for each audience,
+/// and its place in `history`.
+fn resolve_links(
+    parsed: BTreeMap<Slug, Arc<ParsedPost>>,
+    history: &HistoryIndex,
+) -> BTreeMap<Slug, Arc<PostRecord>> {
     let published = |slug: &Slug| {
         parsed
             .get(slug)
@@ -211,6 +257,7 @@ fn resolve_links(parsed: BTreeMap<Slug, Arc<ParsedPost>>) -> BTreeMap<Slug, Arc<
                 links_to,
                 body: Default::default(),
                 summary: Default::default(),
+                history: history.post_history(slug, None),
             };
             (slug.clone(), Arc::new(record))
         })

@@ -6,7 +6,9 @@
 //! handle and returns owned data.
 
 mod commit;
+mod history;
 mod lock;
+mod patch;
 mod read;
 mod seed;
 mod session;
@@ -17,6 +19,8 @@ use git2::Repository;
 
 pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
+pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
+pub use patch::{TextDiff, diff_text};
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};
 pub use session::{Batch, WriteSession};
@@ -113,6 +117,10 @@ pub fn configure_libgit2() {
             libgit2_sys::git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR as _, 1 as std::ffi::c_int);
             // Many packs would otherwise each keep a file descriptor open (libgit2#2758).
             let _ = git2::opts::set_mwindow_file_limit(128);
+            // libgit2 re-hashes every object it reads (with collision-detecting SHA-1, over
+            // half the cost of indexing history); git itself trusts its object store on
+            // reads and verifies when objects arrive (index-pack, fsck).
+            git2::opts::strict_hash_verification(false);
         }
     });
 }

@@ -72,26 +72,9 @@ impl Store {
     /// The reachability check walks history back from the tip; it is bounded by the distance
     /// between the tip and the revision.
     pub fn resolve_revision(&self, rev: &str) -> Result<Oid, StoreError> {
-        let is_hex = rev.bytes().all(|b| b.is_ascii_hexdigit());
-        if !(4..=40).contains(&rev.len()) || !is_hex {
-            return Err(StoreError::InvalidRevision(rev.to_string()));
-        }
         let repo = self.repository()?;
+        let commit = lookup_commit_in(&repo, rev)?;
         let unknown = || StoreError::UnknownRevision(rev.to_string());
-        let object = match repo.revparse_single(&rev.to_ascii_lowercase()) {
-            Ok(object) => object,
-            Err(e) if e.code() == ErrorCode::Ambiguous => {
-                return Err(StoreError::AmbiguousRevision(rev.to_string()));
-            }
-            Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::InvalidSpec) => {
-                return Err(unknown());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if object.kind() != Some(ObjectType::Commit) {
-            return Err(unknown());
-        }
-        let commit = object.id();
         let tip = self.tip_in(&repo)?.ok_or_else(unknown)?;
         if commit == tip || repo.graph_descendant_of(tip, commit)? {
             Ok(commit)
@@ -99,6 +82,34 @@ impl Store {
             Err(unknown())
         }
     }
+}
+
+/// The commit `rev` names (a full id or an unambiguous prefix of 4 to 40 hexadecimal
+/// digits), wherever it is in the repository; reachability is the caller's check.
+///
+/// # Errors
+/// `InvalidRevision` for anything that is not hex, `UnknownRevision` when no commit matches,
+/// `AmbiguousRevision` for a prefix matching several objects.
+pub(crate) fn lookup_commit_in(repo: &Repository, rev: &str) -> Result<Oid, StoreError> {
+    let is_hex = rev.bytes().all(|b| b.is_ascii_hexdigit());
+    if !(4..=40).contains(&rev.len()) || !is_hex {
+        return Err(StoreError::InvalidRevision(rev.to_string()));
+    }
+    let unknown = || StoreError::UnknownRevision(rev.to_string());
+    let object = match repo.revparse_single(&rev.to_ascii_lowercase()) {
+        Ok(object) => object,
+        Err(e) if e.code() == ErrorCode::Ambiguous => {
+            return Err(StoreError::AmbiguousRevision(rev.to_string()));
+        }
+        Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::InvalidSpec) => {
+            return Err(unknown());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if object.kind() != Some(ObjectType::Commit) {
+        return Err(unknown());
+    }
+    Ok(object.id())
 }
 
 pub(crate) fn post_files_in(repo: &Repository, commit: Oid) -> Result<Vec<PostFile>, StoreError> {

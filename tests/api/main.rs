@@ -5,6 +5,7 @@ mod concurrency;
 mod crash;
 mod feed;
 mod helpers;
+mod history;
 mod list_order;
 mod openapi;
 mod operations;

@@ -1,0 +1,244 @@
+//! The per-path history index: every first-parent commit of the branch, the posts each one
+//! changed, and for each post path the changes that touched it, so that a post's history is
+//! O(its own revisions) instead of O(all commits).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::post::Slug;
+use crate::store::{CommitFacts, Oid};
+
+/// How a commit changed a post file, relative to its first parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Renamed,
+    Deleted,
+}
+
+/// A post path, interned: an index into [`HistoryIndex::slug`].
+pub type PathId = u32;
+
+/// One post file changed by one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostChange {
+    /// The file's path after the commit (before it, for a deletion).
+    pub path: PathId,
+    /// For a rename, the path the post had before.
+    pub previous: Option<PathId>,
+    pub kind: ChangeKind,
+    /// The file before the commit: `None` when added.
+    pub old_blob: Option<Oid>,
+    /// The file after the commit: `None` when deleted.
+    pub new_blob: Option<Oid>,
+}
+
+/// A commit of the first-parent chain and the post changes it made.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IndexedCommit {
+    pub facts: CommitFacts,
+    pub changes: Vec<PostChange>,
+}
+
+/// A change as the builder classifies it, before its paths are interned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassifiedChange {
+    pub slug: Slug,
+    pub previous: Option<Slug>,
+    pub kind: ChangeKind,
+    pub old_blob: Option<Oid>,
+    pub new_blob: Option<Oid>,
+}
+
+/// Where one change sits in the index: a commit's position (0 = the root commit) and the
+/// change's place in that commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChangeRef {
+    pub position: u32,
+    pub change: u32,
+}
+
+/// The history of the branch as of one tip. Cheap to clone: commits are shared, so
+/// extending the index after a push copies pointers, not commits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryIndex {
+    pub(super) tip: Option<Oid>,
+    /// The first-parent chain, oldest first.
+    pub(super) commits: Vec<Arc<IndexedCommit>>,
+    positions: HashMap<Oid, u32>,
+    paths: Vec<Slug>,
+    path_ids: HashMap<Slug, PathId>,
+    /// Per path, the changes naming it (as path or previous path), oldest first.
+    by_path: Vec<Vec<ChangeRef>>,
+}
+
+impl HistoryIndex {
+    /// The branch tip this index describes; `None` for a branch with no commits.
+    pub fn tip(&self) -> Option<Oid> {
+        self.tip
+    }
+
+    /// How many commits the first-parent chain has.
+    pub fn len(&self) -> usize {
+        self.commits.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commits.is_empty()
+    }
+
+    /// The commit at `position` of the first-parent chain (0 = the root commit).
+    pub fn commit(&self, position: u32) -> &IndexedCommit {
+        &self.commits[position as usize]
+    }
+
+    /// Where `commit` is on the first-parent chain, if it is there.
+    pub fn position(&self, commit: Oid) -> Option<u32> {
+        self.positions.get(&commit).copied()
+    }
+
+    pub fn slug(&self, path: PathId) -> &Slug {
+        &self.paths[path as usize]
+    }
+
+    /// The commit and change a reference points at.
+    pub fn change(&self, at: ChangeRef) -> (&IndexedCommit, &PostChange) {
+        let commit = self.commit(at.position);
+        (commit, &commit.changes[at.change as usize])
+    }
+
+    /// The revisions of the post `slug` (named as at the tip), newest first, as of `upto` (a
+    /// position; `None`: the tip): every change to its file, following it back across
+    /// renames, exactly the commits `git log --first-parent --follow -- posts/<slug>.md`
+    /// lists. As of an earlier commit, the post is followed from the tip, so a revision
+    /// before a rename is found under the old name.
+    pub fn revisions(&self, slug: &Slug, upto: Option<u32>) -> Vec<ChangeRef> {
+        let mut found = self.lineage(slug);
+        if let Some(upto) = upto {
+            let newer = found.partition_point(|at| at.position > upto);
+            found.drain(..newer);
+        }
+        found
+    }
+
+    /// Every revision of the file at `slug` from the tip back, following renames.
+    fn lineage(&self, slug: &Slug) -> Vec<ChangeRef> {
+        let mut found = Vec::new();
+        let Some(&start) = self.path_ids.get(slug) else {
+            return found;
+        };
+        let mut path = start;
+        let mut before = u32::MAX;
+        'follow: loop {
+            let touching = &self.by_path[path as usize];
+            let end = touching.partition_point(|at| at.position < before);
+            for &at in touching[..end].iter().rev() {
+                // A commit can name a path twice (renamed away and re-added): one revision.
+                if found
+                    .last()
+                    .is_some_and(|last: &ChangeRef| last.position == at.position)
+                {
+                    continue;
+                }
+                found.push(at);
+                let (_, change) = self.change(at);
+                if change.kind == ChangeKind::Renamed
+                    && change.path == path
+                    && let Some(previous) = change.previous
+                {
+                    path = previous;
+                    before = at.position;
+                    continue 'follow;
+                }
+            }
+            return found;
+        }
+    }
+
+    /// Appends the next commit of the chain with its (already classified) changes.
+    pub(super) fn push(&mut self, facts: CommitFacts, changes: Vec<ClassifiedChange>) {
+        let position = self.commits.len() as u32;
+        let mut indexed = Vec::with_capacity(changes.len());
+        for (number, change) in changes.into_iter().enumerate() {
+            let ClassifiedChange {
+                slug,
+                previous,
+                kind,
+                old_blob,
+                new_blob,
+            } = change;
+            let at = ChangeRef {
+                position,
+                change: number as u32,
+            };
+            let path = self.intern(slug);
+            self.by_path[path as usize].push(at);
+            let previous = previous.map(|slug| {
+                let id = self.intern(slug);
+                self.by_path[id as usize].push(at);
+                id
+            });
+            indexed.push(PostChange {
+                path,
+                previous,
+                kind,
+                old_blob,
+                new_blob,
+            });
+        }
+        self.positions.insert(facts.id, position);
+        self.commits.push(Arc::new(IndexedCommit {
+            facts,
+            changes: indexed,
+        }));
+    }
+
+    /// Drops every commit from position `len` on: the branch was rewritten there.
+    pub(super) fn truncate(&mut self, len: usize) {
+        for dropped in self.commits.drain(len..) {
+            self.positions.remove(&dropped.facts.id);
+        }
+        for touching in &mut self.by_path {
+            let keep = touching.partition_point(|at| (at.position as usize) < len);
+            touching.truncate(keep);
+        }
+    }
+
+    /// Appends an already indexed commit (when loading a saved index).
+    pub(super) fn push_indexed(&mut self, commit: IndexedCommit) {
+        let position = self.commits.len() as u32;
+        for (number, change) in commit.changes.iter().enumerate() {
+            let at = ChangeRef {
+                position,
+                change: number as u32,
+            };
+            self.by_path[change.path as usize].push(at);
+            if let Some(previous) = change.previous {
+                self.by_path[previous as usize].push(at);
+            }
+        }
+        self.positions.insert(commit.facts.id, position);
+        self.commits.push(Arc::new(commit));
+    }
+
+    /// Every interned path, in id order (for saving).
+    pub(super) fn paths(&self) -> &[Slug] {
+        &self.paths
+    }
+
+    pub(super) fn intern(&mut self, slug: Slug) -> PathId {
+        if let Some(&id) = self.path_ids.get(&slug) {
+            return id;
+        }
+        let id = self.paths.len() as PathId;
+        self.paths.push(slug.clone());
+        self.path_ids.insert(slug, id);
+        self.by_path.push(Vec::new());
+        id
+    }
+}

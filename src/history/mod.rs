@@ -1,0 +1,107 @@
+//! Revision history: the per-path index of the branch's first-parent history, each post's
+//! place in it (revisions, created and updated times), and diffs between revisions.
+//!
+//! Merge commits count by their first parent, as `git log --first-parent` shows history: a
+//! merge is one revision of each post it changes relative to its first parent, and the
+//! commits of a merged branch are not revisions of their own (they stay readable by id).
+
+mod build;
+mod diff;
+mod index;
+mod outline;
+mod persist;
+mod renames;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use build::update;
+pub use diff::{
+    ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,
+    StatsCache, ValueChange, Version, change_stats, diff_versions,
+};
+pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
+pub use persist::{index_file, load, save};
+pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
+
+use crate::post::Slug;
+use crate::store::CommitFacts;
+
+/// Who wrote a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Author {
+    #[schema(example = "Mira Okafor")]
+    pub name: String,
+    #[schema(example = "mira@example.org")]
+    pub email: String,
+}
+
+/// The commit that last changed a post (as of a revision): `revision` in post responses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RevisionStamp {
+    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
+    pub commit: String,
+    /// The post file's blob id at that commit (its ETag).
+    #[schema(example = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")]
+    pub blob: String,
+    pub author: Author,
+    /// Committer time, RFC 3339 in UTC.
+    #[schema(example = "2026-11-02T09:30:00Z")]
+    pub committed_at: String,
+    #[schema(example = "Settle the QK-norm question")]
+    pub message: String,
+}
+
+/// A post's place in history as of one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostHistory {
+    pub revision: RevisionStamp,
+    /// The post file's blob at that revision (`revision.blob`, as an id).
+    pub blob: crate::store::Oid,
+    /// When the post's first revision was committed (RFC 3339, UTC).
+    pub created_at: String,
+    /// When its latest revision was committed (RFC 3339, UTC); sorts as text.
+    pub updated_at: String,
+    pub revision_count: usize,
+}
+
+impl Author {
+    pub fn of(facts: &CommitFacts) -> Author {
+        Author {
+            name: facts.author_name.clone(),
+            email: facts.author_email.clone(),
+        }
+    }
+}
+
+impl HistoryIndex {
+    /// The history of `slug` as of position `upto` (`None`: the tip), or `None` when the
+    /// post has no revision there or did not exist (its latest change deleted it).
+    pub fn post_history(&self, slug: &Slug, upto: Option<u32>) -> Option<PostHistory> {
+        let revisions = self.revisions(slug, upto);
+        let (newest, oldest) = (*revisions.first()?, *revisions.last()?);
+        let (commit, change) = self.change(newest);
+        let blob = change.new_blob?;
+        let created = &self.commit(oldest.position).facts;
+        Some(PostHistory {
+            revision: RevisionStamp {
+                commit: commit.facts.id.to_string(),
+                blob: blob.to_string(),
+                author: Author::of(&commit.facts),
+                committed_at: rfc3339(commit.facts.committed_at),
+                message: commit.facts.message.clone(),
+            },
+            blob,
+            created_at: rfc3339(created.committed_at),
+            updated_at: rfc3339(commit.facts.committed_at),
+            revision_count: revisions.len(),
+        })
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 in UTC (`2026-11-02T09:30:00Z`), which sorts as text.
+pub fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

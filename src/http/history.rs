@@ -1,0 +1,448 @@
+//! A post's past over HTTP: its revisions, the post as of one, what changed between two,
+//! and the site-wide log. Reads come from the history index of the current snapshot; git
+//! is read (off the async workers) only for the file versions a response shows.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+
+use super::history_views::{
+    DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList, TouchedPost,
+};
+use super::views::{self, PageMeta, PostView};
+use super::{AppState, Viewer, caching};
+use crate::error::{ApiError, Problem};
+use crate::history::{
+    Author, ChangeRef, HistoryIndex, PostDiff, StatsCache, Version, change_stats, diff_versions,
+    rfc3339,
+};
+use crate::post::{Post, Slug};
+use crate::site::Snapshot;
+use crate::store::{HistoryReader, Oid, Store, StoreError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_revisions)
+        .service(get_revision)
+        .service(get_diff)
+        .service(site_history);
+}
+
+/// A post's revisions, newest first, following it across renames.
+///
+/// Each entry is a commit that changed the post's file relative to its first parent (the
+/// commits `git log --first-parent --follow -- posts/<slug>.md` lists), with the lines and
+/// sections it changed. Drafts are 404 to anonymous clients.
+#[utoipa::path(
+    tag = "history",
+    params(("slug" = String, Path, description = "The post's slug"), PageQuery),
+    responses(
+        (status = 200, description = "A page of revisions, with a `Link` header to the others", body = RevisionList),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid slug or page", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts/{slug}/revisions")]
+pub async fn list_revisions(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    slug: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let query = query.into_inner();
+    query.select(0)?;
+    let snapshot = state.site.snapshot();
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    let etag = tip_etag(&snapshot, &request, &viewer);
+    let fresh = caching::is_fresh(&request, &etag);
+    let (body, meta) = web::block(move || -> Result<_, ApiError> {
+        if !snapshot.history_visible(&slug, audience, &store)? {
+            return Err(no_post(&slug));
+        }
+        let history = &snapshot.history;
+        let revisions = history.revisions(&slug, None);
+        let (range, meta) = query.select(revisions.len())?;
+        if fresh {
+            return Ok((bytes::Bytes::new(), meta));
+        }
+        let mut files = Files::new(store.clone());
+        let revisions = revisions[range]
+            .iter()
+            .map(|&at| revision_entry(history, at, &snapshot.change_stats, &mut files))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
+    })
+    .await??;
+    let mut response = caching::json_read(&request, &viewer, &etag, || body);
+    add_link_header(&mut response, &request, &meta);
+    Ok(response)
+}
+
+/// The post as it was at one revision: the same shape as `GET /api/v1/posts/{slug}`, its
+/// `revision` the commit that last changed it at or before `rev`.
+///
+/// `rev` is a commit id (or an unambiguous prefix of at least 4 hexadecimal digits)
+/// reachable from the branch; a commit where the post did not exist is a 404.
+#[utoipa::path(
+    tag = "history",
+    params(
+        ("slug" = String, Path, description = "The post's slug"),
+        ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)"),
+    ),
+    responses(
+        (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then", body = PostView),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid slug or revision, or a version that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post or revision, or the post did not exist then", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts/{slug}/revisions/{rev}")]
+pub async fn get_revision(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (slug, rev) = path.into_inner();
+    let slug = Slug::parse(&slug)?;
+    let snapshot = state.site.snapshot();
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    let (etag, body) = web::block(move || -> Result<_, ApiError> {
+        if !snapshot.history_visible(&slug, audience, &store)? {
+            return Err(no_post(&slug));
+        }
+        let history = &snapshot.history;
+        let reader = store.history_reader()?;
+        let (commit, position) = resolve(history, &reader, &store, &rev)?;
+        let past = position.and_then(|p| history.post_history(&slug, Some(p)));
+        let blob = match (&past, position) {
+            (Some(past), _) => Some(past.blob),
+            (None, Some(_)) => None,
+            (None, None) => reader.post_blob_at(commit, &slug)?,
+        };
+        let blob = blob.ok_or_else(|| {
+            ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
+        })?;
+        let text = text_of(&reader.blob(blob)?);
+        let post = Post::parse(slug, &text)?;
+        let links_to: Vec<Slug> = post
+            .links_to
+            .iter()
+            .filter(|target| snapshot.visible(target, audience).is_some())
+            .cloned()
+            .collect();
+        let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+        Ok((format!("\"{blob}\""), body))
+    })
+    .await??;
+    Ok(caching::json_read(&request, &viewer, &etag, || body))
+}
+
+/// What changed in a post between two revisions: the whole file's unified diff (the lines
+/// `git diff` adds and removes), front matter keys, each section, and open questions.
+///
+/// `to` defaults to the post's latest revision and `from` to the revision before `to`; a
+/// side where the post did not exist diffs as an empty file.
+#[utoipa::path(
+    tag = "history",
+    params(("slug" = String, Path, description = "The post's slug"), DiffQuery),
+    responses(
+        (status = 200, description = "The diff", body = PostDiff),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid slug or revision, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post or revision (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/posts/{slug}/diff")]
+pub async fn get_diff(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    slug: web::Path<String>,
+    query: web::Query<DiffQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = Slug::parse(&slug)?;
+    let query = query.into_inner();
+    let snapshot = state.site.snapshot();
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    let etag = tip_etag(&snapshot, &request, &viewer);
+    let body = web::block(move || -> Result<_, ApiError> {
+        if !snapshot.history_visible(&slug, audience, &store)? {
+            return Err(no_post(&slug));
+        }
+        let history = &snapshot.history;
+        let reader = store.history_reader()?;
+        let latest = *history
+            .revisions(&slug, None)
+            .first()
+            .ok_or_else(|| no_post(&slug))?;
+        let (to, to_position) = match &query.to {
+            Some(rev) => resolve(history, &reader, &store, rev)?,
+            None => {
+                let (commit, _) = history.change(latest);
+                (commit.facts.id, Some(latest.position))
+            }
+        };
+        let from = match &query.from {
+            Some(rev) => Some(resolve(history, &reader, &store, rev)?),
+            None => to_position
+                .and_then(|p| history.revisions(&slug, Some(p)).get(1).copied())
+                .map(|before| {
+                    (
+                        history.commit(before.position).facts.id,
+                        Some(before.position),
+                    )
+                }),
+        };
+        let new = version_at(history, &reader, &slug, to, to_position)?;
+        let old = match from {
+            Some((commit, position)) => version_at(history, &reader, &slug, commit, position)?,
+            None => None,
+        };
+        let (unified, front_matter, sections, open_questions) =
+            diff_versions(as_version(&old), as_version(&new))?;
+        Ok(views::to_bytes(&PostDiff {
+            from: from.map(|(commit, _)| commit.to_string()),
+            to: to.to_string(),
+            unified,
+            front_matter,
+            sections,
+            open_questions,
+        }))
+    })
+    .await??;
+    Ok(caching::json_read(&request, &viewer, &etag, || body))
+}
+
+/// The site-wide log: the branch's first-parent commits, newest first, each with the posts
+/// it touched.
+///
+/// Anonymous clients never see a draft named, nor a commit whose post changes were all to
+/// drafts; commits that touched no post are listed.
+#[utoipa::path(
+    tag = "history",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of commits, with a `Link` header to the others", body = HistoryLog),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Invalid page or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/history")]
+pub async fn site_history(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    query.select(0)?;
+    let snapshot = state.site.snapshot();
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    let etag = tip_etag(&snapshot, &request, &viewer);
+    let (body, meta) = web::block(move || -> Result<_, ApiError> {
+        let log = snapshot.log(audience, &store)?;
+        let history = &snapshot.history;
+        let (range, meta) = query.select(log.commits.len())?;
+        let commits = log.commits[range]
+            .iter()
+            .map(|&position| {
+                let commit = history.commit(position);
+                let posts = commit
+                    .changes
+                    .iter()
+                    .enumerate()
+                    .filter(|(number, _)| {
+                        !log.is_hidden(ChangeRef {
+                            position,
+                            change: *number as u32,
+                        })
+                    })
+                    .map(|(_, change)| TouchedPost {
+                        slug: history.slug(change.path).to_string(),
+                        change: change.kind,
+                    })
+                    .collect();
+                let facts = &commit.facts;
+                LogEntry {
+                    commit: facts.id.to_string(),
+                    parents: facts.parents.iter().map(Oid::to_string).collect(),
+                    author: Author::of(facts),
+                    committed_at: rfc3339(facts.committed_at),
+                    message: facts.message.clone(),
+                    posts,
+                }
+            })
+            .collect();
+        Ok((views::to_bytes(&HistoryLog { commits, meta }), meta))
+    })
+    .await??;
+    let mut response = caching::json_read(&request, &viewer, &etag, || body);
+    add_link_header(&mut response, &request, &meta);
+    Ok(response)
+}
+
+/// The commit a client's `rev` names, and its place on the first-parent chain (`None` for
+/// a commit reachable only through a merge).
+///
+/// # Errors
+/// 400 for anything but a commit id or prefix, 404 for a commit the branch does not reach.
+fn resolve(
+    history: &HistoryIndex,
+    reader: &HistoryReader,
+    store: &Store,
+    rev: &str,
+) -> Result<(Oid, Option<u32>), ApiError> {
+    let commit = reader.lookup_commit(rev)?;
+    if let Some(position) = history.position(commit) {
+        return Ok((commit, Some(position)));
+    }
+    if store.reaches(commit)? {
+        Ok((commit, None))
+    } else {
+        Err(StoreError::UnknownRevision(rev.to_string()).into())
+    }
+}
+
+/// The post's file (path and text) as of `commit`; `None` when it did not exist then.
+fn version_at(
+    history: &HistoryIndex,
+    reader: &HistoryReader,
+    slug: &Slug,
+    commit: Oid,
+    position: Option<u32>,
+) -> Result<Option<(String, String)>, ApiError> {
+    let found = match position {
+        Some(position) => history
+            .revisions(slug, Some(position))
+            .first()
+            .and_then(|&at| {
+                let (_, change) = history.change(at);
+                Some((history.slug(change.path).clone(), change.new_blob?))
+            }),
+        None => reader
+            .post_blob_at(commit, slug)?
+            .map(|blob| (slug.clone(), blob)),
+    };
+    Ok(match found {
+        Some((path, blob)) => Some((path.path(), text_of(&reader.blob(blob)?))),
+        None => None,
+    })
+}
+
+fn as_version(file: &Option<(String, String)>) -> Option<Version<'_>> {
+    file.as_ref().map(|(path, text)| Version { path, text })
+}
+
+/// One entry of a revision list, reading the two versions of the file it changed.
+fn revision_entry(
+    history: &HistoryIndex,
+    at: ChangeRef,
+    cache: &StatsCache,
+    files: &mut Files,
+) -> Result<RevisionEntry, ApiError> {
+    let (commit, change) = history.change(at);
+    let (old_blob, new_blob) = (change.old_blob, change.new_blob);
+    let stats = match cache.get(old_blob, new_blob) {
+        Some(stats) => stats,
+        None => {
+            let old = old_blob.map(|b| files.text(b)).transpose()?;
+            let new = new_blob.map(|b| files.text(b)).transpose()?;
+            let stats = change_stats(
+                old.as_deref().map(String::as_str),
+                new.as_deref().map(String::as_str),
+            )?;
+            cache.insert(old_blob, new_blob, stats.clone());
+            stats
+        }
+    };
+    let facts = &commit.facts;
+    Ok(RevisionEntry {
+        commit: facts.id.to_string(),
+        parents: facts.parents.iter().map(Oid::to_string).collect(),
+        author: Author::of(facts),
+        committed_at: rfc3339(facts.committed_at),
+        message: facts.message.clone(),
+        change: change.kind,
+        path: history.slug(change.path).path(),
+        previous_path: change.previous.map(|p| history.slug(p).path()),
+        additions: stats.additions,
+        deletions: stats.deletions,
+        sections_changed: stats.sections_changed,
+    })
+}
+
+/// File versions read for one response: consecutive revisions share a version (one's
+/// new file is the next one's old), so each blob is read at most once. The repository is opened on the first read, so a page whose stats are all cached opens
+/// none.
+struct Files {
+    store: Store,
+    reader: Option<HistoryReader>,
+    texts: HashMap<Oid, Arc<String>>,
+}
+
+impl Files {
+    fn new(store: Store) -> Files {
+        Files {
+            store,
+            reader: None,
+            texts: HashMap::new(),
+        }
+    }
+
+    fn text(&mut self, blob: Oid) -> Result<Arc<String>, StoreError> {
+        if let Some(text) = self.texts.get(&blob) {
+            return Ok(text.clone());
+        }
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            empty => empty.insert(self.store.history_reader()?),
+        };
+        let text = Arc::new(text_of(&reader.blob(blob)?));
+        self.texts.insert(blob, text.clone());
+        Ok(text)
+    }
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The ETag of a history response: the branch tip, plus what shapes the answer.
+fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
+    let mut hasher = DefaultHasher::new();
+    request.path().hash(&mut hasher);
+    request.query_string().hash(&mut hasher);
+    viewer.is_author().hash(&mut hasher);
+    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
+    format!("\"{tip}-{:016x}\"", hasher.finish())
+}
+
+fn add_link_header(response: &mut HttpResponse, request: &HttpRequest, meta: &PageMeta) {
+    if let Some(link) = super::listing::link_header(request.path(), request.query_string(), meta)
+        && let Ok(value) = header::HeaderValue::from_str(&link)
+    {
+        response.headers_mut().insert(header::LINK, value);
+    }
+}
+
+fn no_post(slug: &Slug) -> ApiError {
+    ApiError::not_found(format!("no post `{slug}`"))
+}

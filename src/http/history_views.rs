@@ -1,0 +1,134 @@
+//! The JSON shapes of the history endpoints: revision entries, the site-wide log, pages.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::listing::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use super::views::PageMeta;
+use crate::error::ApiError;
+use crate::history::{Author, ChangeKind};
+use crate::post::SectionKind;
+
+/// One revision of a post: the commit that changed its file, and what it changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionEntry {
+    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
+    pub commit: String,
+    #[schema(example = json!(["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]))]
+    pub parents: Vec<String>,
+    pub author: Author,
+    /// Committer time, RFC 3339 in UTC.
+    #[schema(example = "2026-11-02T09:30:00Z")]
+    pub committed_at: String,
+    #[schema(example = "Settle the QK-norm question")]
+    pub message: String,
+    pub change: ChangeKind,
+    /// The file's path after the commit (before it, for a deletion).
+    #[schema(example = "posts/attention-scaling.md")]
+    pub path: String,
+    /// For a rename, the path before it.
+    #[schema(example = json!(null))]
+    pub previous_path: Option<String>,
+    /// Lines added to the file, as `git diff --numstat` counts them.
+    #[schema(example = 3)]
+    pub additions: usize,
+    /// Lines removed from the file.
+    #[schema(example = 1)]
+    pub deletions: usize,
+    /// The sections this revision added, removed or edited.
+    pub sections_changed: Vec<SectionKind>,
+}
+
+/// `GET /api/v1/posts/{slug}/revisions`: a page of revisions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionList {
+    pub revisions: Vec<RevisionEntry>,
+    pub meta: PageMeta,
+}
+
+/// A post a commit touched, as the site-wide log names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TouchedPost {
+    /// The post's slug after the commit (before it, for a deletion).
+    #[schema(example = "attention-scaling")]
+    pub slug: String,
+    pub change: ChangeKind,
+}
+
+/// One commit of the site-wide log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogEntry {
+    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
+    pub commit: String,
+    #[schema(example = json!(["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]))]
+    pub parents: Vec<String>,
+    pub author: Author,
+    #[schema(example = "2026-11-02T09:30:00Z")]
+    pub committed_at: String,
+    #[schema(example = "Settle the QK-norm question")]
+    pub message: String,
+    /// The posts the commit changed relative to its first parent (drafts left out for
+    /// anonymous readers).
+    pub posts: Vec<TouchedPost>,
+}
+
+/// `GET /api/v1/history`: a page of the branch's first-parent log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryLog {
+    pub commits: Vec<LogEntry>,
+    pub meta: PageMeta,
+}
+
+/// Pagination of the history lists. Unknown parameters are a 400.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    pub page: Option<usize>,
+    /// Entries per page, at most 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<usize>,
+}
+
+impl PageQuery {
+    /// The page of `total` entries this query asks for: the range to show and its meta.
+    ///
+    /// # Errors
+    /// 400 for a page of 0 or a `per_page` outside 1..=100.
+    pub fn select(&self, total: usize) -> Result<(std::ops::Range<usize>, PageMeta), ApiError> {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if page == 0 {
+            return Err(ApiError::invalid_field("page", "page starts at 1"));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::invalid_field(
+                "per_page",
+                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+            ));
+        }
+        let start = (page - 1).saturating_mul(per_page).min(total);
+        let end = start.saturating_add(per_page).min(total);
+        let meta = PageMeta {
+            page,
+            per_page,
+            total,
+            pages: total.div_ceil(per_page),
+        };
+        Ok((start..end, meta))
+    }
+}
+
+/// The query of `GET /api/v1/posts/{slug}/diff`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// The older revision (a commit id or unambiguous prefix); default: the revision
+    /// before `to`.
+    pub from: Option<String>,
+    /// The newer revision; default: the post's latest revision.
+    pub to: Option<String>,
+}

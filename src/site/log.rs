@@ -1,0 +1,147 @@
+//! Who may see which parts of history: the site-wide log per audience, and whether a
+//! post's revisions are visible. Visibility follows a post's status at the branch tip;
+//! a post no longer there (deleted) keeps the status of its last version.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{Audience, Snapshot};
+use crate::history::ChangeRef;
+use crate::post::{FrontMatter, Slug, Status, split_front_matter};
+use crate::store::{HistoryReader, Oid, Store, StoreError};
+
+/// The first-parent log as one audience sees it.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Positions in the history index of the commits shown, newest first.
+    pub commits: Vec<u32>,
+    /// Post changes that must not be named (they belong to drafts).
+    hidden: HashSet<ChangeRef>,
+}
+
+impl Log {
+    pub fn is_hidden(&self, change: ChangeRef) -> bool {
+        self.hidden.contains(&change)
+    }
+}
+
+impl Snapshot {
+    /// The site-wide log for `audience`, computed once per snapshot. Authors see every
+    /// commit; anonymous readers see no change to a draft, and no commit whose post changes
+    /// were all to drafts (a commit that touched no post is shown).
+    ///
+    /// # Errors
+    /// Git errors reading the last version of deleted posts.
+    ///
+    /// # Performance
+    /// The first call for anonymous readers visits every indexed change once.
+    pub fn log(&self, audience: Audience, store: &Store) -> Result<Arc<Log>, StoreError> {
+        let cell = &self.logs[audience as usize];
+        if let Some(log) = cell.get() {
+            return Ok(log.clone());
+        }
+        let log = Arc::new(match audience {
+            Audience::Authors => Log {
+                commits: (0..self.history.len() as u32).rev().collect(),
+                hidden: HashSet::new(),
+            },
+            Audience::Public => self.public_log(store)?,
+        });
+        Ok(cell.get_or_init(|| log).clone())
+    }
+
+    fn public_log(&self, store: &Store) -> Result<Log, StoreError> {
+        let history = &self.history;
+        let mut hidden = HashSet::new();
+        let mut shown = HashSet::new();
+        for record in self.posts() {
+            let side = if record.is_published() {
+                &mut shown
+            } else {
+                &mut hidden
+            };
+            side.extend(history.revisions(&record.post().slug, None));
+        }
+        let reader = store.history_reader()?;
+        let mut statuses = HashMap::new();
+        let mut commits = Vec::new();
+        for position in (0..history.len() as u32).rev() {
+            let changes = &history.commit(position).changes;
+            let mut any_shown = changes.is_empty();
+            for (number, change) in changes.iter().enumerate() {
+                let at = ChangeRef {
+                    position,
+                    change: number as u32,
+                };
+                let visible = if shown.contains(&at) {
+                    true
+                } else if hidden.contains(&at) {
+                    false
+                } else {
+                    // A deleted post's change: shown when that version was published.
+                    let blob = change.new_blob.or(change.old_blob);
+                    blob.map(|b| is_published(&reader, b, &mut statuses))
+                        .transpose()?
+                        .unwrap_or(false)
+                };
+                if visible {
+                    any_shown = true;
+                } else {
+                    hidden.insert(at);
+                }
+            }
+            if any_shown {
+                commits.push(position);
+            }
+        }
+        Ok(Log { commits, hidden })
+    }
+
+    /// Whether `audience` may see the revisions of `slug`: the post's status at the tip, or
+    /// for a post no longer there, the status of its last version. `false` when the post
+    /// has no history at all.
+    ///
+    /// # Errors
+    /// Git errors reading a deleted post's last version.
+    pub fn history_visible(
+        &self,
+        slug: &Slug,
+        audience: Audience,
+        store: &Store,
+    ) -> Result<bool, StoreError> {
+        if let Some(record) = self.get(slug) {
+            return Ok(audience.sees(record));
+        }
+        let Some(&newest) = self.history.revisions(slug, None).first() else {
+            return Ok(false);
+        };
+        if audience == Audience::Authors {
+            return Ok(true);
+        }
+        let (_, change) = self.history.change(newest);
+        let Some(blob) = change.new_blob.or(change.old_blob) else {
+            return Ok(false);
+        };
+        is_published(&store.history_reader()?, blob, &mut HashMap::new())
+    }
+}
+
+/// Whether the post file in `blob` is published; a file whose front matter does not parse
+/// counts as unpublished, so nothing of uncertain status is shown.
+fn is_published(
+    reader: &HistoryReader,
+    blob: Oid,
+    known: &mut HashMap<Oid, bool>,
+) -> Result<bool, StoreError> {
+    if let Some(&published) = known.get(&blob) {
+        return Ok(published);
+    }
+    let bytes = reader.blob(blob)?;
+    let published = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| split_front_matter(text).0)
+        .and_then(|yaml| FrontMatter::parse(yaml).ok())
+        .is_some_and(|front_matter| front_matter.status == Status::Published);
+    known.insert(blob, published);
+    Ok(published)
+}

@@ -1,0 +1,62 @@
+//! Saving the history index in the background after the branch moves, so a restart
+//! extends it instead of walking the whole history, without slowing down a write.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::history::{self, HistoryIndex};
+
+/// Writes the newest index handed to it, one write at a time; indexes superseded while a
+/// write runs are skipped.
+pub struct IndexSaver {
+    file: PathBuf,
+    /// The index waiting to be written, and whether a writer thread is running.
+    pending: Mutex<(Option<Arc<HistoryIndex>>, bool)>,
+}
+
+impl IndexSaver {
+    pub fn new(file: PathBuf) -> IndexSaver {
+        IndexSaver {
+            file,
+            pending: Mutex::new((None, false)),
+        }
+    }
+
+    /// Writes `index` now, on this thread (at startup, which already blocks).
+    pub fn save_now(&self, index: &HistoryIndex) {
+        if let Err(error) = history::save(index, &self.file) {
+            tracing::warn!(%error, file = %self.file.display(), "could not save the history index");
+        }
+    }
+
+    /// Writes `index` on a thread of its own.
+    pub fn save_later(self: &Arc<Self>, index: Arc<HistoryIndex>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.0 = Some(index);
+        if pending.1 {
+            return;
+        }
+        pending.1 = true;
+        let saver = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("history-saver".into())
+            .spawn(move || {
+                loop {
+                    let next = {
+                        let mut pending = saver.pending.lock().unwrap_or_else(|e| e.into_inner());
+                        let next = pending.0.take();
+                        pending.1 = next.is_some();
+                        next
+                    };
+                    match next {
+                        Some(index) => saver.save_now(&index),
+                        None => return,
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "could not start the history saver");
+            pending.1 = false;
+        }
+    }
+}
