@@ -56,9 +56,9 @@ pub struct FrontMatterDiff {
 pub struct ValueChange {
     #[schema(example = "status")]
     pub key: String,
-    #[schema(value_type = Object, example = "draft")]
+    #[schema(example = "draft")]
     pub old: Value,
-    #[schema(value_type = Object, example = "published")]
+    #[schema(example = "published")]
     pub new: Value,
 }
 
