@@ -1,9 +1,12 @@
 //! Conditional requests: ETags, `If-None-Match` → 304, and the caching headers of reads.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::Viewer;
+use crate::site::Snapshot;
 
 /// Whether the client's `If-None-Match` already names `etag` (or `*`).
 pub fn is_fresh(request: &HttpRequest, etag: &str) -> bool {
@@ -48,4 +51,15 @@ pub fn json_read(
     } else {
         response.content_type("application/json").body(body())
     }
+}
+
+/// The ETag of a response computed from the whole snapshot (lists, logs, backlinks): the
+/// branch tip, plus what shapes the answer (path, query and kind of viewer).
+pub fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
+    let mut hasher = DefaultHasher::new();
+    request.path().hash(&mut hasher);
+    request.query_string().hash(&mut hasher);
+    viewer.is_author().hash(&mut hasher);
+    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
+    format!("\"{tip}-{:016x}\"", hasher.finish())
 }

@@ -3,7 +3,6 @@
 //! is read (off the async workers) only for the file versions a response shows.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -61,7 +60,7 @@ pub async fn list_revisions(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
-    let etag = tip_etag(&snapshot, &request, &viewer);
+    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let fresh = caching::is_fresh(&request, &etag);
     let (body, meta) = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
@@ -124,7 +123,7 @@ pub async fn get_revision(
         }
         let history = &snapshot.history;
         let reader = store.history_reader()?;
-        let (commit, position) = resolve(history, &reader, &store, &rev)?;
+        let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
         let past = position.and_then(|p| history.post_history(&slug, Some(p)));
         let blob = match (&past, position) {
             (Some(past), _) => Some(past.blob),
@@ -179,7 +178,7 @@ pub async fn get_diff(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
-    let etag = tip_etag(&snapshot, &request, &viewer);
+    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let body = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
             return Err(no_post(&slug));
@@ -191,14 +190,14 @@ pub async fn get_diff(
             .first()
             .ok_or_else(|| no_post(&slug))?;
         let (to, to_position) = match &query.to {
-            Some(rev) => resolve(history, &reader, &store, rev)?,
+            Some(rev) => snapshot.resolve_revision(&reader, &store, rev)?,
             None => {
                 let (commit, _) = history.change(latest);
                 (commit.facts.id, Some(latest.position))
             }
         };
         let from = match &query.from {
-            Some(rev) => Some(resolve(history, &reader, &store, rev)?),
+            Some(rev) => Some(snapshot.resolve_revision(&reader, &store, rev)?),
             None => to_position
                 .and_then(|p| history.revisions(&slug, Some(p)).get(1).copied())
                 .map(|before| {
@@ -208,9 +207,9 @@ pub async fn get_diff(
                     )
                 }),
         };
-        let new = version_at(history, &reader, &slug, to, to_position)?;
+        let new = version_at(&snapshot, &reader, &slug, to, to_position)?;
         let old = match from {
-            Some((commit, position)) => version_at(history, &reader, &slug, commit, position)?,
+            Some((commit, position)) => version_at(&snapshot, &reader, &slug, commit, position)?,
             None => None,
         };
         let (unified, front_matter, sections, open_questions) =
@@ -256,7 +255,7 @@ pub async fn site_history(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
-    let etag = tip_etag(&snapshot, &request, &viewer);
+    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let (body, meta) = web::block(move || -> Result<_, ApiError> {
         let log = snapshot.log(audience, &store)?;
         let history = &snapshot.history;
@@ -299,49 +298,15 @@ pub async fn site_history(
     Ok(response)
 }
 
-/// The commit a client's `rev` names, and its place on the first-parent chain (`None` for
-/// a commit reachable only through a merge).
-///
-/// # Errors
-/// 400 for anything but a commit id or prefix, 404 for a commit the branch does not reach.
-fn resolve(
-    history: &HistoryIndex,
-    reader: &HistoryReader,
-    store: &Store,
-    rev: &str,
-) -> Result<(Oid, Option<u32>), ApiError> {
-    let commit = reader.lookup_commit(rev)?;
-    if let Some(position) = history.position(commit) {
-        return Ok((commit, Some(position)));
-    }
-    if store.reaches(commit)? {
-        Ok((commit, None))
-    } else {
-        Err(StoreError::UnknownRevision(rev.to_string()).into())
-    }
-}
-
 /// The post's file (path and text) as of `commit`; `None` when it did not exist then.
 fn version_at(
-    history: &HistoryIndex,
+    snapshot: &Snapshot,
     reader: &HistoryReader,
     slug: &Slug,
     commit: Oid,
     position: Option<u32>,
 ) -> Result<Option<(String, String)>, ApiError> {
-    let found = match position {
-        Some(position) => history
-            .revisions(slug, Some(position))
-            .first()
-            .and_then(|&at| {
-                let (_, change) = history.change(at);
-                Some((history.slug(change.path).clone(), change.new_blob?))
-            }),
-        None => reader
-            .post_blob_at(commit, slug)?
-            .map(|blob| (slug.clone(), blob)),
-    };
-    Ok(match found {
+    Ok(match snapshot.version_at(reader, slug, commit, position)? {
         Some((path, blob)) => Some((path.path(), text_of(&reader.blob(blob)?))),
         None => None,
     })
@@ -423,16 +388,6 @@ impl Files {
 
 fn text_of(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The ETag of a history response: the branch tip, plus what shapes the answer.
-fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
-    let mut hasher = DefaultHasher::new();
-    request.path().hash(&mut hasher);
-    request.query_string().hash(&mut hasher);
-    viewer.is_author().hash(&mut hasher);
-    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"{tip}-{:016x}\"", hasher.finish())
 }
 
 fn add_link_header(response: &mut HttpResponse, request: &HttpRequest, meta: &PageMeta) {

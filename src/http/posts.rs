@@ -1,7 +1,5 @@
 //! Reading posts: the list, one post (now or as of a revision), and its backlinks.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
@@ -43,7 +41,7 @@ pub async fn list_posts(
 ) -> Result<HttpResponse, ApiError> {
     query.validate(&viewer)?;
     let snapshot = state.site.snapshot();
-    let etag = list_etag(&snapshot, &request, &viewer);
+    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let page = query.select(&snapshot);
     let mut response = caching::json_read(&request, &viewer, &etag, || {
         let audience = viewer.audience();
@@ -79,16 +77,6 @@ fn join_list(entries: &[bytes::Bytes], meta: &str) -> bytes::Bytes {
     body.extend_from_slice(meta.as_bytes());
     body.push(b'}');
     body.into()
-}
-
-/// A list's ETag: the branch tip, plus what shapes the answer (query and kind of viewer).
-fn list_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
-    let mut hasher = DefaultHasher::new();
-    request.path().hash(&mut hasher);
-    request.query_string().hash(&mut hasher);
-    viewer.is_author().hash(&mut hasher);
-    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"{tip}-{:016x}\"", hasher.finish())
 }
 
 /// The query of `GET /api/v1/posts/{slug}`.
@@ -205,7 +193,7 @@ pub async fn get_backlinks(
     snapshot
         .visible(&slug, audience)
         .ok_or_else(|| no_post(&slug))?;
-    let etag = list_etag(&snapshot, &request, &viewer);
+    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let sources: Vec<&PostRecord> = snapshot
         .backlinks(&slug)
         .filter(|record| audience.sees(record))

@@ -271,17 +271,23 @@ pub async fn restore_post(
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
     let expected = if_match(&request)?.unwrap_or(Expected::Current);
-    let revision = resolve(&state, body.revision, "revision").await?;
+    // The post is followed back across renames: its file then may have had another name.
+    let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let wanted = slug.clone();
-    let text = web::block(move || store.post_at(revision, &wanted))
-        .await??
-        .map(|(_, bytes)| bytes)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "post `{slug}` did not exist at revision {revision}"
-            ))
-        })?;
+    let (revision, text) = web::block(move || -> Result<_, StoreError> {
+        let reader = store.history_reader()?;
+        let (commit, position) = snapshot.resolve_revision(&reader, &store, &body.revision)?;
+        let file = snapshot.version_at(&reader, &wanted, commit, position)?;
+        Ok((commit, file.map(|(_, blob)| reader.blob(blob)).transpose()?))
+    })
+    .await?
+    .map_err(|error| revision_error(error, "revision"))?;
+    let text = text.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "post `{slug}` did not exist at revision {revision}"
+        ))
+    })?;
     let edit = Edit::Restore {
         slug,
         revision,
@@ -323,16 +329,21 @@ async fn resolve(
     let store = state.site.store().clone();
     web::block(move || store.resolve_revision(&revision))
         .await?
-        .map_err(|error| match error {
-            StoreError::InvalidRevision(rev) => ApiError::invalid_field(
-                field,
-                format!("`{rev}` is not a commit id (4 to 40 hexadecimal digits)"),
-            ),
-            StoreError::AmbiguousRevision(rev) => {
-                ApiError::invalid_field(field, format!("`{rev}` matches several commits"))
-            }
-            other => other.into(),
-        })
+        .map_err(|error| revision_error(error, field))
+}
+
+/// A revision the client sent in the body field `field` that names no usable commit.
+fn revision_error(error: StoreError, field: &str) -> ApiError {
+    match error {
+        StoreError::InvalidRevision(rev) => ApiError::invalid_field(
+            field,
+            format!("`{rev}` is not a commit id (4 to 40 hexadecimal digits)"),
+        ),
+        StoreError::AmbiguousRevision(rev) => {
+            ApiError::invalid_field(field, format!("`{rev}` matches several commits"))
+        }
+        other => other.into(),
+    }
 }
 
 /// Hands the edit to the writer and answers with the post as written.

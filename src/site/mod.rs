@@ -9,6 +9,7 @@ mod log;
 mod order;
 mod saving;
 mod snapshot;
+mod versions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

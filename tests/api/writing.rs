@@ -385,6 +385,39 @@ async fn restoring_a_revision_is_a_new_commit_with_that_content() {
 }
 
 #[tokio::test]
+async fn restoring_a_revision_from_before_a_rename_follows_the_post() {
+    let app = spawn_app().await;
+    let first = app.branch_log()[0].id.clone();
+    let (before, _) = app.read_post("attention-scaling").await;
+    let renamed = app
+        .rename_post(
+            "attention-scaling",
+            &json!({"new_slug": "why-scale-attention"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let (post, etag) = app.read_post("why-scale-attention").await;
+    let body = json!({"front_matter": post["front_matter"], "markdown": "Rewritten.\n"});
+    let edited = app
+        .put_post("why-scale-attention", &body, Some(&etag))
+        .await;
+    assert_eq!(edited.status(), 200);
+
+    let response = app
+        .restore_post("why-scale-attention", &json!({"revision": first}))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let restored: Value = response.json().await.unwrap();
+    assert_eq!(
+        restored["slug"], "why-scale-attention",
+        "restored under its name now"
+    );
+    assert_eq!(restored["markdown"], before["markdown"]);
+    assert_eq!(restored["revision_count"], 4);
+}
+
+#[tokio::test]
 async fn a_non_bare_repository_is_written_without_touching_its_working_tree() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("blog");
