@@ -114,6 +114,18 @@ pub async fn get_revision(
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
     let slug = Slug::parse(&slug)?;
+    post_as_of(&request, &state, &viewer, slug, rev).await
+}
+
+/// The post `slug` (named as at the tip) as it was at `rev`, followed across renames, with
+/// its history fields as of then; shared by `/revisions/{rev}` and `GET /posts/{slug}?rev=`.
+pub async fn post_as_of(
+    request: &HttpRequest,
+    state: &AppState,
+    viewer: &Viewer,
+    slug: Slug,
+    rev: String,
+) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
@@ -145,7 +157,7 @@ pub async fn get_revision(
         Ok((format!("\"{blob}\""), body))
     })
     .await??;
-    Ok(caching::json_read(&request, &viewer, &etag, || body))
+    Ok(caching::json_read(request, viewer, &etag, || body))
 }
 
 /// What changed in a post between two revisions: the whole file's unified diff (the lines

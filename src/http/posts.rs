@@ -9,8 +9,8 @@ use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
-use crate::post::{Post, Slug};
-use crate::site::{PostRecord, Snapshot};
+use crate::post::Slug;
+use crate::site::PostRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_posts)
@@ -113,7 +113,7 @@ pub async fn get_post(
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();
     if let Some(rev) = query.into_inner().rev {
-        return post_at_revision(&request, &state, &viewer, &snapshot, slug, rev).await;
+        return super::history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
     let record = snapshot
         .visible(&slug, viewer.audience())
@@ -124,49 +124,6 @@ pub async fn get_post(
         &record.etag(),
         || views::post_body(record, viewer.audience()),
     ))
-}
-
-/// The post as of a past commit: parsed and rendered on demand, off the async workers.
-async fn post_at_revision(
-    request: &HttpRequest,
-    state: &AppState,
-    viewer: &Viewer,
-    snapshot: &Snapshot,
-    slug: Slug,
-    rev: String,
-) -> Result<HttpResponse, ApiError> {
-    // Visibility follows the post's status at the tip; a deleted post's own status counts.
-    let audience = viewer.audience();
-    let current = snapshot.get(&slug);
-    if current.is_some_and(|record| !audience.sees(record)) {
-        return Err(no_post(&slug));
-    }
-    let store = state.site.store().clone();
-    let wanted = slug.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        let commit = store.resolve_revision(&rev)?;
-        let Some((blob, bytes)) = store.post_at(commit, &wanted)? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ApiError::Conflict("the post is not UTF-8 at that revision".into()))?;
-        Ok(Some((blob, Post::parse(wanted, &text)?)))
-    })
-    .await??;
-    let (blob, post) = found.ok_or_else(|| no_post(&slug))?;
-    if current.is_none() && !viewer.is_author() && post.status != crate::post::Status::Published {
-        return Err(no_post(&slug));
-    }
-    let links_to: Vec<Slug> = post
-        .links_to
-        .iter()
-        .filter(|target| snapshot.visible(target, audience).is_some())
-        .cloned()
-        .collect();
-    let etag = format!("\"{blob}\"");
-    Ok(caching::json_read(request, viewer, &etag, || {
-        views::to_bytes(&PostView::of(&post, &links_to))
-    }))
 }
 
 /// Posts that link to this one.

@@ -370,6 +370,8 @@ async fn a_post_can_be_read_as_of_a_past_commit() {
         .unwrap();
     assert_eq!(old["title"], before["title"]);
     assert_eq!(old["html"], before["html"]);
+    assert_eq!(old["revision_count"], 1, "history fields as of that commit");
+    assert_eq!(old["revision"], before["revision"]);
 }
 
 #[tokio::test]
