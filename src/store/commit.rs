@@ -1,8 +1,8 @@
-//! Writing commits straight into the object database, without a working tree or an index,
-//! and moving the branch with a compare-and-swap.
+//! Writing commits straight into the object database, without a working tree or an index;
+//! `branch` publishes them.
 
 use git2::build::TreeUpdateBuilder;
-use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Time};
+use git2::{FileMode, Oid, Repository, Signature, Time};
 
 use super::{Store, StoreError};
 
@@ -67,7 +67,7 @@ pub struct CommitRequest {
     pub changes: Vec<Change>,
 }
 
-/// Writing commits and moving the branch.
+/// Writing commits.
 impl Store {
     /// Writes a commit on top of `parent` into the object database; no reference moves.
     ///
@@ -103,48 +103,6 @@ impl Store {
         let committer = request.committer.signature(request.time)?;
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         Ok(repo.commit(None, &author, &committer, &request.message, &tree, &parents)?)
-    }
-
-    /// Moves the served branch from `expected` to `new`: a compare-and-swap, made durable.
-    ///
-    /// The only way this crate publishes commits, so it carries the durability order (see
-    /// `durability`): flush the objects written so far, move the ref (libgit2 writes
-    /// `<branch>.lock` and renames it into place), flush again; only then return. A crash
-    /// before the first flush completes leaves the branch where it was; one after it leaves
-    /// unreferenced objects at worst, never a branch naming a missing object.
-    ///
-    /// # Errors
-    /// `BranchMoved` if the branch no longer points at `expected` (another writer or a
-    /// `git push` got there first); `BranchLocked` while another process (or a crashed one)
-    /// holds `<branch>.lock`; `Io` when a flush fails (the branch may then have moved, but the
-    /// write must not be acknowledged); other git errors.
-    pub fn move_branch(
-        &self,
-        repo: &Repository,
-        new: Oid,
-        expected: Option<Oid>,
-        log_message: &str,
-    ) -> Result<(), StoreError> {
-        let git_dir = repo.commondir();
-        self.durability
-            .flush(&git_dir.join("objects"), "making the new objects durable")?;
-        let name = self.branch_ref();
-        let result = match expected {
-            Some(old) => repo.reference_matching(&name, new, true, old, log_message),
-            None => repo.reference(&name, new, false, log_message),
-        };
-        match result {
-            Ok(_) => self
-                .durability
-                .flush(&git_dir.join("refs"), "making the branch move durable"),
-            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
-                Err(StoreError::BranchMoved { expected })
-            }
-            Err(e) if e.code() == ErrorCode::Locked => {
-                Err(StoreError::BranchLocked(self.branch_lock_path(repo)))
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

@@ -6,24 +6,25 @@
 //! (`configure_libgit2`); instead every branch move ([`Store::move_branch`], the only way
 //! this crate publishes a commit) flushes twice:
 //!
-//! 1. after the objects are written and before the ref moves: one flush of the object
-//!    database's filesystem, so the branch never names an object that is not durable;
-//! 2. after the ref moved and before the write is acknowledged: one flush of the refs'
-//!    filesystem, so an acknowledged write survives power loss.
+//! 1. after the objects and the branch's lock file are written and before the lock is
+//!    renamed over the branch: so the branch never names an object that is not durable,
+//!    and the renamed file never comes back empty;
+//! 2. after the rename and before the write is acknowledged: so an acknowledged write
+//!    survives power loss.
 //!
 //! A flush is `syncfs(2)`: one journal commit covers every dirty file and folder of the
-//! repository (pack, index, directory entries, ref lock file and rename), where fsync would
-//! need one call per file and folder. It also writes back other dirty files of the same
-//! filesystem, which costs more when other programs write a lot to it.
+//! repository (pack, index, directory entries, lock file, rename), where fsync would need one
+//! call per file and folder. It also writes back other dirty files of the same filesystem,
+//! which costs more when other programs write a lot to it.
 //!
-//! Other processes are unaffected: they see the ref move only when libgit2 renames the lock
-//! into place, after the objects are in `objects/pack/`, as before.
+//! Other processes are unaffected: they see the branch move only at the rename, after the
+//! objects are in `objects/pack/`, as before.
 //!
 //! [`Store::move_branch`]: super::Store::move_branch
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::StoreError;
@@ -57,6 +58,28 @@ impl Durability {
     #[cfg(test)]
     pub(crate) fn new(flush: Arc<dyn Flush>) -> Durability {
         Durability(flush)
+    }
+
+    /// Flushes every filesystem holding one of `dirs`, each once (usually they share one).
+    ///
+    /// # Errors
+    /// `Io` when a flush fails: the data may not be durable, so nothing may be acknowledged.
+    pub(crate) fn flush_together(&self, dirs: &[PathBuf], what: &str) -> Result<(), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let mut flushed = Vec::new();
+        for dir in dirs {
+            let device = std::fs::metadata(dir)
+                .map_err(|source| StoreError::Io {
+                    context: format!("{what} ({})", dir.display()),
+                    source,
+                })?
+                .dev();
+            if !flushed.contains(&device) {
+                self.flush(dir, what)?;
+                flushed.push(device);
+            }
+        }
+        Ok(())
     }
 
     /// Flushes the filesystem holding `dir`; `what` names the step for the error.
@@ -100,7 +123,6 @@ impl Flush for SyncFilesystem {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::Mutex;
 
     use git2::{Oid, Repository};
@@ -114,6 +136,7 @@ mod tests {
         dir: String,
         tip: Option<Oid>,
         commit_readable: bool,
+        lock: Option<String>,
     }
 
     /// Records, at every flush, the branch and whether the commit being written is readable.
@@ -133,10 +156,12 @@ mod tests {
                 .and_then(|r| r.target());
             let commit = *self.commit.lock().unwrap();
             let commit_readable = commit.is_some_and(|id| repo.find_commit(id).is_ok());
+            let lock = std::fs::read_to_string(self.repo.join("refs/heads/main.lock")).ok();
             self.seen.lock().unwrap().push(Seen {
                 dir: dir.file_name().unwrap().to_string_lossy().into_owned(),
                 tip,
                 commit_readable,
+                lock,
             });
             if self.fail {
                 return Err(io::Error::other("the disk is gone"));
@@ -193,17 +218,20 @@ mod tests {
 
         let seen = recorder.seen.lock().unwrap().clone();
         let expected = vec![
-            // The pack is written and flushed while the branch still names the old tip.
+            // The pack and the lock are written and flushed while the branch still names the
+            // old tip.
             Seen {
                 dir: "objects".into(),
                 tip: Some(first),
                 commit_readable: true,
+                lock: Some(format!("{second}\n")),
             },
             // The branch moved, and is flushed before move_branch returns.
             Seen {
                 dir: "refs".into(),
                 tip: Some(second),
                 commit_readable: true,
+                lock: None,
             },
         ];
         assert_eq!(seen, expected);
@@ -228,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_compare_and_swap_flushes_no_ref() {
+    fn a_refused_compare_and_swap_flushes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (store, recorder, first) = recorded_store(dir.path(), false);
         let repo = store.repository().unwrap();
@@ -245,13 +273,6 @@ mod tests {
             matches!(result, Err(StoreError::BranchMoved { .. })),
             "{result:?}"
         );
-        let dirs: Vec<String> = recorder
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|s| s.dir.clone())
-            .collect();
-        assert_eq!(dirs, ["objects"]);
+        assert_eq!(recorder.seen.lock().unwrap().clone(), []);
     }
 }

@@ -5,6 +5,7 @@
 //! cheap, cloneable description of where the repository is; each blocking call opens its own
 //! handle and returns owned data.
 
+mod branch;
 mod commit;
 mod durability;
 mod lock;
