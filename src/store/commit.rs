@@ -1,8 +1,8 @@
-//! Writing commits straight into the object database, without a working tree or an index,
-//! and moving the branch with a compare-and-swap.
+//! Writing commits straight into the object database, without a working tree or an index;
+//! `branch` publishes them.
 
 use git2::build::TreeUpdateBuilder;
-use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Time};
+use git2::{FileMode, Oid, Repository, Signature, Time};
 
 use super::{Store, StoreError};
 
@@ -67,7 +67,7 @@ pub struct CommitRequest {
     pub changes: Vec<Change>,
 }
 
-/// Writing commits and moving the branch.
+/// Writing commits.
 impl Store {
     /// Writes a commit on top of `parent` into the object database; no reference moves.
     ///
@@ -103,36 +103,6 @@ impl Store {
         let committer = request.committer.signature(request.time)?;
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         Ok(repo.commit(None, &author, &committer, &request.message, &tree, &parents)?)
-    }
-
-    /// Moves the served branch from `expected` to `new`: a compare-and-swap.
-    ///
-    /// # Errors
-    /// `BranchMoved` if the branch no longer points at `expected` (another writer or a
-    /// `git push` got there first); `BranchLocked` while another process (or a crashed one)
-    /// holds `<branch>.lock`; other git errors.
-    pub fn move_branch(
-        &self,
-        repo: &Repository,
-        new: Oid,
-        expected: Option<Oid>,
-        log_message: &str,
-    ) -> Result<(), StoreError> {
-        let name = self.branch_ref();
-        let result = match expected {
-            Some(old) => repo.reference_matching(&name, new, true, old, log_message),
-            None => repo.reference(&name, new, false, log_message),
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
-                Err(StoreError::BranchMoved { expected })
-            }
-            Err(e) if e.code() == ErrorCode::Locked => {
-                Err(StoreError::BranchLocked(self.branch_lock_path(repo)))
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

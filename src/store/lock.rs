@@ -11,9 +11,10 @@ use super::{Store, StoreError};
 
 /// Clearing stale locks on the served branch.
 impl Store {
-    /// Where libgit2 and git lock the served branch: `<git dir>/refs/heads/<branch>.lock`.
+    /// Where git, libgit2 and this server lock the served branch:
+    /// `<git dir>/refs/heads/<branch>.lock`.
     pub(crate) fn branch_lock_path(&self, repo: &Repository) -> PathBuf {
-        repo.path().join(format!("{}.lock", self.branch_ref()))
+        repo.commondir().join(format!("{}.lock", self.branch_ref()))
     }
 
     /// Removes the branch's lock file if it is still there, unchanged, after `wait`.

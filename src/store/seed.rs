@@ -62,6 +62,7 @@ pub fn seed_repository(
     let store = Store {
         path: repo_path.to_path_buf(),
         branch: branch.to_string(),
+        durability: Default::default(),
     };
     if store.tip_in(&repo)?.is_some() {
         return Err(StoreError::Seed(format!(

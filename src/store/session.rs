@@ -1,9 +1,9 @@
 //! A writer's handle on the repository, for committing in groups.
 //!
-//! Written one by one, every loose object costs libgit2 two fsyncs (the file and its
-//! folder), eight per commit. A [`Batch`] instead keeps the objects of a whole group of
-//! commits in memory (libgit2's mempack) and persists them as one pack, fsynced once, just
-//! before the branch moves: the durability cost is paid per group, not per commit.
+//! Written one by one, every loose object is a file and a folder entry of its own (with
+//! libgit2's fsync, two flushes each, eight per commit). A [`Batch`] instead keeps the objects of a whole group of
+//! commits in memory (libgit2's mempack) and persists them as one pack, flushed once with the
+//! branch move (see `durability`): the durability cost is paid per group, not per commit.
 //!
 //! One pack per group would leave thousands of small packs, and every lookup would search
 //! them all; so every [`PACKS_PER_CONSOLIDATION`] groups the writer packs the commits made
@@ -112,8 +112,13 @@ impl WriteSession {
         let mut pack = Buf::new();
         builder.write_buf(&mut pack)?;
         write_pack(&repo.odb()?, &pack)?;
+        // The merged pack must be on disk before the small packs' removal can be.
+        self.store.durability.flush(
+            &repo.commondir().join("objects"),
+            "making a merged pack durable",
+        )?;
         // Every object the small packs hold that the branch can reach is in the new pack,
-        // fsynced; what else they hold was written by groups whose branch move failed.
+        // flushed; what else they hold was written by groups whose branch move failed.
         for path in small_packs.paths.drain(..) {
             for file in [path.with_extension("idx"), path.clone()] {
                 if let Err(error) = std::fs::remove_file(&file) {
@@ -127,8 +132,8 @@ impl WriteSession {
     }
 }
 
-/// Writes a pack through libgit2's indexer, which fsyncs the pack, its index and their
-/// folder when fsync is on (`configure_libgit2`); returns the pack's path.
+/// Writes a pack and its index through libgit2's indexer, without flushing them: the branch
+/// move that follows flushes once for all (see `durability`); returns the pack's name.
 fn write_pack(odb: &Odb<'_>, pack: &[u8]) -> Result<PathBuf, StoreError> {
     let mut writer = odb.packwriter()?;
     writer.write_all(pack).map_err(|source| StoreError::Io {
@@ -193,9 +198,9 @@ impl Batch<'_> {
         self.store.write_commit(self.repo, parent, request)
     }
 
-    /// Persists the batch's objects as one pack (fsynced), then moves the branch from
-    /// `expected` to `new`: a compare-and-swap, see [`Store::move_branch`]. The objects are
-    /// on disk before any reference can name them, so a crash never leaves a dangling ref.
+    /// Persists the batch's objects as one pack, then moves the branch from `expected` to
+    /// `new`: a compare-and-swap, see [`Store::move_branch`], which flushes the pack before
+    /// the ref moves, so a crash never leaves a dangling ref.
     ///
     /// # Errors
     /// `BranchMoved`, `BranchLocked`, git or I/O errors writing the pack.
