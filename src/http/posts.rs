@@ -1,5 +1,7 @@
 //! Reading posts: the list, one post (now or as of a revision), and its backlinks.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
@@ -131,19 +133,19 @@ async fn post_at_revision(
     request: &HttpRequest,
     state: &AppState,
     viewer: &Viewer,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
     slug: Slug,
     rev: String,
 ) -> Result<HttpResponse, ApiError> {
-    // Visibility follows the post's status at the tip; a deleted post's own status counts.
     let audience = viewer.audience();
-    let current = snapshot.get(&slug);
-    if current.is_some_and(|record| !audience.sees(record)) {
-        return Err(no_post(&slug));
-    }
     let store = state.site.store().clone();
     let wanted = slug.clone();
+    let visibility = snapshot.clone();
     let found = web::block(move || -> Result<_, ApiError> {
+        // As for `/revisions/{rev}`: the status at the tip, or a deleted post's last one.
+        if !visibility.history_visible(&wanted, audience, &store)? {
+            return Ok(None);
+        }
         let commit = store.resolve_revision(&rev)?;
         let Some((blob, bytes)) = store.post_at(commit, &wanted)? else {
             return Ok(None);
@@ -154,9 +156,6 @@ async fn post_at_revision(
     })
     .await??;
     let (blob, post) = found.ok_or_else(|| no_post(&slug))?;
-    if current.is_none() && !viewer.is_author() && post.status != crate::post::Status::Published {
-        return Err(no_post(&slug));
-    }
     let links_to: Vec<Slug> = post
         .links_to
         .iter()

@@ -678,6 +678,80 @@ async fn a_published_posts_revisions_made_as_a_draft_are_visible() {
     assert_eq!(old["status"], "draft");
 }
 
+/// Every part of a deleted post's past follows the status of its last version: a post
+/// published once, turned back into a draft and then deleted is hidden everywhere,
+/// including the revision at which it was public; a post published and then deleted
+/// shows every revision, including those made while it was a draft.
+#[tokio::test]
+async fn a_deleted_posts_past_follows_its_last_version_everywhere() {
+    let app = spawn_app().await;
+    let path = "posts/moe-routing.md";
+    let as_status = |status: &str| {
+        post(
+            "Mixture-of-experts routing",
+            "2026-11-01",
+            "[moe]",
+            status,
+            "Routing.",
+            "- Top-1?",
+        )
+    };
+    let public_once = app.commit_outside("Publish", &[(path, Some(&as_status("published")))]);
+    app.commit_outside("Back to draft", &[(path, Some(&as_status("draft")))]);
+    let gone = app.commit_outside("Delete", &[(path, None)]);
+    served(&app, &gone).await;
+
+    for path in [
+        format!("/api/v1/posts/moe-routing?rev={public_once}"),
+        format!("/api/v1/posts/moe-routing/revisions/{public_once}"),
+        "/api/v1/posts/moe-routing/revisions".to_string(),
+    ] {
+        assert_problem(app.get(&path).send().await.unwrap(), 404).await;
+    }
+    let log = app.text("/api/v1/history?per_page=100").await;
+    assert!(!log.contains("moe-routing"), "{log}");
+    assert!(!log.contains(&format!("\"{public_once}\"")), "{log}");
+
+    // The other way round: a draft published, then deleted.
+    let layernorm = "posts/layernorm-vs-rmsnorm.md";
+    let draft = post(
+        "LayerNorm versus RMSNorm",
+        "2026-10-01",
+        "[transformers]",
+        "draft",
+        "Drafted.",
+        "- Why?",
+    );
+    let drafted = app.commit_outside("Unpublish to rework", &[(layernorm, Some(&draft))]);
+    let final_text = draft.replace("status: draft", "status: published");
+    app.commit_outside("Publish again", &[(layernorm, Some(&final_text))]);
+    let removed = app.commit_outside("Delete", &[(layernorm, None)]);
+    served(&app, &removed).await;
+
+    let read = app
+        .get(&format!("/api/v1/posts/layernorm-vs-rmsnorm?rev={drafted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "a revision made as a draft, via ?rev=");
+    let log: Value = app
+        .get("/api/v1/history?per_page=100")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        log["commits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["commit"] == drafted.as_str()),
+        "{log}"
+    );
+}
+
 #[tokio::test]
 async fn revisions_that_are_not_commit_ids_are_rejected() {
     let app = spawn_app().await;
