@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use super::history_views::{
     DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList, TouchedPost,
 };
+use super::listing::NoQuery;
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -111,6 +112,7 @@ pub async fn get_revision(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<(String, String)>,
+    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
     let slug = Slug::parse(&slug)?;

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::listing::ListQuery;
+use super::listing::{ListQuery, NoQuery};
 use super::views::{self, Backlinks, PostSummary, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -185,6 +185,7 @@ pub async fn get_backlinks(
     state: web::Data<AppState>,
     viewer: Viewer,
     slug: web::Path<String>,
+    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();
