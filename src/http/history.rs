@@ -98,7 +98,7 @@ pub async fn list_revisions(
         ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)"),
     ),
     responses(
-        (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then", body = PostView),
+        (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then, a dash and a hash of the body", body = PostView),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision, or a version that does not parse", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
@@ -144,7 +144,7 @@ pub async fn get_revision(
             .cloned()
             .collect();
         let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
-        Ok((format!("\"{blob}\""), body))
+        Ok((caching::post_etag(blob, &body), body))
     })
     .await??;
     Ok(caching::json_read(&request, &viewer, &etag, || body))

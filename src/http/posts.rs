@@ -97,7 +97,7 @@ pub struct PostQuery {
     tag = "posts",
     params(("slug" = String, Path, description = "The post's slug"), PostQuery),
     responses(
-        (status = 200, description = "The post; `ETag` is its blob id", body = PostView),
+        (status = 200, description = "The post; `ETag` is its blob id, a dash and a hash of the body (authors and anonymous readers can get different bodies)", body = PostView),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post (drafts are 404 to anonymous clients) or revision", body = Problem, content_type = "application/problem+json"),
@@ -120,12 +120,9 @@ pub async fn get_post(
     let record = snapshot
         .visible(&slug, viewer.audience())
         .ok_or_else(|| no_post(&slug))?;
-    Ok(caching::json_read(
-        &request,
-        &viewer,
-        &record.etag(),
-        || views::post_body(record, viewer.audience()),
-    ))
+    let body = views::post_body(record, viewer.audience());
+    let etag = caching::post_etag(record.blob(), &body);
+    Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 
 /// The post as of a past commit: parsed and rendered on demand, off the async workers.
@@ -162,10 +159,9 @@ async fn post_at_revision(
         .filter(|target| snapshot.visible(target, audience).is_some())
         .cloned()
         .collect();
-    let etag = format!("\"{blob}\"");
-    Ok(caching::json_read(request, viewer, &etag, || {
-        views::to_bytes(&PostView::of(&post, &links_to))
-    }))
+    let body = views::to_bytes(&PostView::of(&post, &links_to));
+    let etag = caching::post_etag(blob, &body);
+    Ok(caching::json_read(request, viewer, &etag, || body))
 }
 
 /// Posts that link to this one.

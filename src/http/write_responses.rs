@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::views::{self, PostView};
+use super::{AppState, caching};
 use crate::error::ApiError;
 use crate::post::{Post, Slug};
 use crate::site::Audience;
@@ -34,10 +34,14 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     };
     let commit = written.commit.to_string();
     let snapshot = state.site.snapshot();
+    // The ETag an author's GET gives when the site shows this version, else the bare blob
+    // id (still a valid If-Match).
+    let mut etag = format!("\"{blob}\"");
     let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
             let post = views::post_body(record, Audience::Authors);
+            etag = caching::post_etag(blob, &post);
             with_write_fields(&post, &commit, written.merged)
         }
         // A later write (or a push) already replaced it; render the version written.
@@ -61,7 +65,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
         },
     };
     response
-        .insert_header((header::ETAG, format!("\"{blob}\"")))
+        .insert_header((header::ETAG, etag))
         .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
         .content_type("application/json")
         .body(body)

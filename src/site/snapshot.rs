@@ -74,11 +74,6 @@ impl PostRecord {
         self.parsed.blob
     }
 
-    /// The strong ETag of the post: its blob id, which changes exactly when the file does.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.parsed.blob)
-    }
-
     pub fn is_published(&self) -> bool {
         self.parsed.post.status == Status::Published
     }
