@@ -101,3 +101,44 @@ async fn a_posts_etag_differs_whenever_its_body_does() {
         .unwrap();
     assert_eq!(fresh.status(), 304);
 }
+
+/// A problem depends on who asks (a draft is a 404 to anonymous readers only) and on the
+/// moment (a 404 until the post is pushed): no cache may store one and hand it to an author,
+/// or keep it after the post appears.
+#[tokio::test]
+async fn a_problem_is_never_stored_by_a_cache() {
+    let app = spawn_app().await;
+    let answers = [
+        app.get("/api/v1/posts/moe-routing").send().await.unwrap(),
+        app.get("/api/v1/posts/not-yet-written")
+            .send()
+            .await
+            .unwrap(),
+        app.client
+            .delete(app.url("/api/v1/tags"))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in answers {
+        let url = response.url().to_string();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("cache-control"), "no-store", "{url}");
+        assert!(
+            header("vary")
+                .to_ascii_lowercase()
+                .contains("authorization"),
+            "{url}"
+        );
+        let status = response.status().as_u16();
+        assert!(status == 404 || status == 405, "{url}");
+        assert_problem(response, status).await;
+    }
+}
