@@ -115,7 +115,22 @@ pub async fn get_revision(
     _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
-    let slug = Slug::parse(&slug)?;
+    post_as_of(&request, &state, &viewer, Slug::parse(&slug)?, rev).await
+}
+
+/// The post `slug` as of the revision `rev`, followed across renames: the answer of both
+/// `/posts/{slug}/revisions/{rev}` and `/posts/{slug}?rev=`.
+///
+/// # Errors
+/// 400 for a `rev` that is not a commit id, 404 when the post is not visible to the viewer,
+/// the commit is not on the branch or the post did not exist then.
+pub async fn post_as_of(
+    request: &HttpRequest,
+    state: &AppState,
+    viewer: &Viewer,
+    slug: Slug,
+    rev: String,
+) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
@@ -147,7 +162,7 @@ pub async fn get_revision(
         Ok((caching::post_etag(blob, &body), body))
     })
     .await??;
-    Ok(caching::json_read(&request, &viewer, &etag, || body))
+    Ok(caching::json_read(request, viewer, &etag, || body))
 }
 
 /// What changed in a post between two revisions: the whole file's unified diff (the lines

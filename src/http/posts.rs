@@ -1,7 +1,5 @@
 //! Reading posts: the list, one post (now or as of a revision), and its backlinks.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
@@ -9,10 +7,10 @@ use utoipa::IntoParams;
 
 use super::listing::{ListQuery, NoQuery};
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{AppState, Viewer, caching};
+use super::{AppState, Viewer, caching, history};
 use crate::error::{ApiError, Problem};
-use crate::post::{Post, Slug};
-use crate::site::{PostRecord, Snapshot};
+use crate::post::Slug;
+use crate::site::PostRecord;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_posts)
@@ -115,7 +113,7 @@ pub async fn get_post(
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();
     if let Some(rev) = query.into_inner().rev {
-        return post_at_revision(&request, &state, &viewer, &snapshot, slug, rev).await;
+        return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
     let record = snapshot
         .visible(&slug, viewer.audience())
@@ -123,45 +121,6 @@ pub async fn get_post(
     let body = views::post_body(record, viewer.audience());
     let etag = caching::post_etag(record.blob(), &body);
     Ok(caching::json_read(&request, &viewer, &etag, || body))
-}
-
-/// The post as of a past commit: parsed and rendered on demand, off the async workers.
-async fn post_at_revision(
-    request: &HttpRequest,
-    state: &AppState,
-    viewer: &Viewer,
-    snapshot: &Arc<Snapshot>,
-    slug: Slug,
-    rev: String,
-) -> Result<HttpResponse, ApiError> {
-    let audience = viewer.audience();
-    let store = state.site.store().clone();
-    let wanted = slug.clone();
-    let visibility = snapshot.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        // As for `/revisions/{rev}`: the status at the tip, or a deleted post's last one.
-        if !visibility.history_visible(&wanted, audience, &store)? {
-            return Ok(None);
-        }
-        let commit = store.resolve_revision(&rev)?;
-        let Some((blob, bytes)) = store.post_at(commit, &wanted)? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ApiError::Conflict("the post is not UTF-8 at that revision".into()))?;
-        Ok(Some((blob, Post::parse(wanted, &text)?)))
-    })
-    .await??;
-    let (blob, post) = found.ok_or_else(|| no_post(&slug))?;
-    let links_to: Vec<Slug> = post
-        .links_to
-        .iter()
-        .filter(|target| snapshot.visible(target, audience).is_some())
-        .cloned()
-        .collect();
-    let body = views::to_bytes(&PostView::of(&post, &links_to));
-    let etag = caching::post_etag(blob, &body);
-    Ok(caching::json_read(request, viewer, &etag, || body))
 }
 
 /// Posts that link to this one.

@@ -752,6 +752,45 @@ async fn a_deleted_posts_past_follows_its_last_version_everywhere() {
     );
 }
 
+/// `?rev=` and `/revisions/{rev}` are one answer: the post as of that commit, followed
+/// back across a rename, with the revision it was at.
+#[tokio::test]
+async fn reading_with_rev_follows_the_post_across_a_rename_as_revisions_does() {
+    let app = spawn_app().await;
+    let seeded = app.branch_log()[0].id.clone();
+    let renamed = app
+        .rename_post(
+            "attention-scaling",
+            &serde_json::json!({"new_slug": "scaled-attention"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+
+    let by_query = app
+        .get(&format!("/api/v1/posts/scaled-attention?rev={seeded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_query.status(),
+        200,
+        "the post existed then, under its old name"
+    );
+    let query_etag = by_query.headers()["etag"].clone();
+    let by_query: Value = by_query.json().await.unwrap();
+    let by_path = app
+        .get(&format!(
+            "/api/v1/posts/scaled-attention/revisions/{seeded}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_path.headers()["etag"], query_etag);
+    let by_path: Value = by_path.json().await.unwrap();
+    assert_eq!(by_query, by_path);
+    assert_eq!(by_query["revision"]["commit"], seeded.as_str());
+}
+
 #[tokio::test]
 async fn revisions_that_are_not_commit_ids_are_rejected() {
     let app = spawn_app().await;
