@@ -791,6 +791,35 @@ async fn reading_with_rev_follows_the_post_across_a_rename_as_revisions_does() {
     assert_eq!(by_query["revision"]["commit"], seeded.as_str());
 }
 
+/// A post's first and last diffs carry git's headers for an added and a deleted file, so
+/// that `git apply` takes them as they are.
+#[tokio::test]
+async fn the_diff_of_an_added_or_deleted_post_is_what_git_diff_prints() {
+    let app = spawn_app().await;
+    let path = "posts/kv-cache.md";
+    let text = post(
+        "KV cache",
+        "2026-11-03",
+        "[inference]",
+        "published",
+        "Rows.",
+        "- Why?",
+    );
+    let added = app.commit_outside("Add the KV cache post", &[(path, Some(&text))]);
+    let deleted = app.commit_outside("Delete it", &[(path, None)]);
+    served(&app, &deleted).await;
+
+    for (from, to) in [(None, &added), (Some(&added), &deleted)] {
+        let query = match from {
+            Some(from) => format!("from={from}&to={to}"),
+            None => format!("to={to}"),
+        };
+        let diff = json(&app, &format!("/api/v1/posts/kv-cache/diff?{query}")).await;
+        let git_diff = git(&app.repo, &["diff", &format!("{to}^"), to, "--", path]);
+        assert_eq!(diff["unified"], git_diff.as_str(), "{query}");
+    }
+}
+
 #[tokio::test]
 async fn revisions_that_are_not_commit_ids_are_rejected() {
     let app = spawn_app().await;
