@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Audience, Snapshot};
-use crate::history::{ChangeRef, HistoryIndex};
+use crate::history::{ChangeKind, ChangeRef, HistoryIndex, PathId};
 use crate::post::{FrontMatter, Slug, Status, split_front_matter};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 
@@ -64,7 +64,7 @@ impl Snapshot {
         }
         let reader = store.history_reader()?;
         let mut statuses = HashMap::new();
-        let mut deleted = HashMap::new();
+        let mut gone: HashMap<PathId, bool> = HashMap::new();
         let mut commits = Vec::new();
         for position in (0..history.len() as u32).rev() {
             let changes = &history.commit(position).changes;
@@ -79,18 +79,29 @@ impl Snapshot {
                 } else if hidden.contains(&at) {
                     false
                 } else {
-                    // A deleted post's change: shown when its last version was published,
-                    // as its revisions are.
-                    let slug = history.slug(change.path);
-                    match deleted.get(slug) {
+                    // A deleted post's change: shown when its last version, met first going
+                    // back, was published, as its revisions are. Its status carries back to
+                    // the path it was renamed from and ends where its file was added.
+                    let published = match gone.get(&change.path) {
                         Some(&published) => published,
-                        None => {
-                            let published =
-                                last_version_published(history, slug, &reader, &mut statuses)?;
-                            deleted.insert(slug.clone(), published);
-                            published
+                        None => change
+                            .new_blob
+                            .or(change.old_blob)
+                            .map(|blob| is_published(&reader, blob, &mut statuses))
+                            .transpose()?
+                            .unwrap_or(false),
+                    };
+                    gone.remove(&change.path);
+                    match (change.kind, change.previous) {
+                        (ChangeKind::Added, _) => {}
+                        (ChangeKind::Renamed, Some(previous)) => {
+                            gone.insert(previous, published);
+                        }
+                        _ => {
+                            gone.insert(change.path, published);
                         }
                     }
+                    published
                 };
                 if visible {
                     any_shown = true;
@@ -132,7 +143,8 @@ impl Snapshot {
 }
 
 /// Whether the last version of `slug` in `history` (a post no longer at the tip) was
-/// published: the one decision for every part of a deleted post's past.
+/// published: what decides whether its revisions are public (the log walks back to the same
+/// answer).
 fn last_version_published(
     history: &HistoryIndex,
     slug: &Slug,

@@ -820,6 +820,50 @@ async fn the_diff_of_an_added_or_deleted_post_is_what_git_diff_prints() {
     }
 }
 
+/// A post created at the slug of a deleted draft is another post: it does not inherit the
+/// draft's past, so nothing of the draft reaches anonymous readers through it.
+#[tokio::test]
+async fn a_post_created_where_a_draft_was_deleted_does_not_inherit_its_past() {
+    let app = spawn_app().await;
+    let path = "posts/moe-routing.md";
+    let draft_edit = post(
+        "Mixture-of-experts routing",
+        "2026-11-01",
+        "[moe]",
+        "draft",
+        "Secret working notes.",
+        "- Top-1?",
+    );
+    let drafted = app.commit_outside("moe-routing: secret notes", &[(path, Some(&draft_edit))]);
+    app.commit_outside("Drop the draft", &[(path, None)]);
+    let fresh = post(
+        "Routing, again",
+        "2026-12-01",
+        "[moe]",
+        "published",
+        "Public.",
+        "- ?",
+    );
+    let created = app.commit_outside("A new public post", &[(path, Some(&fresh))]);
+    served(&app, &created).await;
+
+    let revisions = json(&app, "/api/v1/posts/moe-routing/revisions").await;
+    assert_eq!(revision_commits(&revisions), std::slice::from_ref(&created));
+    let current = json(&app, "/api/v1/posts/moe-routing").await;
+    assert_eq!(current["revision_count"], 1);
+    assert_problem(
+        app.get(&format!("/api/v1/posts/moe-routing/revisions/{drafted}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let log = app.text("/api/v1/history?per_page=100").await;
+    assert!(!log.contains("secret notes"), "{log}");
+    assert!(!log.contains(&drafted), "{log}");
+}
+
 #[tokio::test]
 async fn revisions_that_are_not_commit_ids_are_rejected() {
     let app = spawn_app().await;
