@@ -199,8 +199,7 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(source) = self {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        let mut response = problem_response(self.status_code());
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
@@ -240,7 +239,17 @@ pub fn framework_problem(status: StatusCode, detail: &str) -> HttpResponse {
         errors: Vec::new(),
         current: None,
     };
-    HttpResponse::build(status)
+    problem_response(status).body(serde_json::to_vec(&problem).unwrap_or_default())
+}
+
+/// The headers of every problem answer. An error depends on who asks (a draft is a 404 to
+/// anonymous readers only) and on the moment (a 404 until the post is pushed), so it is
+/// never stored by a cache, and says that it varies with `Authorization` besides.
+fn problem_response(status: StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response
         .insert_header((header::CONTENT_TYPE, "application/problem+json"))
-        .body(serde_json::to_vec(&problem).unwrap_or_default())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Authorization"));
+    response
 }

@@ -115,8 +115,10 @@ impl HistoryIndex {
     /// The revisions of the post `slug` (named as at the tip), newest first, as of `upto` (a
     /// position; `None`: the tip): every change to its file, following it back across
     /// renames, exactly the commits `git log --first-parent --follow -- posts/<slug>.md`
-    /// lists. As of an earlier commit, the post is followed from the tip, so a revision
-    /// before a rename is found under the old name.
+    /// lists, except that a post's history begins where its file was added: a post created
+    /// at the slug of one deleted (or renamed away) earlier does not inherit that one's past.
+    /// As of an earlier commit, the post is followed from the tip, so a revision before a
+    /// rename is found under the old name.
     pub fn revisions(&self, slug: &Slug, upto: Option<u32>) -> Vec<ChangeRef> {
         let mut found = self.lineage(slug);
         if let Some(upto) = upto {
@@ -147,6 +149,11 @@ impl HistoryIndex {
                 }
                 found.push(at);
                 let (_, change) = self.change(at);
+                // The file did not exist before: whatever had this path earlier (deleted or
+                // renamed away) is another post, with its own past and status.
+                if change.kind == ChangeKind::Added && change.path == path {
+                    return found;
+                }
                 if change.kind == ChangeKind::Renamed
                     && change.path == path
                     && let Some(previous) = change.previous

@@ -53,6 +53,16 @@ pub fn json_read(
     }
 }
 
+/// The strong ETag of one post's representation: the file's blob id, which `If-Match`
+/// compares (see `write_requests::if_match`), then a hash of the body, because the body
+/// also shows what can change while the file does not (its last revision, the links that
+/// resolve, which differ between anonymous readers and authors).
+pub fn post_etag(blob: impl std::fmt::Display, body: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{blob}-{:016x}\"", hasher.finish())
+}
+
 /// The ETag of a response computed from the whole snapshot (lists, logs, backlinks): the
 /// branch tip, plus what shapes the answer (path, query and kind of viewer).
 pub fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {

@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 
+use super::listing::NoQuery;
 use super::{AppState, caching};
 use crate::site::{PostRecord, Snapshot};
 
@@ -33,10 +34,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "An Atom 1.0 feed; `ETag` follows the branch tip", body = String, content_type = "application/atom+xml",
             example = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">...</feed>"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "A query parameter (the feed takes none)", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/feed.atom")]
-pub async fn feed(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn feed(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    _no_parameters: web::Query<NoQuery>,
+) -> HttpResponse {
     let snapshot = state.site.snapshot();
     let base = base_url(&request, state.public_url.as_deref());
     let etag = feed_etag(&snapshot, &base);

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use super::history_views::{
     DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList, TouchedPost,
 };
+use super::listing::NoQuery;
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -97,7 +98,7 @@ pub async fn list_revisions(
         ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)"),
     ),
     responses(
-        (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then", body = PostView),
+        (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then, a dash and a hash of the body", body = PostView),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision, or a version that does not parse", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
@@ -111,14 +112,18 @@ pub async fn get_revision(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<(String, String)>,
+    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
-    let slug = Slug::parse(&slug)?;
-    post_as_of(&request, &state, &viewer, slug, rev).await
+    post_as_of(&request, &state, &viewer, Slug::parse(&slug)?, rev).await
 }
 
-/// The post `slug` (named as at the tip) as it was at `rev`, followed across renames, with
-/// its history fields as of then; shared by `/revisions/{rev}` and `GET /posts/{slug}?rev=`.
+/// The post `slug` as of the revision `rev`, followed across renames: the answer of both
+/// `/posts/{slug}/revisions/{rev}` and `/posts/{slug}?rev=`.
+///
+/// # Errors
+/// 400 for a `rev` that is not a commit id, 404 when the post is not visible to the viewer,
+/// the commit is not on the branch or the post did not exist then.
 pub async fn post_as_of(
     request: &HttpRequest,
     state: &AppState,
@@ -154,7 +159,7 @@ pub async fn post_as_of(
             .cloned()
             .collect();
         let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
-        Ok((format!("\"{blob}\""), body))
+        Ok((caching::post_etag(blob, &body), body))
     })
     .await??;
     Ok(caching::json_read(request, viewer, &etag, || body))

@@ -40,6 +40,13 @@ pub enum SortOrder {
     Title,
 }
 
+/// The query of an endpoint that takes no parameters: any parameter is a 400, as on every
+/// other read, rather than silently ignored.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NoQuery {}
+
 /// The query of `GET /api/v1/posts`. Unknown parameters and values are a 400.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

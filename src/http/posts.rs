@@ -5,9 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::listing::ListQuery;
+use super::listing::{ListQuery, NoQuery};
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{AppState, Viewer, caching};
+use super::{AppState, Viewer, caching, history};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::site::PostRecord;
@@ -95,7 +95,7 @@ pub struct PostQuery {
     tag = "posts",
     params(("slug" = String, Path, description = "The post's slug"), PostQuery),
     responses(
-        (status = 200, description = "The post; `ETag` is its blob id", body = PostView),
+        (status = 200, description = "The post; `ETag` is its blob id, a dash and a hash of the body (authors and anonymous readers can get different bodies)", body = PostView),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post (drafts are 404 to anonymous clients) or revision", body = Problem, content_type = "application/problem+json"),
@@ -113,17 +113,13 @@ pub async fn get_post(
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();
     if let Some(rev) = query.into_inner().rev {
-        return super::history::post_as_of(&request, &state, &viewer, slug, rev).await;
+        return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
     let record = snapshot
         .visible(&slug, viewer.audience())
         .ok_or_else(|| no_post(&slug))?;
-    Ok(caching::json_read(
-        &request,
-        &viewer,
-        &record.etag(),
-        || views::post_body(record, viewer.audience()),
-    ))
+    let (body, etag) = views::post_body(record, viewer.audience());
+    Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 
 /// Posts that link to this one.
@@ -143,6 +139,7 @@ pub async fn get_backlinks(
     state: web::Data<AppState>,
     viewer: Viewer,
     slug: web::Path<String>,
+    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
+use super::listing::NoQuery;
 use super::views::{self, TagCount, TagList};
 use super::{AppState, Viewer, caching};
 use crate::error::ApiError;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "Tags with their post counts", body = TagList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "A query parameter (the list takes none)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
 )]
@@ -26,6 +28,7 @@ pub async fn list_tags(
     request: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
+    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();

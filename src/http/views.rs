@@ -148,13 +148,15 @@ pub struct TagList {
 }
 
 /// The serialised post for `audience`, cached in its record so a warm read does no work.
-pub fn post_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
+pub fn post_body(record: &PostRecord, audience: Audience) -> (bytes::Bytes, String) {
     record.body[audience as usize]
         .get_or_init(|| {
-            to_bytes(
+            let body = to_bytes(
                 &PostView::of(record.post(), record.links_to(audience))
                     .with_history(record.history()),
-            )
+            );
+            let etag = super::caching::post_etag(record.blob(), &body);
+            (body, etag)
         })
         .clone()
 }

@@ -80,7 +80,8 @@ impl From<Rejection> for ApiError {
 }
 
 /// What `If-Match` says the client last saw: `None` without the header, `*` for any
-/// current version, else the post's ETag (its blob id).
+/// current version, else the post's ETag: its blob id, alone or followed by `-` and the
+/// hash of a representation (`caching::post_etag`), which a precondition ignores.
 ///
 /// # Errors
 /// 412 for a value that cannot be any post's ETag: it can never match.
@@ -99,6 +100,7 @@ pub fn if_match(request: &HttpRequest) -> Result<Option<Expected>, ApiError> {
     let blob = value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
+        .map(|v| v.split_once('-').map_or(v, |(blob, _)| blob))
         .filter(|v| v.len() == 40)
         .and_then(|v| Oid::from_str(v).ok())
         .ok_or_else(never)?;

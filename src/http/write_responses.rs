@@ -34,10 +34,14 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     };
     let commit = written.commit.to_string();
     let snapshot = state.site.snapshot();
+    // The ETag an author's GET gives when the site shows this version, else the bare blob
+    // id (still a valid If-Match).
+    let mut etag = format!("\"{blob}\"");
     let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
-            let post = views::post_body(record, Audience::Authors);
+            let (post, cached_etag) = views::post_body(record, Audience::Authors);
+            etag = cached_etag;
             with_write_fields(&post, &commit, written.merged)
         }
         // A later write (or a push) already replaced it; render the version written.
@@ -61,7 +65,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
         },
     };
     response
-        .insert_header((header::ETAG, format!("\"{blob}\"")))
+        .insert_header((header::ETAG, etag))
         .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
         .content_type("application/json")
         .body(body)
@@ -92,7 +96,7 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
                 .as_ref()
                 .and_then(|s| s.get(&slug))
                 .and_then(|record| {
-                    serde_json::from_slice(&views::post_body(record, Audience::Authors)).ok()
+                    serde_json::from_slice(&views::post_body(record, Audience::Authors).0).ok()
                 });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),

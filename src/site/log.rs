@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Audience, Snapshot};
-use crate::history::ChangeRef;
+use crate::history::{ChangeKind, ChangeRef, HistoryIndex, PathId};
 use crate::post::{FrontMatter, Slug, Status, split_front_matter};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 
@@ -64,6 +64,7 @@ impl Snapshot {
         }
         let reader = store.history_reader()?;
         let mut statuses = HashMap::new();
+        let mut gone: HashMap<PathId, bool> = HashMap::new();
         let mut commits = Vec::new();
         for position in (0..history.len() as u32).rev() {
             let changes = &history.commit(position).changes;
@@ -78,11 +79,29 @@ impl Snapshot {
                 } else if hidden.contains(&at) {
                     false
                 } else {
-                    // A deleted post's change: shown when that version was published.
-                    let blob = change.new_blob.or(change.old_blob);
-                    blob.map(|b| is_published(&reader, b, &mut statuses))
-                        .transpose()?
-                        .unwrap_or(false)
+                    // A deleted post's change: shown when its last version, met first going
+                    // back, was published, as its revisions are. Its status carries back to
+                    // the path it was renamed from and ends where its file was added.
+                    let published = match gone.get(&change.path) {
+                        Some(&published) => published,
+                        None => change
+                            .new_blob
+                            .or(change.old_blob)
+                            .map(|blob| is_published(&reader, blob, &mut statuses))
+                            .transpose()?
+                            .unwrap_or(false),
+                    };
+                    gone.remove(&change.path);
+                    match (change.kind, change.previous) {
+                        (ChangeKind::Added, _) => {}
+                        (ChangeKind::Renamed, Some(previous)) => {
+                            gone.insert(previous, published);
+                        }
+                        _ => {
+                            gone.insert(change.path, published);
+                        }
+                    }
+                    published
                 };
                 if visible {
                     any_shown = true;
@@ -112,18 +131,34 @@ impl Snapshot {
         if let Some(record) = self.get(slug) {
             return Ok(audience.sees(record));
         }
-        let Some(&newest) = self.history.revisions(slug, None).first() else {
+        if self.history.revisions(slug, None).is_empty() {
             return Ok(false);
-        };
+        }
         if audience == Audience::Authors {
             return Ok(true);
         }
-        let (_, change) = self.history.change(newest);
-        let Some(blob) = change.new_blob.or(change.old_blob) else {
-            return Ok(false);
-        };
-        is_published(&store.history_reader()?, blob, &mut HashMap::new())
+        let reader = store.history_reader()?;
+        last_version_published(&self.history, slug, &reader, &mut HashMap::new())
     }
+}
+
+/// Whether the last version of `slug` in `history` (a post no longer at the tip) was
+/// published: what decides whether its revisions are public (the log walks back to the same
+/// answer).
+fn last_version_published(
+    history: &HistoryIndex,
+    slug: &Slug,
+    reader: &HistoryReader,
+    known: &mut HashMap<Oid, bool>,
+) -> Result<bool, StoreError> {
+    let Some(&newest) = history.revisions(slug, None).first() else {
+        return Ok(false);
+    };
+    let (_, change) = history.change(newest);
+    let Some(blob) = change.new_blob.or(change.old_blob) else {
+        return Ok(false);
+    };
+    is_published(reader, blob, known)
 }
 
 /// Whether the post file in `blob` is published; a file whose front matter does not parse

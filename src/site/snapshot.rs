@@ -57,8 +57,8 @@ pub struct PostRecord {
     parsed: Arc<ParsedPost>,
     /// Per audience: the linked posts that exist and that audience may see.
     links_to: [Vec<Slug>; 2],
-    /// Per audience: the serialised post.
-    pub body: [OnceLock<bytes::Bytes>; 2],
+    /// Per audience: the serialised post and its ETag.
+    pub body: [OnceLock<(bytes::Bytes, String)>; 2],
     /// Per audience: the serialised list entry.
     pub summary: [OnceLock<bytes::Bytes>; 2],
     /// The post's revisions as of the snapshot's tip; `None` without a history index.
@@ -72,11 +72,6 @@ impl PostRecord {
 
     pub fn blob(&self) -> Oid {
         self.parsed.blob
-    }
-
-    /// The strong ETag of the post: its blob id, which changes exactly when the file does.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.parsed.blob)
     }
 
     pub fn is_published(&self) -> bool {

@@ -678,6 +678,192 @@ async fn a_published_posts_revisions_made_as_a_draft_are_visible() {
     assert_eq!(old["status"], "draft");
 }
 
+/// Every part of a deleted post's past follows the status of its last version: a post
+/// published once, turned back into a draft and then deleted is hidden everywhere,
+/// including the revision at which it was public; a post published and then deleted
+/// shows every revision, including those made while it was a draft.
+#[tokio::test]
+async fn a_deleted_posts_past_follows_its_last_version_everywhere() {
+    let app = spawn_app().await;
+    let path = "posts/moe-routing.md";
+    let as_status = |status: &str| {
+        post(
+            "Mixture-of-experts routing",
+            "2026-11-01",
+            "[moe]",
+            status,
+            "Routing.",
+            "- Top-1?",
+        )
+    };
+    let public_once = app.commit_outside("Publish", &[(path, Some(&as_status("published")))]);
+    app.commit_outside("Back to draft", &[(path, Some(&as_status("draft")))]);
+    let gone = app.commit_outside("Delete", &[(path, None)]);
+    served(&app, &gone).await;
+
+    for path in [
+        format!("/api/v1/posts/moe-routing?rev={public_once}"),
+        format!("/api/v1/posts/moe-routing/revisions/{public_once}"),
+        "/api/v1/posts/moe-routing/revisions".to_string(),
+    ] {
+        assert_problem(app.get(&path).send().await.unwrap(), 404).await;
+    }
+    let log = app.text("/api/v1/history?per_page=100").await;
+    assert!(!log.contains("moe-routing"), "{log}");
+    assert!(!log.contains(&format!("\"{public_once}\"")), "{log}");
+
+    // The other way round: a draft published, then deleted.
+    let layernorm = "posts/layernorm-vs-rmsnorm.md";
+    let draft = post(
+        "LayerNorm versus RMSNorm",
+        "2026-10-01",
+        "[transformers]",
+        "draft",
+        "Drafted.",
+        "- Why?",
+    );
+    let drafted = app.commit_outside("Unpublish to rework", &[(layernorm, Some(&draft))]);
+    let final_text = draft.replace("status: draft", "status: published");
+    app.commit_outside("Publish again", &[(layernorm, Some(&final_text))]);
+    let removed = app.commit_outside("Delete", &[(layernorm, None)]);
+    served(&app, &removed).await;
+
+    let read = app
+        .get(&format!("/api/v1/posts/layernorm-vs-rmsnorm?rev={drafted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "a revision made as a draft, via ?rev=");
+    let log: Value = app
+        .get("/api/v1/history?per_page=100")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        log["commits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["commit"] == drafted.as_str()),
+        "{log}"
+    );
+}
+
+/// `?rev=` and `/revisions/{rev}` are one answer: the post as of that commit, followed
+/// back across a rename, with the revision it was at.
+#[tokio::test]
+async fn reading_with_rev_follows_the_post_across_a_rename_as_revisions_does() {
+    let app = spawn_app().await;
+    let seeded = app.branch_log()[0].id.clone();
+    let renamed = app
+        .rename_post(
+            "attention-scaling",
+            &serde_json::json!({"new_slug": "scaled-attention"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+
+    let by_query = app
+        .get(&format!("/api/v1/posts/scaled-attention?rev={seeded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_query.status(),
+        200,
+        "the post existed then, under its old name"
+    );
+    let query_etag = by_query.headers()["etag"].clone();
+    let by_query: Value = by_query.json().await.unwrap();
+    let by_path = app
+        .get(&format!(
+            "/api/v1/posts/scaled-attention/revisions/{seeded}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_path.headers()["etag"], query_etag);
+    let by_path: Value = by_path.json().await.unwrap();
+    assert_eq!(by_query, by_path);
+    assert_eq!(by_query["revision"]["commit"], seeded.as_str());
+}
+
+/// A post's first and last diffs carry git's headers for an added and a deleted file, so
+/// that `git apply` takes them as they are.
+#[tokio::test]
+async fn the_diff_of_an_added_or_deleted_post_is_what_git_diff_prints() {
+    let app = spawn_app().await;
+    let path = "posts/kv-cache.md";
+    let text = post(
+        "KV cache",
+        "2026-11-03",
+        "[inference]",
+        "published",
+        "Rows.",
+        "- Why?",
+    );
+    let added = app.commit_outside("Add the KV cache post", &[(path, Some(&text))]);
+    let deleted = app.commit_outside("Delete it", &[(path, None)]);
+    served(&app, &deleted).await;
+
+    for (from, to) in [(None, &added), (Some(&added), &deleted)] {
+        let query = match from {
+            Some(from) => format!("from={from}&to={to}"),
+            None => format!("to={to}"),
+        };
+        let diff = json(&app, &format!("/api/v1/posts/kv-cache/diff?{query}")).await;
+        let git_diff = git(&app.repo, &["diff", &format!("{to}^"), to, "--", path]);
+        assert_eq!(diff["unified"], git_diff.as_str(), "{query}");
+    }
+}
+
+/// A post created at the slug of a deleted draft is another post: it does not inherit the
+/// draft's past, so nothing of the draft reaches anonymous readers through it.
+#[tokio::test]
+async fn a_post_created_where_a_draft_was_deleted_does_not_inherit_its_past() {
+    let app = spawn_app().await;
+    let path = "posts/moe-routing.md";
+    let draft_edit = post(
+        "Mixture-of-experts routing",
+        "2026-11-01",
+        "[moe]",
+        "draft",
+        "Secret working notes.",
+        "- Top-1?",
+    );
+    let drafted = app.commit_outside("moe-routing: secret notes", &[(path, Some(&draft_edit))]);
+    app.commit_outside("Drop the draft", &[(path, None)]);
+    let fresh = post(
+        "Routing, again",
+        "2026-12-01",
+        "[moe]",
+        "published",
+        "Public.",
+        "- ?",
+    );
+    let created = app.commit_outside("A new public post", &[(path, Some(&fresh))]);
+    served(&app, &created).await;
+
+    let revisions = json(&app, "/api/v1/posts/moe-routing/revisions").await;
+    assert_eq!(revision_commits(&revisions), std::slice::from_ref(&created));
+    let current = json(&app, "/api/v1/posts/moe-routing").await;
+    assert_eq!(current["revision_count"], 1);
+    assert_problem(
+        app.get(&format!("/api/v1/posts/moe-routing/revisions/{drafted}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let log = app.text("/api/v1/history?per_page=100").await;
+    assert!(!log.contains("secret notes"), "{log}");
+    assert!(!log.contains(&drafted), "{log}");
+}
+
 #[tokio::test]
 async fn revisions_that_are_not_commit_ids_are_rejected() {
     let app = spawn_app().await;

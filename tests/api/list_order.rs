@@ -73,3 +73,37 @@ async fn each_status_and_order_is_its_own_list() {
         ["attention-scaling"]
     );
 }
+
+/// `-date` orders posts by the instant they were first published, whatever offset their
+/// `date` is written with; a date that does not parse sorts as no date, last.
+#[tokio::test]
+async fn newest_first_compares_instants_not_text() {
+    let dated = |date: &str| post("A post", date, "[t]", "published", "x", "- y");
+    let app = crate::helpers::spawn_app_with(vec![
+        (
+            "late-evening-in-new-york",
+            dated("2026-11-02T23:00:00-05:00"),
+        ),
+        ("early-morning-in-london", dated("2026-11-03T01:00:00Z")),
+        ("the-day-before", dated("2026-11-02")),
+        ("someday", dated("someday")),
+    ])
+    .await;
+    let list: Value = app
+        .get("/api/v1/posts?sort=-date")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        slugs(&list),
+        [
+            "late-evening-in-new-york",
+            "early-morning-in-london",
+            "the-day-before",
+            "someday"
+        ]
+    );
+}

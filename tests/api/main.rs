@@ -2,6 +2,7 @@
 //! over HTTP.
 
 mod concurrency;
+mod contract;
 mod crash;
 mod feed;
 mod helpers;

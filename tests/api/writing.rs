@@ -368,7 +368,11 @@ async fn restoring_a_revision_is_a_new_commit_with_that_content() {
         .await;
 
     assert_eq!(response.status(), 200);
-    assert_eq!(etag_of(&response), etag, "the same file, so the same ETag");
+    assert_eq!(
+        etag_of(&response)[..41],
+        etag[..41],
+        "the same file, so an ETag naming the same blob"
+    );
     let restored: Value = response.json().await.unwrap();
     assert_eq!(restored["markdown"], post["markdown"]);
     assert_eq!(

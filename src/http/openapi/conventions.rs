@@ -150,7 +150,7 @@ fn document_conditional_read(operation: &mut Operation) {
             HeaderBuilder::new()
                 .schema(Some(string_schema()))
                 .description(Some(
-                    "Strong validator for If-None-Match (a post's blob id; a list's tip)",
+                    "Strong validator for If-None-Match (a post's blob id and body hash; a list's tip)",
                 ))
                 .build()
                 .into()
