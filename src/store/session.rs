@@ -30,6 +30,15 @@ pub const PACKS_PER_CONSOLIDATION: usize = 32;
 pub struct WriteSession {
     store: Store,
     small_packs: RefCell<SmallPacks>,
+    /// The repository the batches use, kept open between groups: opening one loads every
+    /// pack index and closing it unmaps them, which cost more CPU than a small commit.
+    open: RefCell<Option<OpenRepository>>,
+}
+
+/// A repository kept open across batches, and how many batches it has served.
+struct OpenRepository {
+    repo: Repository,
+    batches: usize,
 }
 
 /// The packs this session wrote since it last consolidated, and the tip it did so at.
@@ -46,6 +55,7 @@ impl Store {
         WriteSession {
             store: self.clone(),
             small_packs: RefCell::default(),
+            open: RefCell::default(),
         }
     }
 }
@@ -69,20 +79,39 @@ impl WriteSession {
     /// # Errors
     /// `NotARepository`, or git errors setting up the in-memory object store.
     pub fn batch<T>(&self, group: impl FnOnce(&Batch<'_>) -> T) -> Result<T, StoreError> {
-        let repo = self.store.repository()?;
+        let mut open = self.open.borrow_mut();
+        // Every batch adds a mempack to the open repository's object database (libgit2
+        // cannot remove one), and the packs merged away stay mapped until it closes: so the
+        // repository is reopened as often as the small packs are consolidated.
+        let open = match open
+            .take()
+            .filter(|open| open.batches < PACKS_PER_CONSOLIDATION)
+        {
+            Some(kept) => open.insert(kept),
+            None => open.insert(OpenRepository {
+                repo: self.store.repository()?,
+                batches: 0,
+            }),
+        };
+        open.batches += 1;
+        let repo = &open.repo;
         let odb = repo.odb()?;
-        let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY)?;
+        // libgit2 writes into the writable backend of highest priority: this batch's
+        // mempack must outrank the (empty) ones earlier batches left on this repository.
+        let priority =
+            MEMPACK_PRIORITY.saturating_add(i32::try_from(open.batches).unwrap_or(i32::MAX));
+        let mempack = odb.add_new_mempack_backend(priority)?;
         {
             let mut small_packs = self.small_packs.borrow_mut();
             if !small_packs.started {
                 small_packs.started = true;
-                small_packs.since = self.store.tip_in(&repo)?;
+                small_packs.since = self.store.tip_in(repo)?;
             }
         }
         let batch = Batch {
             session: self,
             store: &self.store,
-            repo: &repo,
+            repo,
             odb: &odb,
             mempack,
         };
@@ -127,6 +156,8 @@ impl WriteSession {
             }
         }
         small_packs.since = Some(tip);
+        // The open repository still maps the removed packs; the next batch reopens it.
+        self.open.replace(None);
         tracing::debug!(objects = builder.object_count(), "small packs consolidated");
         Ok(())
     }
@@ -158,6 +189,16 @@ pub struct Batch<'r> {
     repo: &'r Repository,
     odb: &'r Odb<'r>,
     mempack: git2::Mempack<'r>,
+}
+
+/// Whatever a batch did not persist (its branch move failed, or it never tried) is dropped,
+/// so the next batch on the same open repository starts from the disk alone.
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.mempack.reset() {
+            tracing::warn!(%error, "could not drop a batch's unwritten objects");
+        }
+    }
 }
 
 /// Reading and writing within a batch.
