@@ -25,6 +25,14 @@ fn git(repo: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The reference a post's revisions must equal: `git log --follow` for its file.
+fn git_log_follow(repo: &Path, path: &str) -> Vec<String> {
+    lines(&git(
+        repo,
+        &["log", "--follow", "--format=%H", "main", "--", path],
+    ))
+}
+
 fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
@@ -103,17 +111,7 @@ async fn a_posts_revisions_are_the_commits_git_log_follow_lists() {
     served(&app, tip.trim()).await;
 
     let body = json(&app, "/api/v1/posts/attention-scaling/revisions").await;
-    let expected = lines(&git(
-        &app.repo,
-        &[
-            "log",
-            "--follow",
-            "--format=%H",
-            "main",
-            "--",
-            "posts/attention-scaling.md",
-        ],
-    ));
+    let expected = git_log_follow(&app.repo, "posts/attention-scaling.md");
     assert_eq!(revision_commits(&body), expected);
     assert_eq!(expected.len(), 4);
     assert_eq!(
@@ -410,17 +408,7 @@ async fn a_git_mv_with_a_small_edit_is_followed_like_git_log_follow() {
     served(&app, tip.trim()).await;
 
     let body = json(&app, "/api/v1/posts/scaled-attention/revisions").await;
-    let expected = lines(&git(
-        &app.repo,
-        &[
-            "log",
-            "--follow",
-            "--format=%H",
-            "main",
-            "--",
-            "posts/scaled-attention.md",
-        ],
-    ));
+    let expected = git_log_follow(&app.repo, "posts/scaled-attention.md");
     assert_eq!(expected.len(), 5);
     assert_eq!(revision_commits(&body), expected);
     let rename = &body["revisions"][0];
@@ -469,17 +457,7 @@ async fn a_force_push_rewrites_the_history_served() {
     served(&app, tip.trim()).await;
 
     let body = json(&app, "/api/v1/posts/attention-scaling/revisions").await;
-    let expected = lines(&git(
-        &app.repo,
-        &[
-            "log",
-            "--follow",
-            "--format=%H",
-            "main",
-            "--",
-            "posts/attention-scaling.md",
-        ],
-    ));
+    let expected = git_log_follow(&app.repo, "posts/attention-scaling.md");
     assert_eq!(revision_commits(&body), expected);
     assert_eq!(expected.len(), 3);
     assert!(!revision_commits(&body).contains(&commits[1]));
