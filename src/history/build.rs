@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::index::{ChangeKind, ClassifiedChange, HistoryIndex};
 use super::renames::pair_renames;
-use crate::store::{HistoryReader, Oid, PostFileChange, Store, StoreError};
+use crate::store::{HistoryReader, Oid, PostFileChange, StoreError};
 
 /// The index as of `tip`, reusing `previous` as far as the branch still agrees with it.
 ///
@@ -19,7 +19,7 @@ use crate::store::{HistoryReader, Oid, PostFileChange, Store, StoreError};
 #[tracing::instrument(skip_all, fields(tip = ?tip))]
 pub fn update(
     previous: &Arc<HistoryIndex>,
-    store: &Store,
+    reader: &HistoryReader,
     tip: Option<Oid>,
 ) -> Result<Arc<HistoryIndex>, StoreError> {
     if tip == previous.tip() {
@@ -28,7 +28,6 @@ pub fn update(
     let Some(tip) = tip else {
         return Ok(Arc::new(HistoryIndex::default()));
     };
-    let reader = store.history_reader()?;
     let (chain, shared) = reader.first_parent_chain(tip, |id| previous.position(id).is_some())?;
     let mut index = match shared.and_then(|id| previous.position(id)) {
         Some(position) => {
@@ -44,7 +43,7 @@ pub fn update(
     let mut facts = chain.into_iter().rev();
     reader.post_changes_along(shared, ids.into_iter(), |_, changes| {
         let commit = facts.next().expect("one set of changes per commit");
-        let classified = classify(&reader, changes)?;
+        let classified = classify(reader, changes)?;
         index.push(commit, classified);
         Ok::<(), StoreError>(())
     })?;
@@ -110,7 +109,7 @@ mod tests {
     use super::*;
     use crate::history::{load, save};
     use crate::post::Slug;
-    use crate::store::{Change, CommitRequest, Identity};
+    use crate::store::{Change, CommitRequest, Identity, Store};
 
     /// A bare repository and a way to commit file changes onto its branch.
     struct Repo {
@@ -160,7 +159,8 @@ mod tests {
         }
 
         fn index(&self, from: &Arc<HistoryIndex>) -> Arc<HistoryIndex> {
-            update(from, &self.store, self.store.tip().unwrap()).unwrap()
+            let reader = self.store.history_reader().unwrap();
+            update(from, &reader, self.store.tip().unwrap()).unwrap()
         }
 
         fn fresh_index(&self) -> Arc<HistoryIndex> {

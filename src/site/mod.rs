@@ -18,7 +18,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
-use crate::store::{Store, StoreError};
+use crate::store::{HistoryReader, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
@@ -28,8 +28,10 @@ pub use snapshot::{Audience, PostRecord, Snapshot};
 pub struct Site {
     store: Store,
     current: ArcSwap<Snapshot>,
-    /// Serialises snapshot builds so two refreshes never parse the same posts twice.
-    refreshing: Mutex<()>,
+    /// The repository handle refreshes read through, kept open between them (opening one
+    /// reads the configuration and every pack index: more than a small refresh costs). The
+    /// mutex also serialises refreshes, so two never parse the same posts twice.
+    refreshing: Mutex<Option<HistoryReader>>,
     /// Snapshots built so far, the first included (for `/metrics`).
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
@@ -45,17 +47,18 @@ impl Site {
     pub fn load(store: Store) -> Result<Site, StoreError> {
         let file = history::index_file(&store.git_dir()?);
         let saved = Arc::new(history::load(&file).unwrap_or_default());
-        let tip = store.tip()?;
-        let index = history::update(&saved, &store, tip)?;
+        let reader = store.history_reader()?;
+        let tip = reader.tip(&store)?;
+        let index = history::update(&saved, &reader, tip)?;
         let saver = Arc::new(IndexSaver::new(file));
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&store, tip, None, index)?;
+        let first = Snapshot::build_at(&reader, tip, None, index)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
-            refreshing: Mutex::new(()),
+            refreshing: Mutex::new(Some(reader)),
             builds: AtomicU64::new(1),
             saver,
         })
@@ -75,15 +78,27 @@ impl Site {
     /// # Errors
     /// Git errors reading the branch; the old snapshot stays in place.
     pub fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let _only_one = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reader) = kept.as_ref()
+            && let Ok(snapshot) = self.refresh_with(reader)
+        {
+            return Ok(snapshot);
+        }
+        // No reader yet, or it failed: perhaps it no longer matches the disk (a `git gc`
+        // removed a pack it had open). A fresh one decides.
+        let reader = kept.insert(self.store.history_reader()?);
+        self.refresh_with(reader)
+    }
+
+    fn refresh_with(&self, reader: &HistoryReader) -> Result<Arc<Snapshot>, StoreError> {
         let current = self.current.load_full();
-        let tip = self.store.tip()?;
+        let tip = reader.tip(&self.store)?;
         if tip == current.tip {
             return Ok(current);
         }
-        let index: Arc<HistoryIndex> = history::update(&current.history, &self.store, tip)?;
+        let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
         self.saver.save_later(index.clone());
-        let next = Arc::new(Snapshot::build_at(&self.store, tip, Some(&current), index)?);
+        let next = Arc::new(Snapshot::build_at(reader, tip, Some(&current), index)?);
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
         self.builds.fetch_add(1, Ordering::Relaxed);

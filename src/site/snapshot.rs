@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
-use crate::store::{Oid, Store, StoreError};
+use crate::store::{HistoryReader, Oid, Store, StoreError};
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,16 +132,17 @@ impl Snapshot {
     /// # Errors
     /// Git errors reading the tip, its trees or blobs.
     pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
-        Snapshot::build_at(store, store.tip()?, previous, Arc::default())
+        let reader = store.history_reader()?;
+        Snapshot::build_at(&reader, reader.tip(store)?, previous, Arc::default())
     }
 
     /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
-    /// the parsed posts of `previous` whose blob is unchanged.
+    /// the parsed posts of `previous` whose blob is unchanged; reads through `reader`.
     ///
     /// # Errors
     /// Git errors reading the tip's trees or blobs.
     pub fn build_at(
-        store: &Store,
+        reader: &HistoryReader,
         tip: Option<Oid>,
         previous: Option<&Snapshot>,
         history: Arc<HistoryIndex>,
@@ -156,9 +157,7 @@ impl Snapshot {
         };
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
-        // One repository handle for every blob: opening one per post costs more than reading.
-        let reader = store.history_reader()?;
-        for file in store.post_files(tip)? {
+        for file in reader.post_files(tip)? {
             let reused = previous
                 .and_then(|p| p.posts.get(&file.slug))
                 .filter(|record| record.blob() == file.blob);

@@ -89,6 +89,22 @@ impl Store {
 
 /// Walking first parents and diffing trees.
 impl HistoryReader {
+    /// The tip of `store`'s branch, read through this reader's repository.
+    ///
+    /// # Errors
+    /// Git errors other than a missing branch.
+    pub fn tip(&self, store: &Store) -> Result<Option<Oid>, StoreError> {
+        store.tip_in(&self.repo)
+    }
+
+    /// Every post file in the tree of `commit`; see [`Store::post_files`].
+    ///
+    /// # Errors
+    /// Git errors reading the commit or its trees.
+    pub fn post_files(&self, commit: Oid) -> Result<Vec<super::PostFile>, StoreError> {
+        super::read::post_files_in(&self.repo, commit)
+    }
+
     /// The first-parent chain from `tip`, newest first, stopping before the first commit
     /// for which `known` holds; that commit is returned alongside (`None`: the walk reached
     /// the root).
