@@ -204,22 +204,34 @@ mod tests {
 
     #[test]
     fn a_group_is_flushed_before_the_branch_names_it_and_again_before_it_is_acknowledged() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, recorder, first) = recorded_store(dir.path(), false);
-        let session = store.write_session();
-        let second = session
-            .batch(|batch| {
-                let second = batch.write_commit(Some(first), &request(1)).unwrap();
-                *recorder.commit.lock().unwrap() = Some(second);
-                batch.move_branch(second, Some(first), "second").unwrap();
-                second
-            })
-            .unwrap();
+        // One edit (loose objects) and several (a pack).
+        for edits in [1, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, recorder, first) = recorded_store(dir.path(), false);
+            let session = store.write_session();
+            let last = session
+                .batch(edits, |batch| {
+                    let mut last = first;
+                    for n in 1..=edits {
+                        last = batch.write_commit(Some(last), &request(n)).unwrap();
+                    }
+                    *recorder.commit.lock().unwrap() = Some(last);
+                    batch.move_branch(last, Some(first), "group").unwrap();
+                    last
+                })
+                .unwrap();
+            assert_eq!(
+                recorder.seen.lock().unwrap().clone(),
+                flushes_of_a_group(first, last),
+                "a group of {edits}"
+            );
+        }
+    }
 
-        let seen = recorder.seen.lock().unwrap().clone();
-        let expected = vec![
-            // The pack and the lock are written and flushed while the branch still names the
-            // old tip.
+    fn flushes_of_a_group(first: Oid, second: Oid) -> Vec<Seen> {
+        vec![
+            // The objects and the lock are written and flushed while the branch still names
+            // the old tip.
             Seen {
                 dir: "objects".into(),
                 tip: Some(first),
@@ -233,8 +245,7 @@ mod tests {
                 commit_readable: true,
                 lock: None,
             },
-        ];
-        assert_eq!(seen, expected);
+        ]
     }
 
     #[test]

@@ -1,52 +1,70 @@
 //! A writer's handle on the repository, for committing in groups.
 //!
-//! Written one by one, every loose object is a file and a folder entry of its own (with
-//! libgit2's fsync, two flushes each, eight per commit). A [`Batch`] instead keeps the objects of a whole group of
-//! commits in memory (libgit2's mempack) and persists them as one pack, flushed once with the
-//! branch move (see `durability`): the durability cost is paid per group, not per commit.
+//! Nothing is flushed object by object: the branch move that publishes a group flushes the
+//! filesystem once for all its objects (see `durability`). How the objects are written
+//! depends on the group's size:
 //!
-//! One pack per group would leave thousands of small packs, and every lookup would search
-//! them all; so every [`PACKS_PER_CONSOLIDATION`] groups the writer packs the commits made
-//! since the last consolidation into one pack and deletes the small packs it wrote itself
-//! (never a pack another process wrote). `git gc` remains free to repack everything.
+//! - a group of one edit (one author writing at a time) writes its four objects (blob, two
+//!   trees, commit) as loose objects: four small files, nothing else to compute;
+//! - a larger group (concurrent writers) keeps its objects in memory (libgit2's mempack)
+//!   and writes them as one pack: one delta search and one index for the whole group
+//!   instead of four files per commit.
+//!
+//! So that neither pile up, every [`GROUPS_PER_PACK`] groups the writer packs the commits
+//! made since it last did so into one pack, flushes it, deletes the group packs it wrote
+//! itself (never a pack another process wrote) and removes the loose copies of the objects
+//! the new pack holds (what `git prune-packed` does). Objects of a group whose branch move
+//! failed stay loose and unreachable until `git gc` prunes them; `git gc` remains free to
+//! repack everything.
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use git2::{Buf, Odb, Repository};
+use git2::{Buf, Repository};
 
 use super::read::{blob_in, post_at_in};
 use super::{CommitRequest, Oid, Store, StoreError};
 use crate::post::Slug;
 
+/// How many groups the writer commits before packing them into one pack.
+pub const GROUPS_PER_PACK: usize = 64;
+
 /// Reads newer than the in-memory objects of a batch must see them: the mempack goes first.
 const MEMPACK_PRIORITY: i32 = 999;
-
-/// How many group packs the writer leaves before merging them into one.
-pub const PACKS_PER_CONSOLIDATION: usize = 32;
 
 /// The writer thread's access to the repository; not `Sync`, so it lives on one thread.
 pub struct WriteSession {
     store: Store,
-    small_packs: RefCell<SmallPacks>,
-    /// The repository the batches use, kept open between groups: opening one loads every
-    /// pack index and closing it unmaps them, which cost more CPU than a small commit.
-    open: RefCell<Option<OpenRepository>>,
+    /// The repositories the batches use, kept open between groups: opening one reads the
+    /// configuration and loads every pack index, which costs more CPU than a small commit.
+    open: RefCell<OpenRepositories>,
+    /// What the writer committed since it last packed.
+    unpacked: RefCell<Unpacked>,
 }
 
-/// A repository kept open across batches, and how many batches it has served.
-struct OpenRepository {
-    repo: Repository,
-    batches: usize,
-}
-
-/// The packs this session wrote since it last consolidated, and the tip it did so at.
+/// One repository for groups written loose, one for groups kept in memory: libgit2 writes
+/// into the writable backend of highest priority, and a mempack, once added to a
+/// repository, cannot be removed, so loose writes need a repository that never had one.
 #[derive(Default)]
-struct SmallPacks {
+struct OpenRepositories {
+    loose: Option<Repository>,
+    /// With the number of mempacks it holds; reopened when they add up.
+    in_memory: Option<(Repository, i32)>,
+}
+
+/// The most mempacks an open repository collects before it is reopened.
+const MEMPACKS_PER_REPOSITORY: i32 = 32;
+
+/// The writer's commits since it last packed.
+#[derive(Default)]
+struct Unpacked {
+    /// The tip when they started: the commits to pack are those it does not reach.
     since: Option<Oid>,
     started: bool,
-    paths: Vec<PathBuf>,
+    groups: usize,
+    /// The group packs written since, to delete once their commits are packed together.
+    group_packs: Vec<PathBuf>,
 }
 
 impl Store {
@@ -54,8 +72,8 @@ impl Store {
     pub fn write_session(&self) -> WriteSession {
         WriteSession {
             store: self.clone(),
-            small_packs: RefCell::default(),
             open: RefCell::default(),
+            unpacked: RefCell::default(),
         }
     }
 }
@@ -73,58 +91,70 @@ impl WriteSession {
         Ok(Oid::hash_object(git2::ObjectType::Blob, bytes)?)
     }
 
-    /// Runs `group` with a [`Batch`]: its commits stay in memory until
-    /// [`Batch::move_branch`] persists them; whatever is not persisted is dropped.
+    /// Runs `group`, a group of `edits` edits, with a [`Batch`] on the session's open
+    /// repository. Its objects are neither durable nor reachable until
+    /// [`Batch::move_branch`] succeeds (see the module notes for where they go).
     ///
     /// # Errors
     /// `NotARepository`, or git errors setting up the in-memory object store.
-    pub fn batch<T>(&self, group: impl FnOnce(&Batch<'_>) -> T) -> Result<T, StoreError> {
+    pub fn batch<T>(
+        &self,
+        edits: usize,
+        group: impl FnOnce(&Batch<'_>) -> T,
+    ) -> Result<T, StoreError> {
         let mut open = self.open.borrow_mut();
-        // Every batch adds a mempack to the open repository's object database (libgit2
-        // cannot remove one), and the packs merged away stay mapped until it closes: so the
-        // repository is reopened as often as the small packs are consolidated.
-        let open = match open
-            .take()
-            .filter(|open| open.batches < PACKS_PER_CONSOLIDATION)
-        {
-            Some(kept) => open.insert(kept),
-            None => open.insert(OpenRepository {
-                repo: self.store.repository()?,
-                batches: 0,
-            }),
+        let (repo, mempacks) = if edits > 1 {
+            let kept = open
+                .in_memory
+                .take()
+                .filter(|(_, mempacks)| *mempacks < MEMPACKS_PER_REPOSITORY);
+            let (repo, mempacks) = match kept {
+                Some(kept) => open.in_memory.insert(kept),
+                None => open.in_memory.insert((self.store.repository()?, 0)),
+            };
+            *mempacks += 1;
+            (&*repo, Some(*mempacks))
+        } else {
+            let repo = match open.loose.take() {
+                Some(kept) => open.loose.insert(kept),
+                None => open.loose.insert(self.store.repository()?),
+            };
+            (&*repo, None)
         };
-        open.batches += 1;
-        let repo = &open.repo;
-        let odb = repo.odb()?;
-        // libgit2 writes into the writable backend of highest priority: this batch's
-        // mempack must outrank the (empty) ones earlier batches left on this repository.
-        let priority =
-            MEMPACK_PRIORITY.saturating_add(i32::try_from(open.batches).unwrap_or(i32::MAX));
-        let mempack = odb.add_new_mempack_backend(priority)?;
         {
-            let mut small_packs = self.small_packs.borrow_mut();
-            if !small_packs.started {
-                small_packs.started = true;
-                small_packs.since = self.store.tip_in(repo)?;
+            let mut unpacked = self.unpacked.borrow_mut();
+            if !unpacked.started {
+                unpacked.started = true;
+                unpacked.since = self.store.tip_in(repo)?;
             }
         }
+        let odb = repo.odb()?;
+        // This batch's mempack must outrank the (emptied) ones earlier batches left behind.
+        let mempack = mempacks
+            .map(|count| odb.add_new_mempack_backend(MEMPACK_PRIORITY.saturating_add(count)))
+            .transpose()?;
         let batch = Batch {
             session: self,
             store: &self.store,
             repo,
-            odb: &odb,
             mempack,
         };
         Ok(group(&batch))
     }
 
-    /// Merges the small packs into one once there are enough of them; see the module notes.
+    /// Forgets the open repository, so the next group opens a fresh one (after an error,
+    /// which may come from a handle that no longer matches the disk, e.g. after `git gc`).
+    pub fn reopen(&self) {
+        self.open.replace(OpenRepositories::default());
+    }
+
+    /// Packs the writer's commits once there are enough of them; see the module notes.
     ///
     /// # Errors
-    /// Git or I/O errors; the small packs stay then, and nothing is lost.
-    pub fn consolidate_if_due(&self) -> Result<(), StoreError> {
-        let mut small_packs = self.small_packs.borrow_mut();
-        if small_packs.paths.len() < PACKS_PER_CONSOLIDATION {
+    /// Git or I/O errors; the loose objects and group packs stay then, and nothing is lost.
+    pub fn pack_if_due(&self) -> Result<(), StoreError> {
+        let mut unpacked = self.unpacked.borrow_mut();
+        if unpacked.groups < GROUPS_PER_PACK {
             return Ok(());
         }
         let repo = self.store.repository()?;
@@ -133,39 +163,57 @@ impl WriteSession {
         };
         let mut walk = repo.revwalk()?;
         walk.push(tip)?;
-        if let Some(since) = small_packs.since {
+        if let Some(since) = unpacked.since {
             walk.hide(since)?;
         }
         let mut builder = repo.packbuilder()?;
         builder.insert_walk(&mut walk)?;
         let mut pack = Buf::new();
         builder.write_buf(&mut pack)?;
-        write_pack(&repo.odb()?, &pack)?;
-        // The merged pack must be on disk before the small packs' removal can be.
-        self.store.durability.flush(
-            &repo.commondir().join("objects"),
-            "making a merged pack durable",
-        )?;
-        // Every object the small packs hold that the branch can reach is in the new pack,
+        let index = write_pack(&repo, &pack)?;
+        // The pack must be on disk before what it replaces can be removed.
+        let objects = repo.commondir().join("objects");
+        self.store
+            .durability
+            .flush(&objects, "making a pack of the writer's commits durable")?;
+        // Every object of the group packs that the branch reaches is in the new pack, and
         // flushed; what else they hold was written by groups whose branch move failed.
-        for path in small_packs.paths.drain(..) {
-            for file in [path.with_extension("idx"), path.clone()] {
-                if let Err(error) = std::fs::remove_file(&file) {
-                    tracing::warn!(%error, pack = %file.display(), "could not remove a merged pack");
-                }
+        for pack in unpacked.group_packs.drain(..) {
+            for file in [pack.with_extension("idx"), pack] {
+                remove_if_present(&file);
             }
         }
-        small_packs.since = Some(tip);
-        // The open repository still maps the removed packs; the next batch reopens it.
-        self.open.replace(None);
-        tracing::debug!(objects = builder.object_count(), "small packs consolidated");
+        for id in pack_index_ids(&index)? {
+            let hex = id.to_string();
+            remove_if_present(&objects.join(&hex[..2]).join(&hex[2..]));
+        }
+        unpacked.since = Some(tip);
+        unpacked.groups = 0;
+        // The open repository may still map the removed packs; the next batch reopens it.
+        self.reopen();
+        tracing::debug!(
+            objects = builder.object_count(),
+            "the writer's commits packed"
+        );
         Ok(())
     }
 }
 
-/// Writes a pack and its index through libgit2's indexer, without flushing them: the branch
-/// move that follows flushes once for all (see `durability`); returns the pack's name.
-fn write_pack(odb: &Odb<'_>, pack: &[u8]) -> Result<PathBuf, StoreError> {
+/// Removes a file the writer made redundant; a failure leaves only a redundant copy.
+fn remove_if_present(file: &Path) {
+    match std::fs::remove_file(file) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(%error, file = %file.display(), "could not remove a packed copy");
+        }
+    }
+}
+
+/// Writes a pack and its index through libgit2's indexer, without flushing them (the caller
+/// flushes); returns the path of the pack's index.
+fn write_pack(repo: &Repository, pack: &[u8]) -> Result<PathBuf, StoreError> {
+    let odb = repo.odb()?;
     let mut writer = odb.packwriter()?;
     writer.write_all(pack).map_err(|source| StoreError::Io {
         context: "writing a pack of new commits".into(),
@@ -176,26 +224,56 @@ fn write_pack(odb: &Odb<'_>, pack: &[u8]) -> Result<PathBuf, StoreError> {
     let checksum = pack
         .get(pack.len().saturating_sub(20)..)
         .unwrap_or_default();
-    Ok(PathBuf::from(format!(
-        "pack-{}.pack",
-        hex::encode(checksum)
-    )))
+    Ok(repo
+        .commondir()
+        .join("objects/pack")
+        .join(format!("pack-{}.idx", hex::encode(checksum))))
 }
 
-/// One group of commits, written in memory and persisted together.
+/// The ids of the objects a pack holds, read from its index (version 2: a header, a
+/// 256-entry fan-out table whose last entry is the object count, then the sorted ids).
+fn pack_index_ids(index: &Path) -> Result<Vec<Oid>, StoreError> {
+    const HEADER: usize = 8;
+    const FANOUT: usize = 256 * 4;
+    let invalid = |why: &str| StoreError::Io {
+        context: format!("reading the pack index {}", index.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
+    };
+    let bytes = std::fs::read(index).map_err(|source| StoreError::Io {
+        context: format!("reading the pack index {}", index.display()),
+        source,
+    })?;
+    if bytes.get(..HEADER) != Some(b"\xfftOc\x00\x00\x00\x02".as_slice()) {
+        return Err(invalid("not a version 2 pack index"));
+    }
+    let count = bytes
+        .get(HEADER + FANOUT - 4..HEADER + FANOUT)
+        .map(|last| u32::from_be_bytes([last[0], last[1], last[2], last[3]]) as usize)
+        .ok_or_else(|| invalid("truncated fan-out table"))?;
+    let ids = bytes
+        .get(HEADER + FANOUT..HEADER + FANOUT + count * 20)
+        .ok_or_else(|| invalid("truncated object ids"))?;
+    ids.chunks_exact(20)
+        .map(|id| Oid::from_bytes(id).map_err(StoreError::from))
+        .collect()
+}
+
+/// One group of commits, written into the object database and published together.
 pub struct Batch<'r> {
     session: &'r WriteSession,
     store: &'r Store,
     repo: &'r Repository,
-    odb: &'r Odb<'r>,
-    mempack: git2::Mempack<'r>,
+    /// Where a group of several edits keeps its objects until the branch moves.
+    mempack: Option<git2::Mempack<'r>>,
 }
 
-/// Whatever a batch did not persist (its branch move failed, or it never tried) is dropped,
-/// so the next batch on the same open repository starts from the disk alone.
+/// Whatever a batch kept in memory and did not persist (its branch move failed, or it never
+/// tried) is dropped, so the next batch on the same open repository starts from the disk.
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        if let Err(error) = self.mempack.reset() {
+        if let Some(mempack) = &self.mempack
+            && let Err(error) = mempack.reset()
+        {
             tracing::warn!(%error, "could not drop a batch's unwritten objects");
         }
     }
@@ -227,7 +305,7 @@ impl Batch<'_> {
         blob_in(self.repo, blob)
     }
 
-    /// Writes a commit into the batch's memory; see [`Store::write_commit`].
+    /// Writes a commit's objects, not yet flushed; see [`Store::write_commit`].
     ///
     /// # Errors
     /// Git errors writing blobs, trees or the commit.
@@ -239,33 +317,31 @@ impl Batch<'_> {
         self.store.write_commit(self.repo, parent, request)
     }
 
-    /// Persists the batch's objects as one pack, then moves the branch from `expected` to
-    /// `new`: a compare-and-swap, see [`Store::move_branch`], which flushes the pack before
-    /// the ref moves, so a crash never leaves a dangling ref.
+    /// Moves the branch from `expected` to `new`, writing the objects kept in memory as one
+    /// pack first: a compare-and-swap, see [`Store::move_branch`], which flushes the
+    /// objects before the branch moves, so a crash never leaves it naming a missing object.
     ///
     /// # Errors
-    /// `BranchMoved`, `BranchLocked`, git or I/O errors writing the pack.
+    /// `BranchMoved`, `BranchLocked`, git or I/O errors.
     pub fn move_branch(
         &self,
         new: Oid,
         expected: Option<Oid>,
         log_message: &str,
     ) -> Result<(), StoreError> {
-        self.persist()?;
-        self.store
-            .move_branch(self.repo, new, expected, log_message)
-    }
-
-    /// Writes the in-memory objects to `objects/pack/` as one pack.
-    fn persist(&self) -> Result<(), StoreError> {
-        let mut pack = Buf::new();
-        self.mempack.dump(self.repo, &mut pack)?;
-        let name = write_pack(self.odb, &pack)?;
-        self.mempack.reset()?;
-        let path = self.repo.path().join("objects/pack").join(name);
-        if path.exists() {
-            self.session.small_packs.borrow_mut().paths.push(path);
+        if let Some(mempack) = &self.mempack {
+            let mut pack = Buf::new();
+            mempack.dump(self.repo, &mut pack)?;
+            let index = write_pack(self.repo, &pack)?;
+            mempack.reset()?;
+            let pack = index.with_extension("pack");
+            if pack.exists() {
+                self.session.unpacked.borrow_mut().group_packs.push(pack);
+            }
         }
+        self.store
+            .move_branch(self.repo, new, expected, log_message)?;
+        self.session.unpacked.borrow_mut().groups += 1;
         Ok(())
     }
 }
@@ -275,11 +351,35 @@ mod tests {
     use super::*;
     use crate::store::{Change, Identity};
 
-    fn packs(repo: &std::path::Path) -> usize {
-        std::fs::read_dir(repo.join("objects/pack"))
-            .unwrap()
-            .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("pack".as_ref()))
-            .count()
+    fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> usize {
+        walk(dir).into_iter().filter(|path| keep(path)).count()
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            } else {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    fn packs(repo: &Path) -> usize {
+        files_under(&repo.join("objects/pack"), |p| {
+            p.extension() == Some("pack".as_ref())
+        })
+    }
+
+    /// Loose objects live in `objects/xx/`, two hexadecimal digits.
+    fn loose_objects(repo: &Path) -> usize {
+        files_under(&repo.join("objects"), |p| {
+            let folder = p.parent().unwrap().file_name().unwrap().to_string_lossy();
+            folder.len() == 2 && folder.chars().all(|c| c.is_ascii_hexdigit())
+        })
     }
 
     fn commit(batch: &Batch<'_>, parent: Option<Oid>, n: usize) -> Oid {
@@ -297,50 +397,76 @@ mod tests {
         batch.write_commit(parent, &request).unwrap()
     }
 
+    /// Commits `edits` edits in one group on the tip, numbered from `n`; returns the commits.
+    fn group(session: &WriteSession, edits: usize, n: usize, publish: bool) -> Vec<Oid> {
+        let tip = session.store().tip().unwrap();
+        session
+            .batch(edits, |batch| {
+                let mut commits: Vec<Oid> = Vec::new();
+                for k in 0..edits {
+                    let parent = commits.last().copied().or(tip);
+                    commits.push(commit(batch, parent, n + k));
+                }
+                if publish {
+                    batch
+                        .move_branch(*commits.last().unwrap(), tip, "group")
+                        .unwrap();
+                }
+                commits
+            })
+            .unwrap()
+    }
+
     #[test]
-    fn a_batch_persists_its_commits_only_when_the_branch_moves() {
+    fn a_group_is_published_only_when_the_branch_moves() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.git");
         Repository::init_bare(&path).unwrap();
         let store = Store::open(&path, "main").unwrap();
         let session = store.write_session();
 
-        let dropped = session.batch(|batch| commit(batch, None, 0)).unwrap();
-        assert!(store.repository().unwrap().find_commit(dropped).is_err());
+        group(&session, 1, 0, false);
+        assert_eq!(
+            store.tip().unwrap(),
+            None,
+            "a group that did not move the branch"
+        );
+        // One edit: a blob, two trees, a commit, and the empty tree a root commit starts from.
+        assert_eq!(loose_objects(&path), 5);
 
-        let kept = session
-            .batch(|batch| {
-                let first = commit(batch, None, 1);
-                let second = commit(batch, Some(first), 2);
-                batch.move_branch(second, None, "two commits").unwrap();
-                second
-            })
-            .unwrap();
-        assert_eq!(store.tip().unwrap(), Some(kept));
-        assert_eq!(packs(&path), 1, "one pack for the whole group");
+        let two = group(&session, 2, 1, true);
+        assert_eq!(store.tip().unwrap(), two.last().copied());
+        assert_eq!(packs(&path), 1, "several edits: one pack");
+        assert_eq!(loose_objects(&path), 5);
+
+        // After a group kept in memory, a group of one is still written to disk.
+        let one = group(&session, 1, 3, true);
+        assert_eq!(store.tip().unwrap(), one.last().copied());
+        assert_eq!(loose_objects(&path), 9);
+        let fresh = store.repository().unwrap();
+        for id in two.iter().chain(&one) {
+            fresh.find_commit(*id).unwrap().tree().unwrap();
+        }
     }
 
     #[test]
-    fn small_packs_are_merged_and_every_commit_stays_readable() {
+    fn the_writers_commits_are_packed_and_what_the_pack_replaces_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.git");
         Repository::init_bare(&path).unwrap();
         let store = Store::open(&path, "main").unwrap();
         let session = store.write_session();
         let mut commits = Vec::new();
-        for n in 0..PACKS_PER_CONSOLIDATION + 3 {
-            let tip = store.tip().unwrap();
-            let new = session
-                .batch(|batch| {
-                    let new = commit(batch, tip, n);
-                    batch.move_branch(new, tip, "one").unwrap();
-                    new
-                })
-                .unwrap();
-            commits.push(new);
-            session.consolidate_if_due().unwrap();
+        for g in 0..GROUPS_PER_PACK + 3 {
+            // Groups of one and of two edits in turn: loose objects and group packs.
+            commits.extend(group(&session, 1 + g % 2, commits.len(), true));
+            session.pack_if_due().unwrap();
         }
-        assert!(packs(&path) <= 4, "{} packs", packs(&path));
+        // Left after the packing: the pack, then a group of one (loose), a group of two (its
+        // pack) and a group of one (loose); and the empty tree the root commit started from,
+        // which no commit holds.
+        assert_eq!(packs(&path), 2);
+        assert_eq!(loose_objects(&path), 2 * 4 + 1);
         let repo = store.repository().unwrap();
         for (n, id) in commits.into_iter().enumerate() {
             let tree = repo.find_commit(id).unwrap().tree().unwrap();
@@ -353,5 +479,30 @@ mod tests {
                 format!("---\ntitle: P{n}\n---\n").as_bytes()
             );
         }
+    }
+
+    #[test]
+    fn a_pack_index_lists_what_git_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.git");
+        let repo = Repository::init_bare(&path).unwrap();
+        let blobs: Vec<Oid> = (0..300)
+            .map(|n| repo.blob(format!("blob {n}").as_bytes()).unwrap())
+            .collect();
+        let mut builder = repo.packbuilder().unwrap();
+        for blob in &blobs {
+            builder.insert_object(*blob, None).unwrap();
+        }
+        let mut pack = Buf::new();
+        builder.write_buf(&mut pack).unwrap();
+        let index = write_pack(&repo, &pack).unwrap();
+        let mut listed = pack_index_ids(&index).unwrap();
+        let mut expected = blobs.clone();
+        listed.sort();
+        expected.sort();
+        assert_eq!(listed, expected);
+
+        std::fs::write(&index, b"not an index").unwrap();
+        assert!(matches!(pack_index_ids(&index), Err(StoreError::Io { .. })));
     }
 }

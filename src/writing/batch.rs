@@ -40,6 +40,13 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
             );
             vec![Err(WriteError::Unavailable("the writer failed".into())); group.len()]
         });
+        if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Err(WriteError::Unavailable(_))))
+        {
+            // The repository failed us: the next group starts from a fresh handle.
+            session.reopen();
+        }
         if outcomes.iter().any(Result::is_ok)
             && let Err(error) = site.refresh()
         {
@@ -50,8 +57,8 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
             let _ = job.reply.send(outcome);
         }
         // After the acknowledgements, so no write waits for the housekeeping.
-        if let Err(error) = session.consolidate_if_due() {
-            tracing::warn!(%error, "could not merge the writer's small packs");
+        if let Err(error) = session.pack_if_due() {
+            tracing::warn!(%error, "could not pack the writer's commits");
         }
     }
 }
@@ -69,7 +76,7 @@ type Outcomes = Vec<Result<Written, WriteError>>;
 fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = session.batch(|batch| build_group(batch, committer, group));
+        let attempt = session.batch(group.len(), |batch| build_group(batch, committer, group));
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),

@@ -188,3 +188,61 @@ async fn a_git_push_between_api_writes_keeps_both_and_stales_the_etag() {
     assert_eq!(log[2].author, "Pushing Author <push@example.org>");
     assert_eq!(log[0].message, "Update post attention-scaling");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_git_gc_between_api_writes_leaves_reading_and_writing_working() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    // Writes alone (loose objects) and together (a group pack), before and after the gc.
+    let edit = |n: usize| {
+        let app = &app;
+        async move {
+            let (post, etag) = app.read_post("attention-scaling").await;
+            let markdown = format!("{}\nEdit {n}.\n", post["markdown"].as_str().unwrap());
+            let body = json!({"front_matter": post["front_matter"], "markdown": markdown});
+            let response = app.put_post("attention-scaling", &body, Some(&etag)).await;
+            assert_eq!(response.status(), 200, "edit {n}");
+        }
+    };
+    edit(1).await;
+    let creates: Vec<_> = (0..4)
+        .map(|n| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body = json!({"front_matter": {"title": format!("Before gc {n}")},
+                    "markdown": "## Question\n\nWhy?\n"});
+                app.create_post(&body).await.status()
+            })
+        })
+        .collect();
+    for create in creates {
+        assert_eq!(create.await.unwrap(), 201);
+    }
+
+    git(&app.repo, &["gc", "--quiet", "--prune=now"]);
+
+    edit(2).await;
+    let pushed = push_edit(&app, "attention-scaling", "Edit 2.", "Edit 2, pushed.");
+    let post = app
+        .eventually("/api/v1/posts/attention-scaling", |post| {
+            post["revision"]["commit"] == pushed.as_str()
+        })
+        .await;
+    assert!(
+        post["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("Edit 2, pushed.")
+    );
+    edit(3).await;
+    let revisions: Value = app
+        .get("/api/v1/posts/attention-scaling/revisions?per_page=100")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let log = app.branch_log();
+    assert_eq!(revisions["revisions"][0]["commit"], log[0].id.as_str());
+    git(&app.repo, &["fsck", "--strict", "--no-progress"]);
+}
