@@ -3,11 +3,17 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::history::{self, HistoryIndex};
 
-/// Writes the newest index handed to it, one write at a time; indexes superseded while a
-/// write runs are skipped.
+/// The least time between two saves. A save rewrites the whole file (O(history) CPU and
+/// I/O, which the next write's flush would carry too), while a restart extends whatever
+/// index it finds by the commits since: saving after every write of a burst buys nothing.
+const SAVE_PAUSE: Duration = Duration::from_secs(10);
+
+/// Writes the newest index handed to it, one write at a time and at most one per
+/// [`SAVE_PAUSE`]; indexes superseded meanwhile are skipped.
 pub struct IndexSaver {
     file: PathBuf,
     /// The index waiting to be written, and whether a writer thread is running.
@@ -49,7 +55,11 @@ impl IndexSaver {
                         next
                     };
                     match next {
-                        Some(index) => saver.save_now(&index),
+                        Some(index) => {
+                            saver.save_now(&index);
+                            drop(index);
+                            std::thread::sleep(SAVE_PAUSE);
+                        }
                         None => return,
                     }
                 }
