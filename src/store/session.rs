@@ -13,7 +13,10 @@
 //! So that neither pile up, every [`GROUPS_PER_PACK`] groups the writer packs the commits
 //! made since it last did so into one pack, flushes it, deletes the group packs it wrote
 //! itself (never a pack another process wrote) and removes the loose copies of the objects
-//! the new pack holds (what `git prune-packed` does). Objects of a group whose branch move
+//! the new pack holds (what `git prune-packed` does). Those periodic packs are merged
+//! geometrically, like a binary counter (a pack absorbs the packs before it that cover no
+//! more groups than it does), so a server that writes for months keeps a number of packs
+//! logarithmic in its writes, and every object is repacked only that many times. Objects of a group whose branch move
 //! failed stay loose and unreachable until `git gc` prunes them; `git gc` remains free to
 //! repack everything.
 
@@ -56,7 +59,7 @@ struct OpenRepositories {
 /// The most mempacks an open repository collects before it is reopened.
 const MEMPACKS_PER_REPOSITORY: i32 = 32;
 
-/// The writer's commits since it last packed.
+/// The writer's commits since it last packed, and the periodic packs it wrote.
 #[derive(Default)]
 struct Unpacked {
     /// The tip when they started: the commits to pack are those it does not reach.
@@ -65,6 +68,20 @@ struct Unpacked {
     groups: usize,
     /// The group packs written since, to delete once their commits are packed together.
     group_packs: Vec<PathBuf>,
+    /// The periodic packs this session wrote, oldest first.
+    packs: Vec<WriterPack>,
+    /// The tip the writer last published (or found at the start).
+    last_tip: Option<Oid>,
+    /// Whether the branch was rewritten under the writer since `since` (a force push), so
+    /// that commits in its packs may be reachable only from other refs.
+    rewritten: bool,
+}
+
+/// A periodic pack: the commits from `since` (exclusive) to the tip it was written at.
+struct WriterPack {
+    index: PathBuf,
+    since: Option<Oid>,
+    groups: usize,
 }
 
 impl Store {
@@ -126,6 +143,7 @@ impl WriteSession {
             if !unpacked.started {
                 unpacked.started = true;
                 unpacked.since = self.store.tip_in(repo)?;
+                unpacked.last_tip = unpacked.since;
             }
         }
         let odb = repo.odb()?;
@@ -161,9 +179,29 @@ impl WriteSession {
         let Some(tip) = self.store.tip_in(&repo)? else {
             return Ok(());
         };
+        if unpacked.rewritten || !descends(&repo, Some(tip), unpacked.last_tip)? {
+            // The branch was rewritten (a force push): commits in the writer's packs may be
+            // reachable only from other refs now, so nothing of them is removed; they stay
+            // for `git gc` to sort out, and packing starts again from here.
+            *unpacked = Unpacked {
+                since: Some(tip),
+                started: true,
+                last_tip: Some(tip),
+                ..Unpacked::default()
+            };
+            return Ok(());
+        }
+        // Absorb the earlier packs that cover no more groups than this one will.
+        let (mut since, mut groups, mut absorbed) = (unpacked.since, unpacked.groups, 0);
+        for earlier in unpacked.packs.iter().rev() {
+            if earlier.groups > groups {
+                break;
+            }
+            (since, groups, absorbed) = (earlier.since, groups + earlier.groups, absorbed + 1);
+        }
         let mut walk = repo.revwalk()?;
         walk.push(tip)?;
-        if let Some(since) = unpacked.since {
+        if let Some(since) = since {
             walk.hide(since)?;
         }
         let mut builder = repo.packbuilder()?;
@@ -178,8 +216,14 @@ impl WriteSession {
             .flush(&objects, "making a pack of the writer's commits durable")?;
         // Every object of the group packs that the branch reaches is in the new pack, and
         // flushed; what else they hold was written by groups whose branch move failed.
-        for pack in unpacked.group_packs.drain(..) {
-            for file in [pack.with_extension("idx"), pack] {
+        let kept = unpacked.packs.len() - absorbed;
+        let absorbed: Vec<PathBuf> = unpacked.packs.drain(kept..).map(|p| p.index).collect();
+        let group_packs = unpacked
+            .group_packs
+            .drain(..)
+            .map(|p| p.with_extension("idx"));
+        for index in group_packs.chain(absorbed) {
+            for file in [index.with_extension("pack"), index] {
                 remove_if_present(&file);
             }
         }
@@ -187,6 +231,11 @@ impl WriteSession {
             let hex = id.to_string();
             remove_if_present(&objects.join(&hex[..2]).join(&hex[2..]));
         }
+        unpacked.packs.push(WriterPack {
+            index,
+            since,
+            groups,
+        });
         unpacked.since = Some(tip);
         unpacked.groups = 0;
         // The open repository may still map the removed packs; the next batch reopens it.
@@ -197,6 +246,15 @@ impl WriteSession {
         );
         Ok(())
     }
+}
+
+/// Whether `new` is `old` or one of its descendants (anything descends from no commit).
+fn descends(repo: &Repository, new: Option<Oid>, old: Option<Oid>) -> Result<bool, StoreError> {
+    Ok(match (new, old) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(new), Some(old)) => new == old || repo.graph_descendant_of(new, old)?,
+    })
 }
 
 /// Removes a file the writer made redundant; a failure leaves only a redundant copy.
@@ -341,7 +399,16 @@ impl Batch<'_> {
         }
         self.store
             .move_branch(self.repo, new, expected, log_message)?;
-        self.session.unpacked.borrow_mut().groups += 1;
+        let mut unpacked = self.session.unpacked.borrow_mut();
+        // A group builds on what the writer published last, or on commits pushed since
+        // (descendants); anything else means the branch was rewritten in between. The
+        // branch has moved: a failure to tell must not fail the write, so it counts as a
+        // rewrite, which only keeps more files.
+        if !descends(self.repo, expected, unpacked.last_tip).unwrap_or(false) {
+            unpacked.rewritten = true;
+        }
+        unpacked.last_tip = Some(new);
+        unpacked.groups += 1;
         Ok(())
     }
 }
@@ -479,6 +546,74 @@ mod tests {
                 format!("---\ntitle: P{n}\n---\n").as_bytes()
             );
         }
+    }
+
+    /// Flushes nothing: for tests of what is written, not of durability.
+    struct NoFlush;
+
+    impl super::super::durability::Flush for NoFlush {
+        fn flush(&self, _: &Path) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_periodic_packs_are_merged_like_a_binary_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.git");
+        Repository::init_bare(&path).unwrap();
+        let store = Store::open(&path, "main").unwrap().with_durability(
+            super::super::durability::Durability::new(std::sync::Arc::new(NoFlush)),
+        );
+        let session = store.write_session();
+        let mut commits = Vec::new();
+        let mut counts = Vec::new();
+        for g in 0..7 * GROUPS_PER_PACK {
+            commits.extend(group(&session, 1, commits.len(), true));
+            session.pack_if_due().unwrap();
+            if (g + 1) % GROUPS_PER_PACK == 0 {
+                counts.push(packs(&path));
+            }
+        }
+        // Packings 1 to 7 leave packs of 64, 128, 128+64, 256, 256+64, 256+128, 256+128+64
+        // groups.
+        assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
+        assert_eq!(
+            loose_objects(&path),
+            1,
+            "only the empty tree, which no commit holds"
+        );
+        let repo = store.repository().unwrap();
+        for id in commits {
+            repo.find_commit(id).unwrap().tree().unwrap();
+        }
+    }
+
+    #[test]
+    fn after_a_force_push_the_writers_packs_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.git");
+        Repository::init_bare(&path).unwrap();
+        let store = Store::open(&path, "main").unwrap();
+        let session = store.write_session();
+        let first = group(&session, 1, 0, true)[0];
+        for g in 1..GROUPS_PER_PACK {
+            group(&session, 1 + g % 2, g * 2, true);
+        }
+        // The branch is reset to its first commit; an old tip stays reachable from a tag.
+        let repo = store.repository().unwrap();
+        let old_tip = store.tip().unwrap().unwrap();
+        repo.reference("refs/tags/before-reset", old_tip, false, "keep")
+            .unwrap();
+        repo.reference("refs/heads/main", first, true, "force push")
+            .unwrap();
+        let before = (packs(&path), loose_objects(&path));
+        group(&session, 1, 1000, true);
+        session.pack_if_due().unwrap();
+        assert_eq!(packs(&path), before.0, "no pack removed");
+        assert!(loose_objects(&path) > before.1, "no loose object removed");
+        let fresh = store.repository().unwrap();
+        fresh.find_commit(old_tip).unwrap().tree().unwrap();
     }
 
     #[test]
