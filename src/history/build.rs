@@ -175,6 +175,33 @@ mod tests {
     const LONG: &str = "---\ntitle: A\n---\n\n## Question\n\nWhy?\n\n## Background\n\nSome.\n\n## Takeaways\n\nT.\n";
 
     #[test]
+    fn the_posts_changed_after_a_commit_include_both_ends_of_a_rename() {
+        let repo = Repo::new();
+        let first = repo.commit(
+            None,
+            &[("posts/a.md", Some(LONG)), ("posts/b.md", Some("b\n"))],
+        );
+        repo.commit(None, &[("README", Some("r"))]);
+        let renamed = LONG.replace("Some.", "Some more.");
+        repo.commit(
+            None,
+            &[("posts/a.md", None), ("posts/c.md", Some(&renamed))],
+        );
+        let index = repo.fresh_index();
+        let changed = index.slugs_changed_after(first).unwrap();
+        let mut changed: Vec<&str> = changed.iter().map(|s| s.as_str()).collect();
+        changed.sort_unstable();
+        assert_eq!(changed, ["a", "c"]);
+        let tip = repo.store.tip().unwrap().unwrap();
+        assert!(index.slugs_changed_after(tip).unwrap().is_empty());
+        assert_eq!(
+            index.slugs_changed_after(Oid::zero()),
+            None,
+            "not in the index"
+        );
+    }
+
+    #[test]
     fn a_fast_forward_indexes_only_the_new_commits() {
         let repo = Repo::new();
         let first = repo.commit(

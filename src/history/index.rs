@@ -2,7 +2,7 @@
 //! changed, and for each post path the changes that touched it, so that a post's history is
 //! O(its own revisions) instead of O(all commits).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -104,6 +104,19 @@ impl HistoryIndex {
 
     pub fn slug(&self, path: PathId) -> &Slug {
         &self.paths[path as usize]
+    }
+
+    /// The posts that the commits after `commit` changed (as path or as a rename's previous
+    /// path), or `None` when `commit` is not in this index: then any post may have changed.
+    pub fn slugs_changed_after(&self, commit: Oid) -> Option<HashSet<&Slug>> {
+        let after = self.position(commit)? as usize + 1;
+        let changes = self.commits[after..].iter().flat_map(|c| &c.changes);
+        Some(
+            changes
+                .flat_map(|change| std::iter::once(change.path).chain(change.previous))
+                .map(|path| self.slug(path))
+                .collect(),
+        )
     }
 
     /// The commit and change a reference points at.

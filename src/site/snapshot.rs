@@ -62,7 +62,8 @@ pub struct PostRecord {
     /// Per audience: the serialised list entry.
     pub summary: [OnceLock<bytes::Bytes>; 2],
     /// The post's revisions as of the snapshot's tip; `None` without a history index.
-    history: Option<PostHistory>,
+    /// Shared with the previous snapshot when no new commit touched the post.
+    history: Option<Arc<PostHistory>>,
 }
 
 impl PostRecord {
@@ -94,7 +95,7 @@ impl PostRecord {
 
     /// Its latest revision, first revision time and revision count.
     pub fn history(&self) -> Option<&PostHistory> {
-        self.history.as_ref()
+        self.history.as_deref()
     }
 
     /// Whether every word of the (lower-cased) query occurs in the post.
@@ -179,7 +180,22 @@ impl Snapshot {
                 }
             }
         }
-        let posts = resolve_links(parsed, &history);
+        // A post's history changes only with a commit that touches it: reuse the others'.
+        let previous_histories = previous.and_then(|previous| {
+            let changed = history.slugs_changed_after(previous.tip?)?;
+            Some((previous, changed))
+        });
+        let history_of = |slug: &Slug| {
+            let unchanged = previous_histories
+                .as_ref()
+                .filter(|(_, changed)| !changed.contains(slug))
+                .and_then(|(previous, _)| previous.posts.get(slug));
+            match unchanged {
+                Some(record) => record.history.clone(),
+                None => history.post_history(slug, None).map(Arc::new),
+            }
+        };
+        let posts = resolve_links(parsed, history_of);
         let backlinks = backlinks_of(&posts);
         Ok(Snapshot {
             tip: Some(tip),
@@ -226,10 +242,10 @@ impl Snapshot {
 }
 
 /// Wraps each parsed post with the links that resolve in this snapshot, for each audience,
-/// and its place in `history`.
+/// and its history.
 fn resolve_links(
     parsed: BTreeMap<Slug, Arc<ParsedPost>>,
-    history: &HistoryIndex,
+    history_of: impl Fn(&Slug) -> Option<Arc<PostHistory>>,
 ) -> BTreeMap<Slug, Arc<PostRecord>> {
     let published = |slug: &Slug| {
         parsed
@@ -251,7 +267,7 @@ fn resolve_links(
                 links_to,
                 body: Default::default(),
                 summary: Default::default(),
-                history: history.post_history(slug, None),
+                history: history_of(slug),
             };
             (slug.clone(), Arc::new(record))
         })
