@@ -195,7 +195,7 @@ mod tests {
         let tip = repo.store.tip().unwrap().unwrap();
         assert!(index.slugs_changed_after(tip).unwrap().is_empty());
         assert_eq!(
-            index.slugs_changed_after(Oid::zero()),
+            index.slugs_changed_after(Oid::ZERO_SHA1),
             None,
             "not in the index"
         );

@@ -129,8 +129,9 @@ fn decode(bytes: &[u8]) -> Option<HistoryIndex> {
         && index.tip == index.commits.last().map(|c| c.facts.id)
         && index
             .commits
-            .windows(2)
-            .all(|w| w[1].facts.parents.first() == Some(&w[0].facts.id));
+            .iter()
+            .zip(index.commits.iter().skip(1))
+            .all(|(older, newer)| newer.facts.parents.first() == Some(&older.facts.id));
     consistent.then_some(index)
 }
 
