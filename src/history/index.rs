@@ -114,7 +114,8 @@ impl HistoryIndex {
     /// path), or `None` when `commit` is not in this index: then any post may have changed.
     pub fn slugs_changed_after(&self, commit: Oid) -> Option<HashSet<&Slug>> {
         let after = self.position(commit)? as usize + 1;
-        let changes = self.commits.iter().skip(after).flat_map(|c| &c.changes);
+        // By position: skipping through an imbl iterator would walk every commit before.
+        let changes = (after..self.commits.len()).flat_map(|at| &self.commits[at].changes);
         Some(
             changes
                 .flat_map(|change| std::iter::once(change.path).chain(change.previous))

@@ -195,7 +195,7 @@ impl Snapshot {
                 None => history.post_history(slug, None).map(Arc::new),
             }
         };
-        let posts = resolve_links(parsed, history_of);
+        let posts = resolve_links(parsed, history_of, previous);
         let backlinks = backlinks_of(&posts);
         Ok(Snapshot {
             tip: Some(tip),
@@ -243,14 +243,34 @@ impl Snapshot {
 
 /// Wraps each parsed post with the links that resolve in this snapshot, for each audience,
 /// and its history.
+///
+/// A record depends on its post, its history and which posts exist and are published (its
+/// links). When the same posts exist with the same statuses as in `previous`, a post whose
+/// parse and history are unchanged keeps its record, serialised responses included: a
+/// write rebuilds the records of the posts it touched, not of the whole blog.
 fn resolve_links(
     parsed: BTreeMap<Slug, Arc<ParsedPost>>,
     history_of: impl Fn(&Slug) -> Option<Arc<PostHistory>>,
+    previous: Option<&Snapshot>,
 ) -> BTreeMap<Slug, Arc<PostRecord>> {
     let published = |slug: &Slug| {
         parsed
             .get(slug)
             .is_some_and(|p| p.post.status == Status::Published)
+    };
+    let same_posts = previous.filter(|previous| {
+        previous.posts.len() == parsed.len()
+            && previous
+                .posts
+                .iter()
+                .zip(&parsed)
+                .all(|((was, record), (is, p))| {
+                    was == is && record.is_published() == (p.post.status == Status::Published)
+                })
+    });
+    let same = |a: &Option<Arc<PostHistory>>, b: &Option<Arc<PostHistory>>| match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
     };
     let resolve = |post: &Post, keep: &dyn Fn(&Slug) -> bool| -> Vec<Slug> {
         post.links_to.iter().filter(|s| keep(s)).cloned().collect()
@@ -258,6 +278,13 @@ fn resolve_links(
     parsed
         .iter()
         .map(|(slug, p)| {
+            let history = history_of(slug);
+            let kept = same_posts
+                .and_then(|previous| previous.posts.get(slug))
+                .filter(|record| Arc::ptr_eq(&record.parsed, p) && same(&record.history, &history));
+            if let Some(record) = kept {
+                return (slug.clone(), record.clone());
+            }
             let links_to = [
                 resolve(&p.post, &published),
                 resolve(&p.post, &|s| parsed.contains_key(s)),
@@ -267,7 +294,7 @@ fn resolve_links(
                 links_to,
                 body: Default::default(),
                 summary: Default::default(),
-                history: history_of(slug),
+                history,
             };
             (slug.clone(), Arc::new(record))
         })
@@ -287,4 +314,88 @@ fn backlinks_of(posts: &BTreeMap<Slug, Arc<PostRecord>>) -> HashMap<Slug, Vec<Sl
         }
     }
     backlinks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history;
+    use crate::store::{Change, CommitRequest, Identity};
+
+    fn post(title: &str, status: &str, body: &str) -> String {
+        format!("---\ntitle: {title}\nstatus: {status}\n---\n\n## Question\n\n{body}\n")
+    }
+
+    fn commit(store: &Store, files: &[(&str, String)]) {
+        let repo = store.repository().unwrap();
+        let tip = store.tip().unwrap();
+        let who = Identity::parse("Ada <ada@example.org>").unwrap();
+        let request = CommitRequest {
+            author: who.clone(),
+            committer: who,
+            message: "change".into(),
+            time: None,
+            changes: files
+                .iter()
+                .map(|(slug, text)| Change::Upsert {
+                    path: format!("posts/{slug}.md"),
+                    content: text.clone().into_bytes(),
+                })
+                .collect(),
+        };
+        let new = store.write_commit(&repo, tip, &request).unwrap();
+        store.move_branch(&repo, new, tip, "test").unwrap();
+    }
+
+    fn snapshot(store: &Store, previous: Option<&Snapshot>) -> Snapshot {
+        let reader = store.history_reader().unwrap();
+        let tip = reader.tip(store).unwrap();
+        let from = previous.map(|p| p.history.clone()).unwrap_or_default();
+        let index = history::update(&from, &reader, tip).unwrap();
+        Snapshot::build_at(&reader, tip, previous, index).unwrap()
+    }
+
+    fn record<'s>(snapshot: &'s Snapshot, slug: &str) -> &'s Arc<PostRecord> {
+        snapshot.get(&Slug::parse(slug).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_write_rebuilds_the_records_it_touched_and_all_of_them_when_a_status_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "main").unwrap();
+        commit(
+            &store,
+            &[
+                ("a", post("A", "published", "See [b](b) and [c](c).")),
+                ("b", post("B", "published", "B.")),
+                ("c", post("C", "draft", "C.")),
+            ],
+        );
+        let first = snapshot(&store, None);
+        let a_links = |s: &Snapshot| record(s, "a").links_to(Audience::Public).to_vec();
+        assert_eq!(a_links(&first), [Slug::parse("b").unwrap()]);
+
+        commit(&store, &[("b", post("B", "published", "B, edited."))]);
+        let second = snapshot(&store, Some(&first));
+        assert!(
+            Arc::ptr_eq(record(&first, "a"), record(&second, "a")),
+            "kept"
+        );
+        assert!(
+            !Arc::ptr_eq(record(&first, "b"), record(&second, "b")),
+            "edited"
+        );
+        assert_eq!(record(&second, "b").history().unwrap().revision_count, 2);
+
+        // Publishing c changes what a's links resolve to, though a did not change.
+        commit(&store, &[("c", post("C", "published", "C."))]);
+        let third = snapshot(&store, Some(&second));
+        assert!(!Arc::ptr_eq(record(&second, "a"), record(&third, "a")));
+        assert_eq!(a_links(&third).len(), 2);
+        assert!(
+            Arc::ptr_eq(&record(&second, "a").parsed, &record(&third, "a").parsed),
+            "the parse is still shared"
+        );
+    }
 }
