@@ -58,7 +58,9 @@ impl Site {
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
-            refreshing: Mutex::new(Some(reader)),
+            // Not the reader that indexed the history: after a first start it maps the
+            // whole pack (hundreds of MiB on a long history); refreshes read little.
+            refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
         })

@@ -136,9 +136,6 @@ pub fn configure_libgit2() {
             // half the cost of indexing history); git itself trusts its object store on
             // reads and verifies when objects arrive (index-pack, fsck).
             git2::opts::strict_hash_verification(false);
-            // libgit2 caches trees only up to 4 KiB; a blog's `posts/` tree is about 40
-            // bytes per post, read by every refresh twice (the diff and the snapshot).
-            let _ = git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 1 << 20);
         }
     });
 }
