@@ -234,14 +234,8 @@ async fn a_git_gc_between_api_writes_leaves_reading_and_writing_working() {
             .contains("Edit 2, pushed.")
     );
     edit(3).await;
-    let revisions: Value = app
-        .get("/api/v1/posts/attention-scaling/revisions?per_page=100")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revisions: Value =
+        serde_json::from_str(&app.text("/api/v1/posts/attention-scaling/revisions").await).unwrap();
     let log = app.branch_log();
     assert_eq!(revisions["revisions"][0]["commit"], log[0].id.as_str());
     git(&app.repo, &["fsck", "--strict", "--no-progress"]);
