@@ -16,9 +16,10 @@
 //! the new pack holds (what `git prune-packed` does). Those periodic packs are merged
 //! geometrically, like a binary counter (a pack absorbs the packs before it that cover no
 //! more groups than it does), so a server that writes for months keeps a number of packs
-//! logarithmic in its writes, and every object is repacked only that many times. Objects of a group whose branch move
-//! failed stay loose and unreachable until `git gc` prunes them; `git gc` remains free to
-//! repack everything.
+//! logarithmic in its writes, and every object is repacked only that many times. After a
+//! force push nothing is removed (see [`WriteSession::pack_if_due`]). Objects of a group
+//! whose branch move failed stay loose and unreachable until `git gc` prunes them; `git gc`
+//! remains free to repack everything.
 
 use std::cell::RefCell;
 use std::io::Write;
