@@ -67,7 +67,8 @@ struct Unpacked {
     since: Option<Oid>,
     started: bool,
     groups: usize,
-    /// The group packs written since, to delete once their commits are packed together.
+    /// The indexes of the group packs written since, to delete (with their packs) once
+    /// their commits are packed together.
     group_packs: Vec<PathBuf>,
     /// The periodic packs this session wrote, oldest first.
     packs: Vec<WriterPack>,
@@ -219,12 +220,8 @@ impl WriteSession {
         // flushed; what else they hold was written by groups whose branch move failed.
         let kept = unpacked.packs.len() - absorbed;
         let absorbed: Vec<PathBuf> = unpacked.packs.drain(kept..).map(|p| p.index).collect();
-        let group_packs = unpacked
-            .group_packs
-            .drain(..)
-            .map(|p| p.with_extension("idx"));
-        for index in group_packs.chain(absorbed) {
-            for file in [index.with_extension("pack"), index] {
+        for replaced in unpacked.group_packs.drain(..).chain(absorbed) {
+            for file in [replaced.with_extension("pack"), replaced] {
                 remove_if_present(&file);
             }
         }
@@ -393,10 +390,7 @@ impl Batch<'_> {
             mempack.dump(self.repo, &mut pack)?;
             let index = write_pack(self.repo, &pack)?;
             mempack.reset()?;
-            let pack = index.with_extension("pack");
-            if pack.exists() {
-                self.session.unpacked.borrow_mut().group_packs.push(pack);
-            }
+            self.session.unpacked.borrow_mut().group_packs.push(index);
         }
         self.store
             .move_branch(self.repo, new, expected, log_message)?;
@@ -450,6 +444,14 @@ mod tests {
         })
     }
 
+    /// A bare repository with no commit yet, under `dir`.
+    fn empty_store(dir: &Path) -> (PathBuf, Store) {
+        let path = dir.join("c.git");
+        Repository::init_bare(&path).unwrap();
+        let store = Store::open(&path, "main").unwrap();
+        (path, store)
+    }
+
     fn commit(batch: &Batch<'_>, parent: Option<Oid>, n: usize) -> Oid {
         let who = Identity::parse("A <a@example.org>").unwrap();
         let request = CommitRequest {
@@ -488,9 +490,7 @@ mod tests {
     #[test]
     fn a_group_is_published_only_when_the_branch_moves() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let store = Store::open(&path, "main").unwrap();
+        let (path, store) = empty_store(dir.path());
         let session = store.write_session();
 
         group(&session, 1, 0, false);
@@ -520,9 +520,7 @@ mod tests {
     #[test]
     fn the_writers_commits_are_packed_and_what_the_pack_replaces_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let store = Store::open(&path, "main").unwrap();
+        let (path, store) = empty_store(dir.path());
         let session = store.write_session();
         let mut commits = Vec::new();
         for g in 0..GROUPS_PER_PACK + 3 {
@@ -561,11 +559,10 @@ mod tests {
     #[test]
     fn the_periodic_packs_are_merged_like_a_binary_counter() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let store = Store::open(&path, "main").unwrap().with_durability(
-            super::super::durability::Durability::new(std::sync::Arc::new(NoFlush)),
-        );
+        let (path, store) = empty_store(dir.path());
+        let store = store.with_durability(super::super::durability::Durability::new(
+            std::sync::Arc::new(NoFlush),
+        ));
         let session = store.write_session();
         let mut commits = Vec::new();
         let mut counts = Vec::new();
@@ -593,9 +590,7 @@ mod tests {
     #[test]
     fn after_a_force_push_the_writers_packs_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let store = Store::open(&path, "main").unwrap();
+        let (path, store) = empty_store(dir.path());
         let session = store.write_session();
         let first = group(&session, 1, 0, true)[0];
         for g in 1..GROUPS_PER_PACK {
