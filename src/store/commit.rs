@@ -106,6 +106,38 @@ impl Store {
     }
 }
 
+/// The objects a commit made by [`Store::write_commit`] added: itself, its tree, the trees
+/// on each changed path and each written blob. Some may have existed before (an unchanged
+/// folder, a file written back); listing them again only stores a copy.
+///
+/// # Errors
+/// Git errors reading the commit or its trees.
+pub(crate) fn written_objects(
+    repo: &Repository,
+    commit: Oid,
+    changes: &[Change],
+) -> Result<Vec<Oid>, StoreError> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    let mut objects = vec![commit, tree.id()];
+    for change in changes {
+        let (path, upserted) = match change {
+            Change::Upsert { path, .. } => (path, true),
+            Change::Delete { path } => (path, false),
+        };
+        let folders = path.match_indices('/').map(|(end, _)| &path[..end]);
+        let written = upserted.then_some(path.as_str());
+        for inner in folders.chain(written) {
+            // A folder a deletion emptied is gone from the tree.
+            if let Ok(entry) = tree.get_path(inner.as_ref()) {
+                objects.push(entry.id());
+            }
+        }
+    }
+    objects.sort();
+    objects.dedup();
+    Ok(objects)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

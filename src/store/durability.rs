@@ -204,13 +204,13 @@ mod tests {
 
     #[test]
     fn a_group_is_flushed_before_the_branch_names_it_and_again_before_it_is_acknowledged() {
-        // One edit (loose objects) and several (a pack).
+        // One edit and several: one pack either way.
         for edits in [1, 3] {
             let dir = tempfile::tempdir().unwrap();
             let (store, recorder, first) = recorded_store(dir.path(), false);
             let session = store.write_session();
             let last = session
-                .batch(edits, |batch| {
+                .batch(|batch| {
                     let mut last = first;
                     for n in 1..=edits {
                         last = batch.write_commit(Some(last), &request(n)).unwrap();

@@ -10,6 +10,7 @@ mod commit;
 mod durability;
 mod history;
 mod lock;
+mod pack;
 mod patch;
 mod read;
 mod seed;

@@ -1,32 +1,27 @@
 //! A writer's handle on the repository, for committing in groups.
 //!
 //! Nothing is flushed object by object: the branch move that publishes a group flushes the
-//! filesystem once for all its objects (see `durability`). How the objects are written
-//! depends on the group's size:
+//! filesystem once for all its objects (see `durability`). A group keeps its objects in
+//! memory (libgit2's mempack) until then, and writes them as one pack of its own (see
+//! `pack`): two new files per group, however many edits and objects it holds.
 //!
-//! - a group of one edit (one author writing at a time) writes its four objects (blob, two
-//!   trees, commit) as loose objects: four small files, nothing else to compute;
-//! - a larger group (concurrent writers) keeps its objects in memory (libgit2's mempack)
-//!   and writes them as one pack: one delta search and one index for the whole group
-//!   instead of four files per commit.
-//!
-//! So that neither pile up, every [`GROUPS_PER_PACK`] groups the writer packs the commits
-//! made since it last did so into one pack, flushes it, deletes the group packs it wrote
-//! itself (never a pack another process wrote) and removes the loose copies of the objects
-//! the new pack holds (what `git prune-packed` does). Those periodic packs are merged
-//! geometrically, like a binary counter (a pack absorbs the packs before it that cover no
-//! more groups than it does), so a server that writes for months keeps a number of packs
-//! logarithmic in its writes, and every object is repacked only that many times. After a
-//! force push nothing is removed (see [`WriteSession::pack_if_due`]). Objects of a group
-//! whose branch move failed stay loose and unreachable until `git gc` prunes them; `git gc`
-//! remains free to repack everything.
+//! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
+//! the commits made since it last did so into one pack (with deltas), flushes it and
+//! deletes the group packs it wrote itself (never a pack another process wrote). Those
+//! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
+//! before it that cover no more groups than it does), so a server that writes for months
+//! keeps a number of packs logarithmic in its writes, and every object is repacked only
+//! that many times. After a force push nothing is removed (see
+//! [`WriteSession::pack_if_due`]). A group whose branch move failed writes nothing; `git
+//! gc` remains free to repack everything.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use git2::{Buf, Repository};
 
+use super::commit::written_objects;
+use super::pack::{self, PackObject};
 use super::read::{blob_in, post_at_in};
 use super::{CommitRequest, Oid, Store, StoreError};
 use crate::post::Slug;
@@ -40,21 +35,13 @@ const MEMPACK_PRIORITY: i32 = 999;
 /// The writer thread's access to the repository; not `Sync`, so it lives on one thread.
 pub struct WriteSession {
     store: Store,
-    /// The repositories the batches use, kept open between groups: opening one reads the
-    /// configuration and loads every pack index, which costs more CPU than a small commit.
-    open: RefCell<OpenRepositories>,
+    /// The repository the batches use, kept open between groups (opening one reads the
+    /// configuration and loads every pack index, which costs more CPU than a small commit),
+    /// with the number of mempacks it holds: one is added per batch and none can be
+    /// removed, so it is reopened when they add up.
+    open: RefCell<Option<(Repository, i32)>>,
     /// What the writer committed since it last packed.
     unpacked: RefCell<Unpacked>,
-}
-
-/// One repository for groups written loose, one for groups kept in memory: libgit2 writes
-/// into the writable backend of highest priority, and a mempack, once added to a
-/// repository, cannot be removed, so loose writes need a repository that never had one.
-#[derive(Default)]
-struct OpenRepositories {
-    loose: Option<Repository>,
-    /// With the number of mempacks it holds; reopened when they add up.
-    in_memory: Option<(Repository, i32)>,
 }
 
 /// The most mempacks an open repository collects before it is reopened.
@@ -110,36 +97,21 @@ impl WriteSession {
         Ok(Oid::hash_object(git2::ObjectType::Blob, bytes)?)
     }
 
-    /// Runs `group`, a group of `edits` edits, with a [`Batch`] on the session's open
-    /// repository. Its objects are neither durable nor reachable until
-    /// [`Batch::move_branch`] succeeds (see the module notes for where they go).
+    /// Runs `group` with a [`Batch`] on the session's open repository. Its objects are
+    /// neither on disk nor reachable until [`Batch::move_branch`] succeeds.
     ///
     /// # Errors
     /// `NotARepository`, or git errors setting up the in-memory object store.
-    pub fn batch<T>(
-        &self,
-        edits: usize,
-        group: impl FnOnce(&Batch<'_>) -> T,
-    ) -> Result<T, StoreError> {
+    pub fn batch<T>(&self, group: impl FnOnce(&Batch<'_>) -> T) -> Result<T, StoreError> {
         let mut open = self.open.borrow_mut();
-        let (repo, mempacks) = if edits > 1 {
-            let kept = open
-                .in_memory
-                .take()
-                .filter(|(_, mempacks)| *mempacks < MEMPACKS_PER_REPOSITORY);
-            let (repo, mempacks) = match kept {
-                Some(kept) => open.in_memory.insert(kept),
-                None => open.in_memory.insert((self.store.repository()?, 0)),
-            };
-            *mempacks += 1;
-            (&*repo, Some(*mempacks))
-        } else {
-            let repo = match open.loose.take() {
-                Some(kept) => open.loose.insert(kept),
-                None => open.loose.insert(self.store.repository()?),
-            };
-            (&*repo, None)
+        let kept = open
+            .take()
+            .filter(|(_, mempacks)| *mempacks < MEMPACKS_PER_REPOSITORY);
+        let (repo, mempacks) = match kept {
+            Some(kept) => open.insert(kept),
+            None => open.insert((self.store.repository()?, 0)),
         };
+        *mempacks += 1;
         {
             let mut unpacked = self.unpacked.borrow_mut();
             if !unpacked.started {
@@ -149,15 +121,15 @@ impl WriteSession {
             }
         }
         let odb = repo.odb()?;
-        // This batch's mempack must outrank the (emptied) ones earlier batches left behind.
-        let mempack = mempacks
-            .map(|count| odb.add_new_mempack_backend(MEMPACK_PRIORITY.saturating_add(count)))
-            .transpose()?;
+        // libgit2 writes into the writable backend of highest priority: this batch's
+        // mempack must outrank the (emptied) ones earlier batches left behind.
+        let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY.saturating_add(*mempacks))?;
         let batch = Batch {
             session: self,
             store: &self.store,
             repo,
             mempack,
+            written: RefCell::default(),
         };
         Ok(group(&batch))
     }
@@ -165,7 +137,7 @@ impl WriteSession {
     /// Forgets the open repository, so the next group opens a fresh one (after an error,
     /// which may come from a handle that no longer matches the disk, e.g. after `git gc`).
     pub fn reopen(&self) {
-        self.open.replace(OpenRepositories::default());
+        self.open.replace(None);
     }
 
     /// Packs the writer's commits once there are enough of them; see the module notes.
@@ -210,7 +182,7 @@ impl WriteSession {
         builder.insert_walk(&mut walk)?;
         let mut pack = Buf::new();
         builder.write_buf(&mut pack)?;
-        let index = write_pack(&repo, &pack)?;
+        let index = pack::index_pack(&repo, &pack)?;
         // The pack must be on disk before what it replaces can be removed.
         let objects = repo.commondir().join("objects");
         self.store
@@ -224,10 +196,6 @@ impl WriteSession {
             for file in [replaced.with_extension("pack"), replaced] {
                 remove_if_present(&file);
             }
-        }
-        for id in pack_index_ids(&index)? {
-            let hex = id.to_string();
-            remove_if_present(&objects.join(&hex[..2]).join(&hex[2..]));
         }
         unpacked.packs.push(WriterPack {
             index,
@@ -255,7 +223,7 @@ fn descends(repo: &Repository, new: Option<Oid>, old: Option<Oid>) -> Result<boo
     })
 }
 
-/// Removes a file the writer made redundant; a failure leaves only a redundant copy.
+/// Removes a pack file the writer made redundant; a failure leaves only a redundant copy.
 fn remove_if_present(file: &Path) {
     match std::fs::remove_file(file) {
         Ok(()) => {}
@@ -266,70 +234,22 @@ fn remove_if_present(file: &Path) {
     }
 }
 
-/// Writes a pack and its index through libgit2's indexer, without flushing them (the caller
-/// flushes); returns the path of the pack's index.
-fn write_pack(repo: &Repository, pack: &[u8]) -> Result<PathBuf, StoreError> {
-    let odb = repo.odb()?;
-    let mut writer = odb.packwriter()?;
-    writer.write_all(pack).map_err(|source| StoreError::Io {
-        context: "writing a pack of new commits".into(),
-        source,
-    })?;
-    writer.commit()?;
-    // The indexer names a pack after its trailing checksum, the pack's last 20 bytes.
-    let checksum = pack
-        .get(pack.len().saturating_sub(20)..)
-        .unwrap_or_default();
-    Ok(repo
-        .commondir()
-        .join("objects/pack")
-        .join(format!("pack-{}.idx", hex::encode(checksum))))
-}
-
-/// The ids of the objects a pack holds, read from its index (version 2: a header, a
-/// 256-entry fan-out table whose last entry is the object count, then the sorted ids).
-fn pack_index_ids(index: &Path) -> Result<Vec<Oid>, StoreError> {
-    const HEADER: usize = 8;
-    const FANOUT: usize = 256 * 4;
-    let invalid = |why: &str| StoreError::Io {
-        context: format!("reading the pack index {}", index.display()),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
-    };
-    let bytes = std::fs::read(index).map_err(|source| StoreError::Io {
-        context: format!("reading the pack index {}", index.display()),
-        source,
-    })?;
-    if bytes.get(..HEADER) != Some(b"\xfftOc\x00\x00\x00\x02".as_slice()) {
-        return Err(invalid("not a version 2 pack index"));
-    }
-    let count = bytes
-        .get(HEADER + FANOUT - 4..HEADER + FANOUT)
-        .map(|last| u32::from_be_bytes([last[0], last[1], last[2], last[3]]) as usize)
-        .ok_or_else(|| invalid("truncated fan-out table"))?;
-    let ids = bytes
-        .get(HEADER + FANOUT..HEADER + FANOUT + count * 20)
-        .ok_or_else(|| invalid("truncated object ids"))?;
-    ids.chunks_exact(20)
-        .map(|id| Oid::from_bytes(id).map_err(StoreError::from))
-        .collect()
-}
-
 /// One group of commits, written into the object database and published together.
 pub struct Batch<'r> {
     session: &'r WriteSession,
     store: &'r Store,
     repo: &'r Repository,
-    /// Where a group of several edits keeps its objects until the branch moves.
-    mempack: Option<git2::Mempack<'r>>,
+    /// Where the group keeps its objects until the branch moves.
+    mempack: git2::Mempack<'r>,
+    /// The objects the group's commits added, to write when the branch moves.
+    written: RefCell<Vec<Oid>>,
 }
 
 /// Whatever a batch kept in memory and did not persist (its branch move failed, or it never
 /// tried) is dropped, so the next batch on the same open repository starts from the disk.
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        if let Some(mempack) = &self.mempack
-            && let Err(error) = mempack.reset()
-        {
+        if let Err(error) = self.mempack.reset() {
             tracing::warn!(%error, "could not drop a batch's unwritten objects");
         }
     }
@@ -370,7 +290,35 @@ impl Batch<'_> {
         parent: Option<Oid>,
         request: &CommitRequest,
     ) -> Result<Oid, StoreError> {
-        self.store.write_commit(self.repo, parent, request)
+        let commit = self.store.write_commit(self.repo, parent, request)?;
+        let added = written_objects(self.repo, commit, &request.changes)?;
+        self.written.borrow_mut().extend(added);
+        Ok(commit)
+    }
+
+    /// Writes the objects the group's commits added as one pack (not flushed), and forgets
+    /// the in-memory copies.
+    fn write_pack(&self) -> Result<PathBuf, StoreError> {
+        let odb = self.repo.odb()?;
+        let mut ids = std::mem::take(&mut *self.written.borrow_mut());
+        ids.sort();
+        ids.dedup();
+        let read = ids
+            .iter()
+            .map(|id| odb.read(*id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let objects: Vec<PackObject<'_>> = ids
+            .iter()
+            .zip(&read)
+            .map(|(id, object)| PackObject {
+                id: *id,
+                kind: object.kind(),
+                data: object.data(),
+            })
+            .collect();
+        let index = pack::write_objects(&self.repo.commondir().join("objects/pack"), &objects)?;
+        self.mempack.reset()?;
+        Ok(index)
     }
 
     /// Moves the branch from `expected` to `new`, writing the objects kept in memory as one
@@ -385,13 +333,8 @@ impl Batch<'_> {
         expected: Option<Oid>,
         log_message: &str,
     ) -> Result<(), StoreError> {
-        if let Some(mempack) = &self.mempack {
-            let mut pack = Buf::new();
-            mempack.dump(self.repo, &mut pack)?;
-            let index = write_pack(self.repo, &pack)?;
-            mempack.reset()?;
-            self.session.unpacked.borrow_mut().group_packs.push(index);
-        }
+        let index = self.write_pack()?;
+        self.session.unpacked.borrow_mut().group_packs.push(index);
         self.store
             .move_branch(self.repo, new, expected, log_message)?;
         let mut unpacked = self.session.unpacked.borrow_mut();
@@ -471,7 +414,7 @@ mod tests {
     fn group(session: &WriteSession, edits: usize, n: usize, publish: bool) -> Vec<Oid> {
         let tip = session.store().tip().unwrap();
         session
-            .batch(edits, |batch| {
+            .batch(|batch| {
                 let mut commits: Vec<Oid> = Vec::new();
                 for k in 0..edits {
                     let parent = commits.last().copied().or(tip);
@@ -499,18 +442,20 @@ mod tests {
             None,
             "a group that did not move the branch"
         );
-        // One edit: a blob, two trees, a commit, and the empty tree a root commit starts from.
-        assert_eq!(loose_objects(&path), 5);
+        assert_eq!(
+            (packs(&path), loose_objects(&path)),
+            (0, 0),
+            "nothing written"
+        );
 
         let two = group(&session, 2, 1, true);
         assert_eq!(store.tip().unwrap(), two.last().copied());
         assert_eq!(packs(&path), 1, "several edits: one pack");
-        assert_eq!(loose_objects(&path), 5);
 
-        // After a group kept in memory, a group of one is still written to disk.
         let one = group(&session, 1, 3, true);
         assert_eq!(store.tip().unwrap(), one.last().copied());
-        assert_eq!(loose_objects(&path), 9);
+        assert_eq!(packs(&path), 2, "one edit: one pack too");
+        assert_eq!(loose_objects(&path), 0);
         let fresh = store.repository().unwrap();
         for id in two.iter().chain(&one) {
             fresh.find_commit(*id).unwrap().tree().unwrap();
@@ -524,15 +469,13 @@ mod tests {
         let session = store.write_session();
         let mut commits = Vec::new();
         for g in 0..GROUPS_PER_PACK + 3 {
-            // Groups of one and of two edits in turn: loose objects and group packs.
+            // Groups of one and of two edits in turn.
             commits.extend(group(&session, 1 + g % 2, commits.len(), true));
             session.pack_if_due().unwrap();
         }
-        // Left after the packing: the pack, then a group of one (loose), a group of two (its
-        // pack) and a group of one (loose); and the empty tree the root commit started from,
-        // which no commit holds.
-        assert_eq!(packs(&path), 2);
-        assert_eq!(loose_objects(&path), 2 * 4 + 1);
+        // Left after the packing: the periodic pack and the packs of the three groups since.
+        assert_eq!(packs(&path), 1 + 3);
+        assert_eq!(loose_objects(&path), 0);
         let repo = store.repository().unwrap();
         for (n, id) in commits.into_iter().enumerate() {
             let tree = repo.find_commit(id).unwrap().tree().unwrap();
@@ -576,11 +519,7 @@ mod tests {
         // Packings 1 to 7 leave packs of 64, 128, 128+64, 256, 256+64, 256+128, 256+128+64
         // groups.
         assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
-        assert_eq!(
-            loose_objects(&path),
-            1,
-            "only the empty tree, which no commit holds"
-        );
+        assert_eq!(loose_objects(&path), 0);
         let repo = store.repository().unwrap();
         for id in commits {
             repo.find_commit(id).unwrap().tree().unwrap();
@@ -603,37 +542,11 @@ mod tests {
             .unwrap();
         repo.reference("refs/heads/main", first, true, "force push")
             .unwrap();
-        let before = (packs(&path), loose_objects(&path));
+        let before = packs(&path);
         group(&session, 1, 1000, true);
         session.pack_if_due().unwrap();
-        assert_eq!(packs(&path), before.0, "no pack removed");
-        assert!(loose_objects(&path) > before.1, "no loose object removed");
+        assert_eq!(packs(&path), before + 1, "a pack added, none removed");
         let fresh = store.repository().unwrap();
         fresh.find_commit(old_tip).unwrap().tree().unwrap();
-    }
-
-    #[test]
-    fn a_pack_index_lists_what_git_indexed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        let repo = Repository::init_bare(&path).unwrap();
-        let blobs: Vec<Oid> = (0..300)
-            .map(|n| repo.blob(format!("blob {n}").as_bytes()).unwrap())
-            .collect();
-        let mut builder = repo.packbuilder().unwrap();
-        for blob in &blobs {
-            builder.insert_object(*blob, None).unwrap();
-        }
-        let mut pack = Buf::new();
-        builder.write_buf(&mut pack).unwrap();
-        let index = write_pack(&repo, &pack).unwrap();
-        let mut listed = pack_index_ids(&index).unwrap();
-        let mut expected = blobs.clone();
-        listed.sort();
-        expected.sort();
-        assert_eq!(listed, expected);
-
-        std::fs::write(&index, b"not an index").unwrap();
-        assert!(matches!(pack_index_ids(&index), Err(StoreError::Io { .. })));
     }
 }

@@ -76,7 +76,7 @@ type Outcomes = Vec<Result<Written, WriteError>>;
 fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = session.batch(group.len(), |batch| build_group(batch, committer, group));
+        let attempt = session.batch(|batch| build_group(batch, committer, group));
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
