@@ -92,6 +92,12 @@ impl Site {
         self.refresh_with(reader)
     }
 
+    /// Drops the kept reader, so the next refresh opens a fresh one: to be called after
+    /// packs were removed, which an open repository keeps mapped and keeps searching.
+    pub fn reopen_reader(&self) {
+        *self.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     fn refresh_with(&self, reader: &HistoryReader) -> Result<Arc<Snapshot>, StoreError> {
         let current = self.current.load_full();
         let tip = reader.tip(&self.store)?;

@@ -141,17 +141,19 @@ impl WriteSession {
     }
 
     /// Packs the writer's commits once there are enough of them; see the module notes.
+    /// Says whether it removed packs, which open repositories keep searching until
+    /// reopened.
     ///
     /// # Errors
     /// Git or I/O errors; the loose objects and group packs stay then, and nothing is lost.
-    pub fn pack_if_due(&self) -> Result<(), StoreError> {
+    pub fn pack_if_due(&self) -> Result<bool, StoreError> {
         let mut unpacked = self.unpacked.borrow_mut();
         if unpacked.groups < GROUPS_PER_PACK {
-            return Ok(());
+            return Ok(false);
         }
         let repo = self.store.repository()?;
         let Some(tip) = self.store.tip_in(&repo)? else {
-            return Ok(());
+            return Ok(false);
         };
         if unpacked.rewritten || !descends(&repo, Some(tip), unpacked.last_tip)? {
             // The branch was rewritten (a force push): commits in the writer's packs may be
@@ -163,7 +165,7 @@ impl WriteSession {
                 last_tip: Some(tip),
                 ..Unpacked::default()
             };
-            return Ok(());
+            return Ok(false);
         }
         // Absorb the earlier packs that cover no more groups than this one will.
         let (mut since, mut groups, mut absorbed) = (unpacked.since, unpacked.groups, 0);
@@ -210,7 +212,7 @@ impl WriteSession {
             objects = builder.object_count(),
             "the writer's commits packed"
         );
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -511,8 +513,9 @@ mod tests {
         let mut counts = Vec::new();
         for g in 0..7 * GROUPS_PER_PACK {
             commits.extend(group(&session, 1, commits.len(), true));
-            session.pack_if_due().unwrap();
-            if (g + 1) % GROUPS_PER_PACK == 0 {
+            let packed = session.pack_if_due().unwrap();
+            assert_eq!(packed, (g + 1) % GROUPS_PER_PACK == 0, "after group {g}");
+            if packed {
                 counts.push(packs(&path));
             }
         }
@@ -544,7 +547,7 @@ mod tests {
             .unwrap();
         let before = packs(&path);
         group(&session, 1, 1000, true);
-        session.pack_if_due().unwrap();
+        assert!(!session.pack_if_due().unwrap(), "nothing removed");
         assert_eq!(packs(&path), before + 1, "a pack added, none removed");
         let fresh = store.repository().unwrap();
         fresh.find_commit(old_tip).unwrap().tree().unwrap();

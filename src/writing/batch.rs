@@ -57,8 +57,10 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
             let _ = job.reply.send(outcome);
         }
         // After the acknowledgements, so no write waits for the housekeeping.
-        if let Err(error) = session.pack_if_due() {
-            tracing::warn!(%error, "could not pack the writer's commits");
+        match session.pack_if_due() {
+            Ok(true) => site.reopen_reader(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not pack the writer's commits"),
         }
     }
 }
