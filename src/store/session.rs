@@ -6,8 +6,9 @@
 //! `pack`): two new files per group, however many edits and objects it holds.
 //!
 //! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
-//! the commits made since it last did so into one pack (with deltas), flushes it and
-//! deletes the group packs it wrote itself (never a pack another process wrote). Those
+//! the commits made since it last did so into one pack (with deltas) on a thread of its own,
+//! so that no write waits for the delta search; once that pack is flushed, the writer
+//! deletes the group packs it covers (never a pack another process wrote). Those
 //! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
 //! before it that cover no more groups than it does), so a server that writes for months
 //! keeps a number of packs logarithmic in its writes, and every object is repacked only
@@ -59,11 +60,26 @@ struct Unpacked {
     group_packs: Vec<PathBuf>,
     /// The periodic packs this session wrote, oldest first.
     packs: Vec<WriterPack>,
+    /// The periodic pack being written, if any.
+    packing: Option<Packing>,
     /// The tip the writer last published (or found at the start).
     last_tip: Option<Oid>,
     /// Whether the branch was rewritten under the writer since `since` (a force push), so
     /// that commits in its packs may be reachable only from other refs.
     rewritten: bool,
+}
+
+/// A periodic pack being written on its thread, and what it replaces once written.
+struct Packing {
+    thread: std::thread::JoinHandle<Result<PathBuf, StoreError>>,
+    /// The commits it covers (its index path is known once written).
+    covers: WriterPack,
+    /// How many of the latest periodic packs it absorbs.
+    absorbed: usize,
+    /// The group packs it replaces.
+    group_packs: Vec<PathBuf>,
+    /// Where packing stood before it (`since`, `groups`), restored if it fails.
+    own: (Option<Oid>, usize),
 }
 
 /// A periodic pack: the commits from `since` (exclusive) to the tip it was written at.
@@ -140,20 +156,48 @@ impl WriteSession {
         self.open.replace(None);
     }
 
-    /// Packs the writer's commits once there are enough of them; see the module notes.
-    /// Says whether it removed packs, which open repositories keep searching until
-    /// reopened.
+    /// Packs the writer's commits once there are enough of them (see the module notes),
+    /// on a thread of its own so that no write waits for it: this starts a packing when one
+    /// is due, and finishes one whose pack is written, removing what it replaces. Says
+    /// whether it removed packs, which open repositories keep searching until reopened.
     ///
     /// # Errors
-    /// Git or I/O errors; the loose objects and group packs stay then, and nothing is lost.
+    /// Git or I/O errors; the group packs stay then, and nothing is lost.
     pub fn pack_if_due(&self) -> Result<bool, StoreError> {
         let mut unpacked = self.unpacked.borrow_mut();
-        if unpacked.groups < GROUPS_PER_PACK {
-            return Ok(false);
+        let finished = unpacked
+            .packing
+            .take_if(|packing| packing.thread.is_finished());
+        let removed = match finished {
+            Some(packing) => self.finish_packing(&mut unpacked, packing)?,
+            None => false,
+        };
+        if unpacked.packing.is_none() && unpacked.groups >= GROUPS_PER_PACK {
+            self.start_packing(&mut unpacked)?;
         }
+        Ok(removed)
+    }
+
+    /// Whether a packing is under way, to be finished by a later [`Self::pack_if_due`].
+    pub fn packing(&self) -> bool {
+        self.unpacked.borrow().packing.is_some()
+    }
+
+    /// Waits for the packing under way, if any, and finishes it; for tests, which need to
+    /// know when the files are gone.
+    #[cfg(test)]
+    fn wait_for_packing(&self) -> Result<bool, StoreError> {
+        let mut unpacked = self.unpacked.borrow_mut();
+        match unpacked.packing.take() {
+            Some(packing) => self.finish_packing(&mut unpacked, packing),
+            None => Ok(false),
+        }
+    }
+
+    fn start_packing(&self, unpacked: &mut Unpacked) -> Result<(), StoreError> {
         let repo = self.store.repository()?;
         let Some(tip) = self.store.tip_in(&repo)? else {
-            return Ok(false);
+            return Ok(());
         };
         if unpacked.rewritten || !descends(&repo, Some(tip), unpacked.last_tip)? {
             // The branch was rewritten (a force push): commits in the writer's packs may be
@@ -165,7 +209,7 @@ impl WriteSession {
                 last_tip: Some(tip),
                 ..Unpacked::default()
             };
-            return Ok(false);
+            return Ok(());
         }
         // Absorb the earlier packs that cover no more groups than this one will.
         let (mut since, mut groups, mut absorbed) = (unpacked.since, unpacked.groups, 0);
@@ -175,45 +219,96 @@ impl WriteSession {
             }
             (since, groups, absorbed) = (earlier.since, groups + earlier.groups, absorbed + 1);
         }
-        let mut walk = repo.revwalk()?;
-        walk.push(tip)?;
-        if let Some(since) = since {
-            walk.hide(since)?;
-        }
-        let mut builder = repo.packbuilder()?;
-        builder.insert_walk(&mut walk)?;
-        let mut pack = Buf::new();
-        builder.write_buf(&mut pack)?;
-        let index = pack::index_pack(&repo, &pack)?;
-        // The pack must be on disk before what it replaces can be removed.
-        let objects = repo.commondir().join("objects");
-        self.store
-            .durability
-            .flush(&objects, "making a pack of the writer's commits durable")?;
+        let store = self.store.clone();
+        let thread = std::thread::Builder::new()
+            .name("packer".into())
+            .spawn(move || pack_commits(&store, since, tip))
+            .map_err(|source| StoreError::Io {
+                context: "starting to pack the writer's commits".into(),
+                source,
+            })?;
+        unpacked.packing = Some(Packing {
+            thread,
+            covers: WriterPack {
+                index: PathBuf::new(),
+                since,
+                groups,
+            },
+            absorbed,
+            group_packs: std::mem::take(&mut unpacked.group_packs),
+            own: (unpacked.since, unpacked.groups),
+        });
+        unpacked.since = Some(tip);
+        unpacked.groups = 0;
+        Ok(())
+    }
+
+    /// Removes what a written pack replaces, or, if writing it failed, gives its groups
+    /// back to the next packing.
+    fn finish_packing(
+        &self,
+        unpacked: &mut Unpacked,
+        packing: Packing,
+    ) -> Result<bool, StoreError> {
+        let written = packing.thread.join().unwrap_or_else(|_| {
+            Err(StoreError::Io {
+                context: "packing the writer's commits".into(),
+                source: std::io::Error::other("the packing thread panicked"),
+            })
+        });
+        let index = match written {
+            Ok(index) => index,
+            Err(error) => {
+                let (since, groups) = packing.own;
+                unpacked.since = since;
+                unpacked.groups += groups;
+                unpacked.group_packs.splice(0..0, packing.group_packs);
+                return Err(error);
+            }
+        };
         // Every object of the group packs that the branch reaches is in the new pack, and
         // flushed; what else they hold was written by groups whose branch move failed.
-        let kept = unpacked.packs.len() - absorbed;
+        let kept = unpacked.packs.len() - packing.absorbed;
         let absorbed: Vec<PathBuf> = unpacked.packs.drain(kept..).map(|p| p.index).collect();
-        for replaced in unpacked.group_packs.drain(..).chain(absorbed) {
+        for replaced in packing.group_packs.into_iter().chain(absorbed) {
             for file in [replaced.with_extension("pack"), replaced] {
                 remove_if_present(&file);
             }
         }
         unpacked.packs.push(WriterPack {
             index,
-            since,
-            groups,
+            ..packing.covers
         });
-        unpacked.since = Some(tip);
-        unpacked.groups = 0;
         // The open repository may still map the removed packs; the next batch reopens it.
         self.reopen();
-        tracing::debug!(
-            objects = builder.object_count(),
-            "the writer's commits packed"
-        );
         Ok(true)
     }
+}
+
+/// Writes the commits from `since` (exclusive) to `tip` as one pack, deltas computed, and
+/// flushes it: it must be on disk before what it replaces can be removed. Returns the path
+/// of its index.
+fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, StoreError> {
+    let repo = store.repository()?;
+    let mut walk = repo.revwalk()?;
+    walk.push(tip)?;
+    if let Some(since) = since {
+        walk.hide(since)?;
+    }
+    let mut builder = repo.packbuilder()?;
+    builder.insert_walk(&mut walk)?;
+    let mut pack = Buf::new();
+    builder.write_buf(&mut pack)?;
+    let index = pack::index_pack(&repo, &pack)?;
+    store.durability.flush(
+        &repo.commondir().join("objects"),
+        "making a pack of the writer's commits durable",
+    )?;
+    tracing::debug!(
+        objects = builder.object_count(),
+        "the writer's commits packed"
+    );
+    Ok(index)
 }
 
 /// Whether `new` is `old` or one of its descendants (anything descends from no commit).
@@ -475,6 +570,8 @@ mod tests {
             commits.extend(group(&session, 1 + g % 2, commits.len(), true));
             session.pack_if_due().unwrap();
         }
+        // The pack is written on a thread of its own; writes went on meanwhile.
+        session.wait_for_packing().unwrap();
         // Left after the packing: the periodic pack and the packs of the three groups since.
         assert_eq!(packs(&path), 1 + 3);
         assert_eq!(loose_objects(&path), 0);
@@ -492,12 +589,50 @@ mod tests {
         }
     }
 
-    /// Flushes nothing: for tests of what is written, not of durability.
-    struct NoFlush;
+    /// Flushes nothing, or fails when told to: for tests of what is written.
+    #[derive(Default)]
+    struct NoFlush {
+        fail: std::sync::atomic::AtomicBool,
+    }
 
     impl super::super::durability::Flush for NoFlush {
         fn flush(&self, _: &Path) -> std::io::Result<()> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::other("the disk is gone"));
+            }
             Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_packing_removes_nothing_and_the_next_one_covers_its_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, store) = empty_store(dir.path());
+        let flush = std::sync::Arc::new(NoFlush::default());
+        let store = store.with_durability(super::super::durability::Durability::new(flush.clone()));
+        let session = store.write_session();
+        let mut commits = Vec::new();
+        for _ in 0..GROUPS_PER_PACK {
+            commits.extend(group(&session, 1, commits.len(), true));
+        }
+        flush.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        session.pack_if_due().unwrap();
+        assert!(session.wait_for_packing().is_err());
+        assert_eq!(
+            packs(&path),
+            GROUPS_PER_PACK + 1,
+            "the group packs and the unflushed one"
+        );
+
+        flush.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        commits.extend(group(&session, 1, commits.len(), true));
+        session.pack_if_due().unwrap();
+        assert!(session.wait_for_packing().unwrap());
+        // The pack of the failed attempt is left for `git gc`; every group pack is gone.
+        assert_eq!(packs(&path), 2);
+        let repo = store.repository().unwrap();
+        for id in commits {
+            repo.find_commit(id).unwrap().tree().unwrap();
         }
     }
 
@@ -506,14 +641,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, store) = empty_store(dir.path());
         let store = store.with_durability(super::super::durability::Durability::new(
-            std::sync::Arc::new(NoFlush),
+            std::sync::Arc::new(NoFlush::default()),
         ));
         let session = store.write_session();
         let mut commits = Vec::new();
         let mut counts = Vec::new();
         for g in 0..7 * GROUPS_PER_PACK {
             commits.extend(group(&session, 1, commits.len(), true));
-            let packed = session.pack_if_due().unwrap();
+            session.pack_if_due().unwrap();
+            let packed = session.wait_for_packing().unwrap();
             assert_eq!(packed, (g + 1) % GROUPS_PER_PACK == 0, "after group {g}");
             if packed {
                 counts.push(packs(&path));
@@ -548,6 +684,7 @@ mod tests {
         let before = packs(&path);
         group(&session, 1, 1000, true);
         assert!(!session.pack_if_due().unwrap(), "nothing removed");
+        assert!(!session.packing(), "packing starts again from the new tip");
         assert_eq!(packs(&path), before + 1, "a pack added, none removed");
         let fresh = store.repository().unwrap();
         fresh.find_commit(old_tip).unwrap().tree().unwrap();

@@ -1,6 +1,6 @@
 //! The writer thread: group commit over a channel of edits.
 
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::Job;
@@ -15,13 +15,33 @@ const MAX_GROUP: usize = 64;
 /// How often a group is rebuilt on a branch that keeps moving under it before giving up.
 const MAX_ATTEMPTS: usize = 20;
 
+/// How often an idle writer checks whether the pack being written is done.
+const PACKING_POLL: Duration = Duration::from_millis(100);
+
 /// How long a branch lock must stay unchanged before it is taken for a crash's leftover.
 const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
 pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
     let session = site.store().write_session();
-    while let Ok(first) = queue.recv() {
+    loop {
+        // While a pack is being written, wake up now and then to finish it even if no write
+        // comes.
+        let first = if session.packing() {
+            match queue.recv_timeout(PACKING_POLL) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    housekeeping(site, &session);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -57,11 +77,16 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
             let _ = job.reply.send(outcome);
         }
         // After the acknowledgements, so no write waits for the housekeeping.
-        match session.pack_if_due() {
-            Ok(true) => site.reopen_reader(),
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "could not pack the writer's commits"),
-        }
+        housekeeping(site, &session);
+    }
+}
+
+/// Starts or finishes the periodic packing of the writer's commits.
+fn housekeeping(site: &Site, session: &WriteSession) {
+    match session.pack_if_due() {
+        Ok(true) => site.reopen_reader(),
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "could not pack the writer's commits"),
     }
 }
 
