@@ -36,7 +36,7 @@ impl Identity {
         })
     }
 
-    fn signature(&self, time: Option<Time>) -> Result<Signature<'static>, git2::Error> {
+    pub(crate) fn signature(&self, time: Option<Time>) -> Result<Signature<'static>, git2::Error> {
         match time {
             Some(time) => Signature::new(&self.name, &self.email, &time),
             None => Signature::now(&self.name, &self.email),
@@ -104,38 +104,6 @@ impl Store {
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         Ok(repo.commit(None, &author, &committer, &request.message, &tree, &parents)?)
     }
-}
-
-/// The objects a commit made by [`Store::write_commit`] added: itself, its tree, the trees
-/// on each changed path and each written blob. Some may have existed before (an unchanged
-/// folder, a file written back); listing them again only stores a copy.
-///
-/// # Errors
-/// Git errors reading the commit or its trees.
-pub(crate) fn written_objects(
-    repo: &Repository,
-    commit: Oid,
-    changes: &[Change],
-) -> Result<Vec<Oid>, StoreError> {
-    let tree = repo.find_commit(commit)?.tree()?;
-    let mut objects = vec![commit, tree.id()];
-    for change in changes {
-        let (path, upserted) = match change {
-            Change::Upsert { path, .. } => (path, true),
-            Change::Delete { path } => (path, false),
-        };
-        let folders = path.match_indices('/').map(|(end, _)| &path[..end]);
-        let written = upserted.then_some(path.as_str());
-        for inner in folders.chain(written) {
-            // A folder a deletion emptied is gone from the tree.
-            if let Ok(entry) = tree.get_path(inner.as_ref()) {
-                objects.push(entry.id());
-            }
-        }
-    }
-    objects.sort();
-    objects.dedup();
-    Ok(objects)
 }
 
 #[cfg(test)]

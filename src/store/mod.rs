@@ -7,6 +7,7 @@
 
 mod branch;
 mod commit;
+mod compose;
 mod durability;
 mod history;
 mod lock;

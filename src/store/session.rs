@@ -1,9 +1,9 @@
 //! A writer's handle on the repository, for committing in groups.
 //!
 //! Nothing is flushed object by object: the branch move that publishes a group flushes the
-//! filesystem once for all its objects (see `durability`). A group keeps its objects in
-//! memory (libgit2's mempack) until then, and writes them as one pack of its own (see
-//! `pack`): two new files per group, however many edits and objects it holds.
+//! filesystem once for all its objects (see `durability`). A group composes its objects in
+//! memory (see `compose`) and writes them as one pack of its own (see `pack`): two new
+//! files per group, however many edits and objects it holds.
 //!
 //! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
 //! the commits made since it last did so into one pack (with deltas) on a thread of its own,
@@ -21,32 +21,23 @@ use std::path::{Path, PathBuf};
 
 use git2::{Buf, Repository};
 
-use super::commit::written_objects;
-use super::pack::{self, PackObject};
-use super::read::{blob_in, post_at_in};
+use super::compose::Pending;
+use super::pack;
 use super::{CommitRequest, Oid, Store, StoreError};
 use crate::post::Slug;
 
 /// How many groups the writer commits before packing them into one pack.
 pub const GROUPS_PER_PACK: usize = 64;
 
-/// Reads newer than the in-memory objects of a batch must see them: the mempack goes first.
-const MEMPACK_PRIORITY: i32 = 999;
-
 /// The writer thread's access to the repository; not `Sync`, so it lives on one thread.
 pub struct WriteSession {
     store: Store,
-    /// The repository the batches use, kept open between groups (opening one reads the
-    /// configuration and loads every pack index, which costs more CPU than a small commit),
-    /// with the number of mempacks it holds: one is added per batch and none can be
-    /// removed, so it is reopened when they add up.
-    open: RefCell<Option<(Repository, i32)>>,
+    /// The repository the batches read, kept open between groups: opening one reads the
+    /// configuration and loads every pack index, which costs more CPU than a small commit.
+    open: RefCell<Option<Repository>>,
     /// What the writer committed since it last packed.
     unpacked: RefCell<Unpacked>,
 }
-
-/// The most mempacks an open repository collects before it is reopened.
-const MEMPACKS_PER_REPOSITORY: i32 = 32;
 
 /// The writer's commits since it last packed, and the periodic packs it wrote.
 #[derive(Default)]
@@ -117,17 +108,13 @@ impl WriteSession {
     /// neither on disk nor reachable until [`Batch::move_branch`] succeeds.
     ///
     /// # Errors
-    /// `NotARepository`, or git errors setting up the in-memory object store.
+    /// `NotARepository` when the repository cannot be opened.
     pub fn batch<T>(&self, group: impl FnOnce(&Batch<'_>) -> T) -> Result<T, StoreError> {
         let mut open = self.open.borrow_mut();
-        let kept = open
-            .take()
-            .filter(|(_, mempacks)| *mempacks < MEMPACKS_PER_REPOSITORY);
-        let (repo, mempacks) = match kept {
+        let repo = match open.take() {
             Some(kept) => open.insert(kept),
-            None => open.insert((self.store.repository()?, 0)),
+            None => open.insert(self.store.repository()?),
         };
-        *mempacks += 1;
         {
             let mut unpacked = self.unpacked.borrow_mut();
             if !unpacked.started {
@@ -136,16 +123,11 @@ impl WriteSession {
                 unpacked.last_tip = unpacked.since;
             }
         }
-        let odb = repo.odb()?;
-        // libgit2 writes into the writable backend of highest priority: this batch's
-        // mempack must outrank the (emptied) ones earlier batches left behind.
-        let mempack = odb.add_new_mempack_backend(MEMPACK_PRIORITY.saturating_add(*mempacks))?;
         let batch = Batch {
             session: self,
             store: &self.store,
             repo,
-            mempack,
-            written: RefCell::default(),
+            pending: RefCell::default(),
         };
         Ok(group(&batch))
     }
@@ -336,20 +318,8 @@ pub struct Batch<'r> {
     session: &'r WriteSession,
     store: &'r Store,
     repo: &'r Repository,
-    /// Where the group keeps its objects until the branch moves.
-    mempack: git2::Mempack<'r>,
-    /// The objects the group's commits added, to write when the branch moves.
-    written: RefCell<Vec<Oid>>,
-}
-
-/// Whatever a batch kept in memory and did not persist (its branch move failed, or it never
-/// tried) is dropped, so the next batch on the same open repository starts from the disk.
-impl Drop for Batch<'_> {
-    fn drop(&mut self) {
-        if let Err(error) = self.mempack.reset() {
-            tracing::warn!(%error, "could not drop a batch's unwritten objects");
-        }
-    }
+    /// The objects the group's commits added, written when the branch moves.
+    pending: RefCell<Pending>,
 }
 
 /// Reading and writing within a batch.
@@ -367,7 +337,7 @@ impl Batch<'_> {
     /// # Errors
     /// Git errors reading the commit or its trees.
     pub fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, StoreError> {
-        post_at_in(self.repo, commit, slug)
+        self.pending.borrow().post_at(self.repo, commit, slug)
     }
 
     /// A blob's bytes, `None` when the repository holds no such blob.
@@ -375,47 +345,21 @@ impl Batch<'_> {
     /// # Errors
     /// Git errors reading the object database.
     pub fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, StoreError> {
-        blob_in(self.repo, blob)
+        self.pending.borrow().blob(self.repo, blob)
     }
 
-    /// Writes a commit's objects, not yet flushed; see [`Store::write_commit`].
+    /// Composes a commit on `parent` in memory; it is written with the group's pack.
     ///
     /// # Errors
-    /// Git errors writing blobs, trees or the commit.
+    /// Git errors reading the parent's trees, or a change git cannot record.
     pub fn write_commit(
         &self,
         parent: Option<Oid>,
         request: &CommitRequest,
     ) -> Result<Oid, StoreError> {
-        let commit = self.store.write_commit(self.repo, parent, request)?;
-        let added = written_objects(self.repo, commit, &request.changes)?;
-        self.written.borrow_mut().extend(added);
-        Ok(commit)
-    }
-
-    /// Writes the objects the group's commits added as one pack (not flushed), and forgets
-    /// the in-memory copies.
-    fn write_pack(&self) -> Result<PathBuf, StoreError> {
-        let odb = self.repo.odb()?;
-        let mut ids = std::mem::take(&mut *self.written.borrow_mut());
-        ids.sort();
-        ids.dedup();
-        let read = ids
-            .iter()
-            .map(|id| odb.read(*id))
-            .collect::<Result<Vec<_>, _>>()?;
-        let objects: Vec<PackObject<'_>> = ids
-            .iter()
-            .zip(&read)
-            .map(|(id, object)| PackObject {
-                id: *id,
-                kind: object.kind(),
-                data: object.data(),
-            })
-            .collect();
-        let index = pack::write_objects(&self.repo.commondir().join("objects/pack"), &objects)?;
-        self.mempack.reset()?;
-        Ok(index)
+        self.pending
+            .borrow_mut()
+            .write_commit(self.repo, parent, request)
     }
 
     /// Moves the branch from `expected` to `new`, writing the objects kept in memory as one
@@ -430,7 +374,8 @@ impl Batch<'_> {
         expected: Option<Oid>,
         log_message: &str,
     ) -> Result<(), StoreError> {
-        let index = self.write_pack()?;
+        let pack_dir = self.repo.commondir().join("objects/pack");
+        let index = pack::write_objects(&pack_dir, &self.pending.borrow().objects())?;
         self.session.unpacked.borrow_mut().group_packs.push(index);
         self.store
             .move_branch(self.repo, new, expected, log_message)?;
