@@ -27,7 +27,13 @@ const TREE_MODE: i32 = 0o040000;
 pub(crate) struct Pending {
     objects: HashMap<Oid, (ObjectType, Vec<u8>)>,
     order: Vec<Oid>,
+    /// The previous group's objects, read instead of the repository: the next group usually
+    /// builds on its commit, which the repository would first have to find on disk.
+    earlier: HashMap<Oid, (ObjectType, Vec<u8>)>,
 }
+
+/// The most bytes of a group's objects kept for the next group to read.
+const EARLIER_BYTES: usize = 8 << 20;
 
 /// One entry of a tree: raw mode, name and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +50,23 @@ impl Entry {
 }
 
 impl Pending {
+    /// A group after `previous`, reading its objects from memory when they are not too big.
+    pub(crate) fn after(previous: Pending) -> Pending {
+        let bytes: usize = previous.objects.values().map(|(_, data)| data.len()).sum();
+        Pending {
+            earlier: if bytes <= EARLIER_BYTES {
+                previous.objects
+            } else {
+                HashMap::new()
+            },
+            ..Pending::default()
+        }
+    }
+
+    fn get(&self, id: &Oid) -> Option<&(ObjectType, Vec<u8>)> {
+        self.objects.get(id).or_else(|| self.earlier.get(id))
+    }
+
     /// The group's objects for its pack.
     pub(crate) fn objects(&self) -> Vec<PackObject<'_>> {
         self.order
@@ -159,7 +182,7 @@ impl Pending {
 
     /// A tree's entries, from this group's objects or the repository.
     fn tree_entries(&self, repo: &Repository, tree: Oid) -> Result<Vec<Entry>, StoreError> {
-        if let Some((_, bytes)) = self.objects.get(&tree) {
+        if let Some((_, bytes)) = self.get(&tree) {
             return parse_tree(bytes);
         }
         Ok(repo
@@ -175,7 +198,7 @@ impl Pending {
 
     /// The tree a commit records, from this group's objects or the repository.
     fn commit_tree(&self, repo: &Repository, commit: Oid) -> Result<Oid, StoreError> {
-        match self.objects.get(&commit) {
+        match self.get(&commit) {
             Some((_, bytes)) => bytes
                 .strip_prefix(b"tree ")
                 .and_then(|rest| rest.get(..40))
@@ -221,7 +244,7 @@ impl Pending {
     /// # Errors
     /// Git errors reading the object database.
     pub(crate) fn blob(&self, repo: &Repository, blob: Oid) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.objects.get(&blob) {
+        match self.get(&blob) {
             Some((ObjectType::Blob, bytes)) => Ok(Some(bytes.clone())),
             Some(_) => Ok(None),
             None => super::read::blob_in(repo, blob),
@@ -508,6 +531,33 @@ mod tests {
                 .is_err(),
             "a path through a file"
         );
+    }
+
+    #[test]
+    fn a_group_reads_the_previous_groups_objects_but_writes_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path().join("r.git")).unwrap();
+        let time = git2::Time::new(1_764_400_000, 0);
+        let mut first = Pending::default();
+        let one = first
+            .write_commit(
+                &repo,
+                None,
+                &request(vec![upsert("posts/a.md", "A")], time, "m"),
+            )
+            .unwrap();
+        let mut next = Pending::after(first);
+        // Nothing of the first group is on disk: it is read from memory.
+        let slug = Slug::parse("a").unwrap();
+        let (blob, _) = next.post_at(&repo, one, &slug).unwrap().unwrap();
+        let same = request(vec![upsert("posts/b.md", "A")], time, "m");
+        next.write_commit(&repo, Some(one), &same).unwrap();
+        let written: Vec<Oid> = next.objects().iter().map(|o| o.id).collect();
+        assert!(
+            written.contains(&blob),
+            "a blob the previous group wrote too"
+        );
+        assert!(!written.contains(&one));
     }
 
     #[test]

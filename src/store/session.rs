@@ -37,6 +37,8 @@ pub struct WriteSession {
     open: RefCell<Option<Repository>>,
     /// What the writer committed since it last packed.
     unpacked: RefCell<Unpacked>,
+    /// The objects of the last group, for the next one to read (see `Pending::after`).
+    earlier: RefCell<Pending>,
 }
 
 /// The writer's commits since it last packed, and the periodic packs it wrote.
@@ -87,6 +89,7 @@ impl Store {
             store: self.clone(),
             open: RefCell::default(),
             unpacked: RefCell::default(),
+            earlier: RefCell::default(),
         }
     }
 }
@@ -127,9 +130,11 @@ impl WriteSession {
             session: self,
             store: &self.store,
             repo,
-            pending: RefCell::default(),
+            pending: RefCell::new(Pending::after(self.earlier.take())),
         };
-        Ok(group(&batch))
+        let done = group(&batch);
+        self.earlier.replace(batch.pending.into_inner());
+        Ok(done)
     }
 
     /// Forgets the open repository, so the next group opens a fresh one (after an error,
