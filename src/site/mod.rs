@@ -18,11 +18,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
+use crate::post::Post;
 use crate::store::{HistoryReader, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
-pub use snapshot::{Audience, PostRecord, Snapshot};
+pub use snapshot::{Audience, ParsedAhead, PostRecord, Snapshot};
 
 /// The live blog: the store plus the snapshot of its current tip.
 pub struct Site {
@@ -36,6 +37,8 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// Submitted posts already parsed, for the refresh after their commit.
+    parsed_ahead: ParsedAhead,
 }
 
 impl Site {
@@ -54,7 +57,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&reader, tip, None, index)?;
+        let first = Snapshot::build_at(&reader, tip, None, index, &ParsedAhead::default())?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
@@ -63,6 +66,7 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            parsed_ahead: ParsedAhead::default(),
         })
     }
 
@@ -92,6 +96,15 @@ impl Site {
         self.refresh_with(reader)
     }
 
+    /// Keeps a submitted post, parsed by the handler that checked it, for the snapshot
+    /// that will show it once committed.
+    pub fn parsed_ahead(&self, text: &str, post: Post) {
+        // Only a shortcut: without the blob id, the refresh parses the post itself.
+        if let Ok(blob) = crate::store::WriteSession::blob_id(text.as_bytes()) {
+            self.parsed_ahead.remember(blob, post);
+        }
+    }
+
     /// Drops the kept reader, so the next refresh opens a fresh one: to be called after
     /// packs were removed, which an open repository keeps mapped and keeps searching.
     pub fn reopen_reader(&self) {
@@ -106,7 +119,8 @@ impl Site {
         }
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
         self.saver.save_later(index.clone());
-        let next = Arc::new(Snapshot::build_at(reader, tip, Some(&current), index)?);
+        let next = Snapshot::build_at(reader, tip, Some(&current), index, &self.parsed_ahead)?;
+        let next = Arc::new(next);
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
         self.builds.fetch_add(1, Ordering::Relaxed);

@@ -13,9 +13,9 @@
 //!    survives power loss.
 //!
 //! A flush is `syncfs(2)`: one journal commit covers every dirty file and folder of the
-//! repository (loose objects or a pack and its index, directory entries, lock file,
-//! rename), where fsync would need one call per file and folder. It also writes back other dirty files of the same filesystem,
-//! which costs more when other programs write a lot to it.
+//! repository (a group's pack and its index, directory entries, lock file, rename), where
+//! fsync would need one call per file and folder. It also writes back other dirty files of
+//! the same filesystem, which costs more when other programs write a lot to it.
 //!
 //! Other processes are unaffected: they see the branch move only at the rename, after the
 //! objects are in the object database, as before.

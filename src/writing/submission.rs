@@ -43,11 +43,12 @@ pub enum PostBody<'a> {
     Raw(&'a str),
 }
 
-/// A post ready to commit: its slug and the file's text, known to parse back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A post ready to commit: its slug, the file's text, and the post it parses back to.
+#[derive(Debug, Clone)]
 pub struct PostFile {
     pub slug: Slug,
     pub text: String,
+    pub post: Post,
 }
 
 /// Checks a submitted post and composes its file.
@@ -83,8 +84,8 @@ pub fn prepare(slug: Option<&str>, body: PostBody<'_>) -> Result<PostFile, Rejec
     let front_matter = FrontMatter::parse(yaml).map_err(|e| Rejection::from_post_error(&e, raw))?;
     let slug = choose_slug(slug, &front_matter.fields, &front_matter.title)?;
     // What is committed must read back as a post: parse it exactly as the site will.
-    Post::parse(slug.clone(), &text).map_err(|e| Rejection::from_post_error(&e, raw))?;
-    Ok(PostFile { slug, text })
+    let post = Post::parse(slug.clone(), &text).map_err(|e| Rejection::from_post_error(&e, raw))?;
+    Ok(PostFile { slug, text, post })
 }
 
 fn choose_slug(
@@ -158,8 +159,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(file.slug.as_str(), "kv-cache");
+        assert_eq!(file.post.front_matter["series"], "x");
         let post = Post::parse(file.slug, &file.text).unwrap();
-        assert_eq!(post.front_matter["series"], "x");
+        assert_eq!(post.front_matter, file.post.front_matter);
     }
 
     #[test]
