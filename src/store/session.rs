@@ -27,7 +27,13 @@ use super::{CommitRequest, Oid, Store, StoreError};
 use crate::post::Slug;
 
 /// How many groups the writer commits before packing them into one pack.
-pub const GROUPS_PER_PACK: usize = 64;
+pub const GROUPS_PER_PACK: usize = 32;
+
+/// The most group packs left while a packing is under way: past them, the writer waits for
+/// it. Every pack costs lookups that miss, and libgit2 keeps at most 128 pack files open
+/// (`configure_libgit2`), closing the least recently used ones when there are more; that
+/// juggling, across threads, is where libgit2 has had its data races (libgit2#5591).
+const MAX_GROUP_PACKS: usize = 2 * GROUPS_PER_PACK;
 
 /// The writer thread's access to the repository; not `Sync`, so it lives on one thread.
 pub struct WriteSession {
@@ -145,16 +151,18 @@ impl WriteSession {
 
     /// Packs the writer's commits once there are enough of them (see the module notes),
     /// on a thread of its own so that no write waits for it: this starts a packing when one
-    /// is due, and finishes one whose pack is written, removing what it replaces. Says
+    /// is due, and finishes one whose pack is written, removing what it replaces (waiting
+    /// for it when group packs pile up faster than it packs them). Says
     /// whether it removed packs, which open repositories keep searching until reopened.
     ///
     /// # Errors
     /// Git or I/O errors; the group packs stay then, and nothing is lost.
     pub fn pack_if_due(&self) -> Result<bool, StoreError> {
         let mut unpacked = self.unpacked.borrow_mut();
+        let too_many = unpacked.group_packs.len() >= MAX_GROUP_PACKS;
         let finished = unpacked
             .packing
-            .take_if(|packing| packing.thread.is_finished());
+            .take_if(|packing| too_many || packing.thread.is_finished());
         let removed = match finished {
             Some(packing) => self.finish_packing(&mut unpacked, packing)?,
             None => false,
@@ -296,6 +304,16 @@ fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, 
         "the writer's commits packed"
     );
     Ok(index)
+}
+
+/// A packing under way is waited for (not finished: its pack stays, with what it would
+/// have replaced), so that nothing writes into the repository once the writer is gone.
+impl Drop for WriteSession {
+    fn drop(&mut self) {
+        if let Some(packing) = self.unpacked.get_mut().packing.take() {
+            let _ = packing.thread.join();
+        }
+    }
 }
 
 /// Whether `new` is `old` or one of its descendants (anything descends from no commit).
@@ -543,6 +561,8 @@ mod tests {
     #[derive(Default)]
     struct NoFlush {
         fail: std::sync::atomic::AtomicBool,
+        /// Makes the packing thread's flush take a while.
+        slow_packer: std::sync::atomic::AtomicBool,
     }
 
     impl super::super::durability::Flush for NoFlush {
@@ -550,8 +570,43 @@ mod tests {
             if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(std::io::Error::other("the disk is gone"));
             }
+            if self.slow_packer.load(std::sync::atomic::Ordering::SeqCst)
+                && std::thread::current().name() == Some("packer")
+            {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+            }
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_writer_waits_for_a_packing_when_group_packs_pile_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, store) = empty_store(dir.path());
+        let flush = std::sync::Arc::new(NoFlush::default());
+        let store = store.with_durability(super::super::durability::Durability::new(flush.clone()));
+        let session = store.write_session();
+        for n in 0..GROUPS_PER_PACK {
+            group(&session, 1, n, true);
+        }
+        flush
+            .slow_packer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(!session.pack_if_due().unwrap(), "a packing starts");
+        for n in 0..MAX_GROUP_PACKS - 1 {
+            group(&session, 1, n, true);
+        }
+        assert!(
+            !session.pack_if_due().unwrap(),
+            "still under way: no wait yet"
+        );
+        group(&session, 1, 0, true);
+        assert!(session.pack_if_due().unwrap(), "waited for, then finished");
+        // Its group packs are gone; the ones written since await the next packing.
+        assert_eq!(packs(&path), 1 + MAX_GROUP_PACKS);
+        flush
+            .slow_packer
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     #[test]
