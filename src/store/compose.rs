@@ -502,19 +502,19 @@ mod tests {
         ]);
     }
 
+    /// A root commit holding `posts/a.md` (`A`), composed in `pending`.
+    fn first_post(pending: &mut Pending, repo: &Repository, time: git2::Time) -> Oid {
+        let request = request(vec![upsert("posts/a.md", "A")], time, "m");
+        pending.write_commit(repo, None, &request).unwrap()
+    }
+
     #[test]
     fn posts_and_blobs_read_through_the_groups_objects() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path().join("r.git")).unwrap();
         let mut pending = Pending::default();
         let time = git2::Time::new(1_764_400_000, 60);
-        let first = pending
-            .write_commit(
-                &repo,
-                None,
-                &request(vec![upsert("posts/a.md", "A")], time, "m"),
-            )
-            .unwrap();
+        let first = first_post(&mut pending, &repo, time);
         let slug = Slug::parse("a").unwrap();
         let (blob, bytes) = pending.post_at(&repo, first, &slug).unwrap().unwrap();
         assert_eq!(bytes, b"A");
@@ -539,13 +539,7 @@ mod tests {
         let repo = Repository::init_bare(dir.path().join("r.git")).unwrap();
         let time = git2::Time::new(1_764_400_000, 0);
         let mut first = Pending::default();
-        let one = first
-            .write_commit(
-                &repo,
-                None,
-                &request(vec![upsert("posts/a.md", "A")], time, "m"),
-            )
-            .unwrap();
+        let one = first_post(&mut first, &repo, time);
         let mut next = Pending::after(first);
         // Nothing of the first group is on disk: it is read from memory.
         let slug = Slug::parse("a").unwrap();
@@ -568,21 +562,10 @@ mod tests {
             id: Oid::ZERO_SHA1,
         };
         let folder = entry("posts", TREE_MODE);
-        assert_eq!(
-            git_order(&entry("posts.md", BLOB_MODE), &folder),
-            Ordering::Less
-        );
-        assert_eq!(
-            git_order(&entry("posts-x", TREE_MODE), &folder),
-            Ordering::Less
-        );
-        assert_eq!(
-            git_order(&entry("posts0", BLOB_MODE), &folder),
-            Ordering::Greater
-        );
-        assert_eq!(
-            git_order(&entry("posts", BLOB_MODE), &folder),
-            Ordering::Less
-        );
+        let order = |name, mode| git_order(&entry(name, mode), &folder);
+        assert_eq!(order("posts.md", BLOB_MODE), Ordering::Less);
+        assert_eq!(order("posts-x", TREE_MODE), Ordering::Less);
+        assert_eq!(order("posts0", BLOB_MODE), Ordering::Greater);
+        assert_eq!(order("posts", BLOB_MODE), Ordering::Less);
     }
 }

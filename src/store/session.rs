@@ -579,12 +579,18 @@ mod tests {
         }
     }
 
+    /// An empty store whose flushes go through a [`NoFlush`] the test controls.
+    fn store_with_flush(dir: &Path) -> (PathBuf, Store, std::sync::Arc<NoFlush>) {
+        let (path, store) = empty_store(dir);
+        let flush = std::sync::Arc::new(NoFlush::default());
+        let store = store.with_durability(super::super::durability::Durability::new(flush.clone()));
+        (path, store, flush)
+    }
+
     #[test]
     fn the_writer_waits_for_a_packing_when_group_packs_pile_up() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, store) = empty_store(dir.path());
-        let flush = std::sync::Arc::new(NoFlush::default());
-        let store = store.with_durability(super::super::durability::Durability::new(flush.clone()));
+        let (path, store, flush) = store_with_flush(dir.path());
         let session = store.write_session();
         for n in 0..GROUPS_PER_PACK {
             group(&session, 1, n, true);
@@ -612,9 +618,7 @@ mod tests {
     #[test]
     fn a_failed_packing_removes_nothing_and_the_next_one_covers_its_groups() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, store) = empty_store(dir.path());
-        let flush = std::sync::Arc::new(NoFlush::default());
-        let store = store.with_durability(super::super::durability::Durability::new(flush.clone()));
+        let (path, store, flush) = store_with_flush(dir.path());
         let session = store.write_session();
         let mut commits = Vec::new();
         for _ in 0..GROUPS_PER_PACK {
