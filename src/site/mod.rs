@@ -23,7 +23,8 @@ use crate::store::{HistoryReader, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
-pub use snapshot::{Audience, ParsedAhead, PostRecord, Snapshot};
+use snapshot::ParsedAhead;
+pub use snapshot::{Audience, PostRecord, Snapshot};
 
 /// The live blog: the store plus the snapshot of its current tip.
 pub struct Site {
