@@ -47,6 +47,11 @@ impl Entry {
     fn is_tree(&self) -> bool {
         self.mode & 0o170000 == TREE_MODE
     }
+
+    /// A file or a symbolic link: what git stores as a blob (not a submodule's commit).
+    fn is_blob(&self) -> bool {
+        matches!(self.mode & 0o170000, 0o100000 | 0o120000)
+    }
 }
 
 impl Pending {
@@ -232,7 +237,7 @@ impl Pending {
                     return Ok(None);
                 }
                 tree = entry.id;
-            } else if entry.mode & 0o170000 == 0o100000 {
+            } else if entry.is_blob() {
                 return Ok(self.blob(repo, entry.id)?.map(|bytes| (entry.id, bytes)));
             }
         }
@@ -552,6 +557,37 @@ mod tests {
             "a blob the previous group wrote too"
         );
         assert!(!written.contains(&one));
+    }
+
+    #[test]
+    fn a_post_reads_as_the_repository_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path().join("r.git")).unwrap();
+        let blob = repo.blob(b"---\ntitle: T\n---\n").unwrap();
+        let mut posts = repo.treebuilder(None).unwrap();
+        posts.insert("file.md", blob, 0o100644).unwrap();
+        posts.insert("link.md", blob, 0o120000).unwrap();
+        posts
+            .insert(
+                "folder.md",
+                repo.treebuilder(None).unwrap().write().unwrap(),
+                0o040000,
+            )
+            .unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        root.insert("posts", posts.write().unwrap(), 0o040000)
+            .unwrap();
+        let root = repo.find_tree(root.write().unwrap()).unwrap();
+        let who = git2::Signature::now("A", "a@example.org").unwrap();
+        let commit = repo.commit(None, &who, &who, "m", &root, &[]).unwrap();
+        for slug in ["file", "link", "folder", "none"] {
+            let slug = Slug::parse(slug).unwrap();
+            assert_eq!(
+                Pending::default().post_at(&repo, commit, &slug).unwrap(),
+                super::super::read::post_at_in(&repo, commit, &slug).unwrap(),
+                "{slug}"
+            );
+        }
     }
 
     #[test]
