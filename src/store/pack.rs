@@ -50,6 +50,9 @@ pub(crate) fn write_objects(
     pack_dir: &Path,
     objects: &[PackObject<'_>],
 ) -> Result<PathBuf, StoreError> {
+    // git creates it with the repository, but nothing else needs it until the first pack.
+    std::fs::create_dir_all(pack_dir)
+        .map_err(|source| io_error(&format!("creating {}", pack_dir.display()), source))?;
     let (pack, mut entries) = pack_bytes(objects)?;
     let checksum = &pack[pack.len() - 20..];
     let index = index_bytes(&mut entries, checksum);
@@ -250,6 +253,8 @@ mod tests {
 
         let target = Repository::init_bare(dir.path().join("target.git")).unwrap();
         let pack_dir = target.path().join("objects/pack");
+        // A repository may lack the folder (made by hand, or emptied): it is created.
+        std::fs::remove_dir(&pack_dir).unwrap();
         let index = write_objects(&pack_dir, &objects).unwrap();
 
         // libgit2's indexer, given the same pack, writes the same index byte for byte.
