@@ -521,10 +521,7 @@ mod tests {
         assert_eq!(store.tip().unwrap(), one.last().copied());
         assert_eq!(packs(&path), 2, "one edit: one pack too");
         assert_eq!(loose_objects(&path), 0);
-        let fresh = store.repository().unwrap();
-        for id in two.iter().chain(&one) {
-            fresh.find_commit(*id).unwrap().tree().unwrap();
-        }
+        all_readable(&store, &[two, one].concat());
     }
 
     #[test]
@@ -576,6 +573,14 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_secs(2));
             }
             Ok(())
+        }
+    }
+
+    /// Every commit reads back, tree included, through a fresh repository.
+    fn all_readable(store: &Store, commits: &[Oid]) {
+        let repo = store.repository().unwrap();
+        for id in commits {
+            repo.find_commit(*id).unwrap().tree().unwrap();
         }
     }
 
@@ -639,19 +644,13 @@ mod tests {
         assert!(session.wait_for_packing().unwrap());
         // The pack of the failed attempt is left for `git gc`; every group pack is gone.
         assert_eq!(packs(&path), 2);
-        let repo = store.repository().unwrap();
-        for id in commits {
-            repo.find_commit(id).unwrap().tree().unwrap();
-        }
+        all_readable(&store, &commits);
     }
 
     #[test]
     fn the_periodic_packs_are_merged_like_a_binary_counter() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, store) = empty_store(dir.path());
-        let store = store.with_durability(super::super::durability::Durability::new(
-            std::sync::Arc::new(NoFlush::default()),
-        ));
+        let (path, store, _) = store_with_flush(dir.path());
         let session = store.write_session();
         let mut commits = Vec::new();
         let mut counts = Vec::new();
@@ -664,14 +663,11 @@ mod tests {
                 counts.push(packs(&path));
             }
         }
-        // Packings 1 to 7 leave packs of 64, 128, 128+64, 256, 256+64, 256+128, 256+128+64
-        // groups.
+        // Packings 1 to 7 leave packs of 1, 2, 2+1, 4, 4+1, 4+2 and 4+2+1 times
+        // GROUPS_PER_PACK groups.
         assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
         assert_eq!(loose_objects(&path), 0);
-        let repo = store.repository().unwrap();
-        for id in commits {
-            repo.find_commit(id).unwrap().tree().unwrap();
-        }
+        all_readable(&store, &commits);
     }
 
     #[test]
