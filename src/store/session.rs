@@ -71,8 +71,9 @@ struct Unpacked {
 /// A periodic pack being written on its thread, and what it replaces once written.
 struct Packing {
     thread: std::thread::JoinHandle<Result<PathBuf, StoreError>>,
-    /// The commits it covers (its index path is known once written).
-    covers: WriterPack,
+    /// The commits it covers: from `since` (exclusive) to the tip, over `groups` groups.
+    since: Option<Oid>,
+    groups: usize,
     /// How many of the latest periodic packs it absorbs.
     absorbed: usize,
     /// The group packs it replaces.
@@ -224,11 +225,8 @@ impl WriteSession {
             })?;
         unpacked.packing = Some(Packing {
             thread,
-            covers: WriterPack {
-                index: PathBuf::new(),
-                since,
-                groups,
-            },
+            since,
+            groups,
             absorbed,
             group_packs: std::mem::take(&mut unpacked.group_packs),
             own: (unpacked.since, unpacked.groups),
@@ -272,7 +270,8 @@ impl WriteSession {
         }
         unpacked.packs.push(WriterPack {
             index,
-            ..packing.covers
+            since: packing.since,
+            groups: packing.groups,
         });
         // The open repository may still map the removed packs; the next batch reopens it.
         self.reopen();
