@@ -361,31 +361,17 @@ fn backlinks_of(posts: &BTreeMap<Slug, Arc<PostRecord>>) -> HashMap<Slug, Vec<Sl
 mod tests {
     use super::*;
     use crate::history;
-    use crate::store::{Change, CommitRequest, Identity};
 
     fn post(title: &str, status: &str, body: &str) -> String {
         format!("---\ntitle: {title}\nstatus: {status}\n---\n\n## Question\n\n{body}\n")
     }
 
     fn commit(store: &Store, files: &[(&str, String)]) {
-        let repo = store.repository().unwrap();
-        let tip = store.tip().unwrap();
-        let who = Identity::parse("Ada <ada@example.org>").unwrap();
-        let request = CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: "change".into(),
-            time: None,
-            changes: files
-                .iter()
-                .map(|(slug, text)| Change::Upsert {
-                    path: format!("posts/{slug}.md"),
-                    content: text.clone().into_bytes(),
-                })
-                .collect(),
-        };
-        let new = store.write_commit(&repo, tip, &request).unwrap();
-        store.move_branch(&repo, new, tip, "test").unwrap();
+        let files: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(slug, text)| (format!("posts/{slug}.md"), text.clone().into_bytes()))
+            .collect();
+        store.commit_files("change", &files);
     }
 
     fn snapshot(store: &Store, previous: Option<&Snapshot>) -> Snapshot {

@@ -106,6 +106,34 @@ impl Store {
     }
 }
 
+/// Test support: commits on the branch tip and publishes at once.
+#[cfg(test)]
+impl Store {
+    /// Commits `files` (path, content) on the tip as `A <a@example.org>` and moves the
+    /// branch to it.
+    pub(crate) fn commit_files(&self, message: &str, files: &[(String, Vec<u8>)]) -> Oid {
+        let repo = self.repository().unwrap();
+        let tip = self.tip_in(&repo).unwrap();
+        let who = Identity::parse("A <a@example.org>").unwrap();
+        let request = CommitRequest {
+            author: who.clone(),
+            committer: who,
+            message: message.into(),
+            time: None,
+            changes: files
+                .iter()
+                .map(|(path, content)| Change::Upsert {
+                    path: path.clone(),
+                    content: content.clone(),
+                })
+                .collect(),
+        };
+        let commit = self.write_commit(&repo, tip, &request).unwrap();
+        self.move_branch(&repo, commit, tip, message).unwrap();
+        commit
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,26 +57,13 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Change, CommitRequest, Identity};
 
     fn store_with_one_commit(dir: &std::path::Path) -> (Store, git2::Oid) {
         let path = dir.join("c.git");
         Repository::init_bare(&path).unwrap();
         let store = Store::open(&path, "main").unwrap();
-        let repo = store.repository().unwrap();
-        let who = Identity::parse("A <a@example.org>").unwrap();
-        let request = CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: "first".into(),
-            time: None,
-            changes: vec![Change::Upsert {
-                path: "posts/a.md".into(),
-                content: b"---\ntitle: A\n---\n".to_vec(),
-            }],
-        };
-        let commit = store.write_commit(&repo, None, &request).unwrap();
-        store.move_branch(&repo, commit, None, "first").unwrap();
+        let file = ("posts/a.md".to_string(), b"---\ntitle: A\n---\n".to_vec());
+        let commit = store.commit_files("first", &[file]);
         (store, commit)
     }
 
