@@ -267,6 +267,47 @@ mod tests {
     }
 
     #[test]
+    fn a_post_history_extended_from_an_earlier_one_equals_one_worked_out_anew() {
+        let repo = Repo::new();
+        repo.commit(
+            None,
+            &[("posts/a.md", Some(LONG)), ("posts/b.md", Some("b\n"))],
+        );
+        let moved = LONG.replace("Some.", "Some more.");
+        let steps: Vec<Vec<(&str, Option<&str>)>> = vec![
+            vec![("posts/a.md", Some("edited\n"))],
+            vec![("posts/b.md", Some("b2\n"))],
+            vec![("posts/a.md", Some("again\n")), ("README", Some("r"))],
+            vec![("posts/a.md", Some(LONG))],
+            // Renamed to c, then a new post at a: neither extends a's history.
+            vec![("posts/a.md", None), ("posts/c.md", Some(&moved))],
+            vec![("posts/a.md", Some("a new post\n"))],
+            vec![("posts/c.md", None)],
+            vec![("posts/c.md", Some("c is back\n"))],
+        ];
+        let mut index = repo.fresh_index();
+        for step in &steps {
+            let before = index.clone();
+            let since = before.position(before.tip().unwrap()).unwrap();
+            repo.commit(None, step);
+            index = repo.index(&before);
+            for name in ["a", "b", "c"] {
+                let anew = index.post_history(&slug(name), None);
+                let Some(earlier) = before.post_history(&slug(name), None) else {
+                    continue;
+                };
+                let extended = index.post_history_since(&slug(name), &earlier, since);
+                assert_eq!(extended, anew, "{name} after {step:?}");
+            }
+        }
+        let a = index.post_history(&slug("a"), None).unwrap();
+        assert_eq!(
+            a.revision_count, 1,
+            "the new post at a has a past of its own"
+        );
+    }
+
+    #[test]
     fn a_saved_index_loads_equal_and_a_restart_walks_nothing() {
         let repo = Repo::new();
         repo.commit(None, &[("posts/a.md", Some(LONG))]);

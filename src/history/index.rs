@@ -185,6 +185,17 @@ impl HistoryIndex {
         }
     }
 
+    /// The changes naming the file at `slug` (as path or previous path) from position
+    /// `from` on, oldest first.
+    pub fn changes_to(&self, slug: &Slug, from: u32) -> Vec<ChangeRef> {
+        let Some(&path) = self.path_ids.get(slug) else {
+            return Vec::new();
+        };
+        let touching = &self.by_path[path as usize];
+        let start = changes_before(touching, from);
+        (start..touching.len()).map(|i| touching[i]).collect()
+    }
+
     /// Appends the next commit of the chain with its (already classified) changes.
     pub(super) fn push(&mut self, facts: CommitFacts, changes: Vec<ClassifiedChange>) {
         let position = self.commits.len() as u32;

@@ -80,9 +80,45 @@ impl HistoryIndex {
     pub fn post_history(&self, slug: &Slug, upto: Option<u32>) -> Option<PostHistory> {
         let revisions = self.revisions(slug, upto);
         let (newest, oldest) = (*revisions.first()?, *revisions.last()?);
+        let created = rfc3339(self.commit(oldest.position).facts.committed_at);
+        self.history_at(newest, created, revisions.len())
+    }
+
+    /// The history of `slug` at the tip, given `earlier`, its history as of the commit at
+    /// `since`: O(the changes since), where [`HistoryIndex::post_history`] walks all its
+    /// revisions (thousands, for a post edited all day). When every change to its file
+    /// since then edited it in place, each is one more revision; anything else (an added,
+    /// deleted or renamed file) is worked out anew.
+    pub fn post_history_since(
+        &self,
+        slug: &Slug,
+        earlier: &PostHistory,
+        since: u32,
+    ) -> Option<PostHistory> {
+        let newer = self.changes_to(slug, since + 1);
+        let edits_in_place = newer.iter().all(|&at| {
+            let (_, change) = self.change(at);
+            change.kind == index::ChangeKind::Modified && self.slug(change.path) == slug
+        });
+        match newer.last() {
+            None => Some(earlier.clone()),
+            Some(&newest) if edits_in_place => self.history_at(
+                newest,
+                earlier.created_at.clone(),
+                earlier.revision_count + newer.len(),
+            ),
+            Some(_) => self.post_history(slug, None),
+        }
+    }
+
+    fn history_at(
+        &self,
+        newest: ChangeRef,
+        created_at: String,
+        count: usize,
+    ) -> Option<PostHistory> {
         let (commit, change) = self.change(newest);
         let blob = change.new_blob?;
-        let created = &self.commit(oldest.position).facts;
         Some(PostHistory {
             revision: RevisionStamp {
                 commit: commit.facts.id.to_string(),
@@ -92,9 +128,9 @@ impl HistoryIndex {
                 message: commit.facts.message.clone(),
             },
             blob,
-            created_at: rfc3339(created.committed_at),
+            created_at,
             updated_at: rfc3339(commit.facts.committed_at),
-            revision_count: revisions.len(),
+            revision_count: count,
         })
     }
 }

@@ -221,18 +221,26 @@ impl Snapshot {
                 }
             }
         }
-        // A post's history changes only with a commit that touches it: reuse the others'.
+        // A post's history changes only with a commit that touches it: reuse the others',
+        // and extend those of the posts the new commits touched.
         let previous_histories = previous.and_then(|previous| {
+            let since = history.position(previous.tip?)?;
             let changed = history.slugs_changed_after(previous.tip?)?;
-            Some((previous, changed))
+            Some((previous, since, changed))
         });
         let history_of = |slug: &Slug| {
-            let unchanged = previous_histories
-                .as_ref()
-                .filter(|(_, changed)| !changed.contains(slug))
-                .and_then(|(previous, _)| previous.posts.get(slug));
-            match unchanged {
-                Some(record) => record.history.clone(),
+            let Some((previous, since, changed)) = &previous_histories else {
+                return history.post_history(slug, None).map(Arc::new);
+            };
+            let earlier = previous
+                .posts
+                .get(slug)
+                .and_then(|record| record.history.as_ref());
+            match earlier {
+                Some(earlier) if !changed.contains(slug) => Some(earlier.clone()),
+                Some(earlier) => history
+                    .post_history_since(slug, earlier, *since)
+                    .map(Arc::new),
                 None => history.post_history(slug, None).map(Arc::new),
             }
         };
