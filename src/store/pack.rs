@@ -8,7 +8,8 @@
 //! cost a file (and a temporary file, a link and an unlink) per object. File creations and
 //! deletions are what a small commit costs on a filesystem: ext4 without a journal scans
 //! past every inode freed in the last seconds to allocate a new one. The periodic packs
-//! (see `session`) recompute deltas.
+//! (see `session`) compute deltas once, with libgit2's pack builder; merging them later
+//! copies their entries (see [`merge`]), deltas and all, without searching again.
 //!
 //! Formats: `Documentation/gitformat-pack.txt` in git.
 
@@ -32,6 +33,7 @@ pub(crate) struct PackObject<'a> {
 }
 
 /// Where one object starts in the pack, and the CRC-32 of its packed bytes.
+#[derive(Clone, Copy)]
 struct Entry {
     id: Oid,
     offset: u64,
@@ -157,9 +159,19 @@ fn index_bytes(entries: &mut [Entry], pack_checksum: &[u8]) -> Vec<u8> {
     index
 }
 
-/// Writes `bytes` to `path` through a new temporary file in `dir`, read-only as git's packs
-/// are; a crash leaves at most a `tmp_pack_*` file, which `git gc` removes.
+/// Writes `bytes` to `path` through a new temporary file in `dir` (see [`install_with`]).
 fn install(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    install_with(dir, path, |file| file.write_all(bytes))
+}
+
+/// Writes `path` through a new temporary file in `dir`, read-only as git's packs are,
+/// renamed into place once `write` succeeds; a crash leaves at most a `tmp_pack_*` file,
+/// which `git gc` removes.
+fn install_with(
+    dir: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> Result<(), StoreError> {
     let context = || format!("writing {}", path.display());
     let temporary = dir.join(format!("tmp_pack_{:016x}", rand::random::<u64>()));
     let mut file = OpenOptions::new()
@@ -168,14 +180,152 @@ fn install(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .mode(0o444)
         .open(&temporary)
         .map_err(|source| io_error(&context(), source))?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| std::fs::rename(&temporary, path));
+    let written = write(&mut file).and_then(|()| std::fs::rename(&temporary, path));
     if let Err(source) = written {
         let _ = std::fs::remove_file(&temporary);
         return Err(io_error(&context(), source));
     }
     Ok(())
+}
+
+/// Merges the packs of `indexes` (in `pack_dir`) into one by copying their entries, and
+/// returns the new index's path; nothing is flushed. No object is decompressed, compared
+/// or compressed again, and the deltas stay valid: an offset delta points back into its
+/// own pack, which is copied whole and in order, and a reference delta names an object of
+/// its own pack. Each source is checked against its index and trailing checksum first,
+/// in memory: the writer's packs hold one server's writes, megabytes rather than gigabytes.
+///
+/// `None` when an object is in more than one source: an index lists every object once,
+/// and git wants a pack to hold exactly the objects its index lists.
+///
+/// # Errors
+/// I/O errors, or a source whose pack and index do not match.
+pub(crate) fn merge(pack_dir: &Path, indexes: &[PathBuf]) -> Result<Option<PathBuf>, StoreError> {
+    let mut sources = Vec::with_capacity(indexes.len());
+    for index in indexes {
+        let pack = index.with_extension("pack");
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map_err(|source| io_error(&format!("reading {}", path.display()), source))
+        };
+        sources.push(Source::check(read(index)?, read(&pack)?, &pack)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !sources
+        .iter()
+        .flat_map(|source| &source.entries)
+        .all(|entry| seen.insert(entry.id))
+    {
+        return Ok(None);
+    }
+    let count = u32::try_from(seen.len()).map_err(|_| invalid("too many objects"))?;
+    let mut header = Vec::with_capacity(12);
+    header.extend_from_slice(b"PACK");
+    header.extend_from_slice(&2u32.to_be_bytes());
+    header.extend_from_slice(&count.to_be_bytes());
+    let mut trailer = Sha1::new();
+    trailer.update(&header);
+    let mut entries = Vec::with_capacity(seen.len());
+    let mut start = header.len() as u64;
+    for source in &sources {
+        let body = source.body();
+        trailer.update(body);
+        // Every entry moves by the same amount: where its pack's body now starts.
+        entries.extend(source.entries.iter().map(|entry| Entry {
+            offset: entry.offset - PACK_HEADER + start,
+            ..*entry
+        }));
+        start += body.len() as u64;
+    }
+    let checksum = trailer.finalize();
+    let name = format!("pack-{}", hex::encode(checksum));
+    install_with(pack_dir, &pack_dir.join(format!("{name}.pack")), |file| {
+        let mut out = io::BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&header)?;
+        for source in &sources {
+            out.write_all(source.body())?;
+        }
+        out.write_all(&checksum)?;
+        out.flush()
+    })?;
+    let index = index_bytes(&mut entries, &checksum);
+    let index_path = pack_dir.join(format!("{name}.idx"));
+    install(pack_dir, &index_path, &index)?;
+    Ok(Some(index_path))
+}
+
+/// The bytes of a pack before its first entry.
+const PACK_HEADER: u64 = 12;
+
+/// A pack to merge, checked against its index.
+struct Source {
+    pack: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Source {
+    /// Reads a version-2 index and checks that `pack` is the pack it describes: both
+    /// checksums, the object count, and every offset inside the pack.
+    fn check(index: Vec<u8>, pack: Vec<u8>, path: &Path) -> Result<Source, StoreError> {
+        let broken = |why: &str| {
+            io_error(
+                &format!("merging {}", path.display()),
+                io::Error::new(io::ErrorKind::InvalidData, why.to_string()),
+            )
+        };
+        let word = |at: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(index.get(at..at + 4)?.try_into().ok()?))
+        };
+        if !index.starts_with(b"\xfftOc") || word(4) != Some(2) || index.len() < 8 + 1024 + 40 {
+            return Err(broken("not a version-2 pack index"));
+        }
+        let count = word(8 + 255 * 4).ok_or_else(|| broken("no fan-out table"))? as usize;
+        let (ids, crcs, offsets) = (8 + 1024, 8 + 1024 + count * 20, 8 + 1024 + count * 24);
+        let large = offsets + count * 4;
+        let (body, stored) = index.split_at(index.len() - 20);
+        if large > body.len() - 20 || Sha1::digest(body)[..] != *stored {
+            return Err(broken("the index is damaged"));
+        }
+        let pack_checksum = &body[body.len() - 20..];
+        let pack_len = pack.len() as u64;
+        if pack_len < PACK_HEADER + 20
+            || !pack.starts_with(b"PACK\0\0\0\x02")
+            || pack[8..12] != (count as u32).to_be_bytes()
+            || pack[pack.len() - 20..] != *pack_checksum
+            || Sha1::digest(&pack[..pack.len() - 20])[..] != *pack_checksum
+        {
+            return Err(broken("the pack does not match its index"));
+        }
+        let mut entries = Vec::with_capacity(count);
+        for n in 0..count {
+            let small = word(offsets + n * 4).ok_or_else(|| broken("an offset is missing"))?;
+            let offset = if small & 0x8000_0000 == 0 {
+                u64::from(small)
+            } else {
+                let at = large + (small & 0x7fff_ffff) as usize * 8;
+                let bytes = body.get(at..at + 8).filter(|_| at + 8 <= body.len() - 20);
+                u64::from_be_bytes(
+                    bytes
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| broken("a large offset is missing"))?,
+                )
+            };
+            if offset < PACK_HEADER || offset >= pack_len - 20 {
+                return Err(broken("an offset points outside the pack"));
+            }
+            entries.push(Entry {
+                id: Oid::from_bytes(&index[ids + n * 20..ids + n * 20 + 20])?,
+                offset,
+                crc: word(crcs + n * 4).ok_or_else(|| broken("a checksum is missing"))?,
+            });
+        }
+        Ok(Source { pack, entries })
+    }
+
+    /// The pack's entries, without its header and trailing checksum.
+    fn body(&self) -> &[u8] {
+        &self.pack[PACK_HEADER as usize..self.pack.len() - 20]
+    }
 }
 
 /// Writes a pack made by libgit2's pack builder through its indexer, without flushing
@@ -282,6 +432,153 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0, "no temporary file is left behind");
+    }
+
+    /// Six commits of one post edited a little each time (so that packing them finds
+    /// deltas), in a repository of their own; returns it and the commits, oldest first.
+    fn edited_history(dir: &Path) -> (Repository, Vec<Oid>) {
+        let repo = Repository::init_bare(dir.join("history.git")).unwrap();
+        let who = git2::Signature::now("A", "a@example.org").unwrap();
+        let mut commits: Vec<Oid> = Vec::new();
+        let mut text: String = (0..400)
+            .map(|n| format!("line {n} of the post\n"))
+            .collect();
+        for n in 0..6 {
+            text.push_str(&format!("edit {n}\n"));
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            let mut root = repo.treebuilder(None).unwrap();
+            root.insert("post.md", blob, 0o100644).unwrap();
+            let tree = repo.find_tree(root.write().unwrap()).unwrap();
+            let parents: Vec<git2::Commit<'_>> = commits
+                .last()
+                .map(|c| repo.find_commit(*c).unwrap())
+                .into_iter()
+                .collect();
+            let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+            commits.push(
+                repo.commit(None, &who, &who, &format!("edit {n}"), &tree, &parents)
+                    .unwrap(),
+            );
+        }
+        (repo, commits)
+    }
+
+    /// Packs the commits after `since` up to `tip` with libgit2's pack builder (deltas
+    /// searched) into `target`, returning the index's path.
+    fn pack_range(
+        source: &Repository,
+        target: &Repository,
+        since: Option<Oid>,
+        tip: Oid,
+    ) -> PathBuf {
+        let mut walk = source.revwalk().unwrap();
+        walk.push(tip).unwrap();
+        if let Some(since) = since {
+            walk.hide(since).unwrap();
+        }
+        let mut builder = source.packbuilder().unwrap();
+        builder.insert_walk(&mut walk).unwrap();
+        let mut pack = git2::Buf::new();
+        builder.write_buf(&mut pack).unwrap();
+        index_pack(target, &pack).unwrap()
+    }
+
+    /// The kinds of a pack's entries as its index lists them (6 and 7 are deltas).
+    fn entry_kinds(index: &Path) -> Vec<u8> {
+        let pack = std::fs::read(index.with_extension("pack")).unwrap();
+        let source = Source::check(std::fs::read(index).unwrap(), pack, index).unwrap();
+        source
+            .entries
+            .iter()
+            .map(|entry| (source.pack[entry.offset as usize] >> 4) & 7)
+            .collect()
+    }
+
+    #[test]
+    fn merged_packs_keep_their_deltas_and_index_as_git_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, commits) = edited_history(dir.path());
+        let target = Repository::init_bare(dir.path().join("target.git")).unwrap();
+        let pack_dir = target.path().join("objects/pack");
+        let first = pack_range(&source, &target, None, commits[2]);
+        let second = pack_range(&source, &target, Some(commits[2]), commits[5]);
+        // A group pack too: objects stored whole.
+        let odb = source.odb().unwrap();
+        let extra = source.blob(b"a figure\n").unwrap();
+        let read = odb.read(extra).unwrap();
+        let group = write_objects(
+            &pack_dir,
+            &[PackObject {
+                id: extra,
+                kind: read.kind(),
+                data: read.data(),
+            }],
+        )
+        .unwrap();
+        let sources = [first, second, group];
+        let deltas = |index: &Path| entry_kinds(index).iter().filter(|k| **k >= 6).count();
+        assert!(
+            deltas(&sources[0]) > 0 && deltas(&sources[1]) > 0,
+            "the sources hold deltas"
+        );
+
+        let merged = merge(&pack_dir, &sources)
+            .unwrap()
+            .expect("no object is shared");
+        assert_eq!(deltas(&merged), deltas(&sources[0]) + deltas(&sources[1]));
+        // libgit2's indexer, given the merged pack, resolves every delta and writes the same
+        // index byte for byte (ids, CRC-32s, offsets).
+        let pack = std::fs::read(merged.with_extension("pack")).unwrap();
+        let check = Repository::init_bare(dir.path().join("check.git")).unwrap();
+        let indexed = index_pack(&check, &pack).unwrap();
+        assert_eq!(
+            std::fs::read(&indexed).unwrap(),
+            std::fs::read(&merged).unwrap()
+        );
+
+        // With the sources gone, every object reads back from the merged pack alone.
+        for index in &sources {
+            std::fs::remove_file(index.with_extension("pack")).unwrap();
+            std::fs::remove_file(index).unwrap();
+        }
+        let fresh = Repository::open_bare(target.path()).unwrap();
+        let mut walk = source.revwalk().unwrap();
+        walk.push(commits[5]).unwrap();
+        for commit in walk {
+            let commit = source.find_commit(commit.unwrap()).unwrap();
+            let blob = commit.tree().unwrap().get_name("post.md").unwrap().id();
+            for id in [commit.id(), commit.tree_id(), blob] {
+                assert_eq!(
+                    fresh.odb().unwrap().read(id).unwrap().data(),
+                    odb.read(id).unwrap().data()
+                );
+            }
+        }
+        assert_eq!(fresh.find_blob(extra).unwrap().content(), b"a figure\n");
+    }
+
+    #[test]
+    fn packs_sharing_an_object_are_not_merged_and_a_damaged_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, commits) = edited_history(dir.path());
+        let target = Repository::init_bare(dir.path().join("target.git")).unwrap();
+        let pack_dir = target.path().join("objects/pack");
+        let first = pack_range(&source, &target, None, commits[2]);
+        let overlapping = pack_range(&source, &target, Some(commits[1]), commits[3]);
+        let files = |dir: &Path| std::fs::read_dir(dir).unwrap().count();
+        let before = files(&pack_dir);
+        assert_eq!(
+            merge(&pack_dir, &[first.clone(), overlapping.clone()]).unwrap(),
+            None
+        );
+        assert_eq!(files(&pack_dir), before, "nothing written");
+
+        let pack = overlapping.with_extension("pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[40] ^= 1;
+        std::fs::remove_file(&pack).unwrap();
+        std::fs::write(&pack, bytes).unwrap();
+        assert!(merge(&pack_dir, &[first, overlapping]).is_err());
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! deletes the group packs it covers (never a pack another process wrote). Those
 //! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
 //! before it that cover no more groups than it does), so a server that writes for months
-//! keeps a number of packs logarithmic in its writes, and every object is repacked only
-//! that many times. After a force push nothing is removed (see
+//! keeps a number of packs logarithmic in its writes. A merge copies the packs' entries
+//! (see `pack::merge`): each object's delta is searched for once, when its commits are
+//! first packed, where searching again at every merge cost as much CPU as the writes
+//! themselves. After a force push nothing is removed (see
 //! [`WriteSession::pack_if_due`]). A group whose branch move failed writes nothing; `git
 //! gc` remains free to repack everything.
 
@@ -70,7 +72,7 @@ struct Unpacked {
 
 /// A periodic pack being written on its thread, and what it replaces once written.
 struct Packing {
-    thread: std::thread::JoinHandle<Result<PathBuf, StoreError>>,
+    thread: std::thread::JoinHandle<Result<Packed, StoreError>>,
     /// The commits it covers: from `since` (exclusive) to the tip, over `groups` groups.
     since: Option<Oid>,
     groups: usize,
@@ -80,6 +82,13 @@ struct Packing {
     group_packs: Vec<PathBuf>,
     /// Where packing stood before it (`since`, `groups`), restored if it fails.
     own: (Option<Oid>, usize),
+}
+
+/// What a packing wrote: the index of its pack, and the pack of the new commits alone
+/// when that was then merged with earlier ones (to remove with what the merge replaces).
+struct Packed {
+    index: PathBuf,
+    merged_away: Option<PathBuf>,
 }
 
 /// A periodic pack: the commits from `since` (exclusive) to the tip it was written at.
@@ -215,10 +224,14 @@ impl WriteSession {
             }
             (since, groups, absorbed) = (earlier.since, groups + earlier.groups, absorbed + 1);
         }
-        let store = self.store.clone();
+        let earlier: Vec<PathBuf> = unpacked.packs[unpacked.packs.len() - absorbed..]
+            .iter()
+            .map(|pack| pack.index.clone())
+            .collect();
+        let (store, new_since) = (self.store.clone(), unpacked.since);
         let thread = std::thread::Builder::new()
             .name("packer".into())
-            .spawn(move || pack_commits(&store, since, tip))
+            .spawn(move || pack_and_merge(&store, new_since, tip, since, &earlier))
             .map_err(|source| StoreError::Io {
                 context: "starting to pack the writer's commits".into(),
                 source,
@@ -249,8 +262,8 @@ impl WriteSession {
                 source: std::io::Error::other("the packing thread panicked"),
             })
         });
-        let index = match written {
-            Ok(index) => index,
+        let Packed { index, merged_away } = match written {
+            Ok(packed) => packed,
             Err(error) => {
                 let (since, groups) = packing.own;
                 unpacked.since = since;
@@ -263,7 +276,8 @@ impl WriteSession {
         // flushed; what else they hold was written by groups whose branch move failed.
         let kept = unpacked.packs.len() - packing.absorbed;
         let absorbed: Vec<PathBuf> = unpacked.packs.drain(kept..).map(|p| p.index).collect();
-        for replaced in packing.group_packs.into_iter().chain(absorbed) {
+        let replaced = packing.group_packs.into_iter().chain(absorbed);
+        for replaced in replaced.chain(merged_away) {
             for file in [replaced.with_extension("pack"), replaced] {
                 remove_if_present(&file);
             }
@@ -277,6 +291,43 @@ impl WriteSession {
         self.reopen();
         Ok(true)
     }
+}
+
+/// Packs the commits from `new_since` (exclusive) to `tip`, then merges that pack with the
+/// `earlier` ones (which cover the commits from `since` to `new_since`) by copying their
+/// entries; everything is flushed before the caller removes what it replaces. Falls back
+/// to packing all the commits from `since` anew when the packs share an object (a post
+/// restored to an earlier version may bring back a blob an earlier pack has).
+fn pack_and_merge(
+    store: &Store,
+    new_since: Option<Oid>,
+    tip: Oid,
+    since: Option<Oid>,
+    earlier: &[PathBuf],
+) -> Result<Packed, StoreError> {
+    let fresh = pack_commits(store, new_since, tip)?;
+    if earlier.is_empty() {
+        return Ok(Packed {
+            index: fresh,
+            merged_away: None,
+        });
+    }
+    let mut sources = earlier.to_vec();
+    sources.push(fresh.clone());
+    let pack_dir = store.repository()?.commondir().join("objects/pack");
+    let index = match pack::merge(&pack_dir, &sources)? {
+        Some(merged) => {
+            store
+                .durability
+                .flush(&pack_dir, "making a merged pack durable")?;
+            merged
+        }
+        None => pack_commits(store, since, tip)?,
+    };
+    Ok(Packed {
+        index,
+        merged_away: Some(fresh),
+    })
 }
 
 /// Writes the commits from `since` (exclusive) to `tip` as one pack, deltas computed, and
@@ -666,6 +717,24 @@ mod tests {
         // GROUPS_PER_PACK groups.
         assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
         assert_eq!(loose_objects(&path), 0);
+        all_readable(&store, &commits);
+    }
+
+    #[test]
+    fn packs_sharing_an_object_are_packed_anew_instead_of_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, store, _) = store_with_flush(dir.path());
+        let session = store.write_session();
+        let mut commits = Vec::new();
+        for g in 0..2 * GROUPS_PER_PACK {
+            // The second packing's first group brings back the very first post version:
+            // its blob is in the first periodic pack and in the second's new commits.
+            let n = if g == GROUPS_PER_PACK { 0 } else { g };
+            commits.extend(group(&session, 1, n, true));
+            session.pack_if_due().unwrap();
+            session.wait_for_packing().unwrap();
+        }
+        assert_eq!(packs(&path), 1, "the first pack was absorbed");
         all_readable(&store, &commits);
     }
 
