@@ -3,7 +3,7 @@
 //!
 //! A group's objects (a blob, a few trees and a commit per edit) are small and new, so a
 //! delta search finds nothing worth having and an indexer would only parse back what was
-//! just written. The writer stores them whole, zlib-compressed, in one pack and writes its
+//! just written. The writer stores them whole, uncompressed, in one pack and writes its
 //! version-2 index itself: two new files per group whatever its size, where loose objects
 //! cost a file (and a temporary file, a link and an unlink) per object. File creations and
 //! deletions are what a small commit costs on a filesystem: ext4 without a journal scans
@@ -18,8 +18,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::ZlibEncoder;
 use git2::{ObjectType, Oid, Repository};
 use sha1::{Digest, Sha1};
 
@@ -76,14 +74,7 @@ fn pack_bytes(objects: &[PackObject<'_>]) -> Result<(Vec<u8>, Vec<Entry>), Store
     for object in objects {
         let start = pack.len();
         entry_header(&mut pack, object.kind, object.data.len())?;
-        // Fast compression: these packs live only until the periodic pack recompresses them.
-        let mut encoder = ZlibEncoder::new(pack, Compression::fast());
-        encoder
-            .write_all(object.data)
-            .map_err(|source| io_error("compressing an object", source))?;
-        pack = encoder
-            .finish()
-            .map_err(|source| io_error("compressing an object", source))?;
+        stored_zlib(&mut pack, object.data);
         entries.push(Entry {
             id: object.id,
             offset: start as u64,
@@ -93,6 +84,31 @@ fn pack_bytes(objects: &[PackObject<'_>]) -> Result<(Vec<u8>, Vec<Entry>), Store
     let trailer = Sha1::digest(&pack);
     pack.extend_from_slice(&trailer);
     Ok((pack, entries))
+}
+
+/// `data` as a zlib stream of stored (uncompressed) deflate blocks. A group pack lives
+/// only until the periodic pack compresses its objects properly, and setting up a zlib
+/// compressor (its window and hash tables, allocated and cleared) cost more than the rest
+/// of writing the pack.
+fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
+    // Deflate with a 32 KiB window, no preset dictionary, "fastest" level: 0x7801 is a
+    // multiple of 31, as the header's check bits require.
+    out.extend_from_slice(&[0x78, 0x01]);
+    let mut blocks = data.chunks(usize::from(u16::MAX)).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let last = u8::from(blocks.peek().is_none());
+        let len = block.len() as u16;
+        out.push(last);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let mut checksum = adler2::Adler32::new();
+    checksum.write_slice(data);
+    out.extend_from_slice(&checksum.checksum().to_be_bytes());
 }
 
 /// An object's header in a pack: its kind and size, seven bits per byte after the first
@@ -201,15 +217,10 @@ fn install_with(
 /// # Errors
 /// I/O errors, or a source whose pack and index do not match.
 pub(crate) fn merge(pack_dir: &Path, indexes: &[PathBuf]) -> Result<Option<PathBuf>, StoreError> {
-    let mut sources = Vec::with_capacity(indexes.len());
-    for index in indexes {
-        let pack = index.with_extension("pack");
-        let read = |path: &Path| {
-            std::fs::read(path)
-                .map_err(|source| io_error(&format!("reading {}", path.display()), source))
-        };
-        sources.push(Source::check(read(index)?, read(&pack)?, &pack)?);
-    }
+    let sources = indexes
+        .iter()
+        .map(|index| Source::read(index))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::HashSet::new();
     if !sources
         .iter()
@@ -257,22 +268,17 @@ pub(crate) fn merge(pack_dir: &Path, indexes: &[PathBuf]) -> Result<Option<PathB
 /// The bytes of a pack before its first entry.
 const PACK_HEADER: u64 = 12;
 
-/// A pack to merge, checked against its index.
-struct Source {
-    pack: Vec<u8>,
+/// A version-2 pack index, read and checked against its own checksum.
+struct PackIndex {
     entries: Vec<Entry>,
+    pack_checksum: Vec<u8>,
 }
 
-impl Source {
-    /// Reads a version-2 index and checks that `pack` is the pack it describes: both
-    /// checksums, the object count, and every offset inside the pack.
-    fn check(index: Vec<u8>, pack: Vec<u8>, path: &Path) -> Result<Source, StoreError> {
-        let broken = |why: &str| {
-            io_error(
-                &format!("merging {}", path.display()),
-                io::Error::new(io::ErrorKind::InvalidData, why.to_string()),
-            )
-        };
+impl PackIndex {
+    fn read(path: &Path) -> Result<PackIndex, StoreError> {
+        let index = std::fs::read(path)
+            .map_err(|source| io_error(&format!("reading {}", path.display()), source))?;
+        let broken = |why: &str| damaged(path, why);
         let word = |at: usize| -> Option<u32> {
             Some(u32::from_be_bytes(index.get(at..at + 4)?.try_into().ok()?))
         };
@@ -285,16 +291,6 @@ impl Source {
         let (body, stored) = index.split_at(index.len() - 20);
         if large > body.len() - 20 || Sha1::digest(body)[..] != *stored {
             return Err(broken("the index is damaged"));
-        }
-        let pack_checksum = &body[body.len() - 20..];
-        let pack_len = pack.len() as u64;
-        if pack_len < PACK_HEADER + 20
-            || !pack.starts_with(b"PACK\0\0\0\x02")
-            || pack[8..12] != (count as u32).to_be_bytes()
-            || pack[pack.len() - 20..] != *pack_checksum
-            || Sha1::digest(&pack[..pack.len() - 20])[..] != *pack_checksum
-        {
-            return Err(broken("the pack does not match its index"));
         }
         let mut entries = Vec::with_capacity(count);
         for n in 0..count {
@@ -310,14 +306,62 @@ impl Source {
                         .ok_or_else(|| broken("a large offset is missing"))?,
                 )
             };
-            if offset < PACK_HEADER || offset >= pack_len - 20 {
-                return Err(broken("an offset points outside the pack"));
-            }
             entries.push(Entry {
                 id: Oid::from_bytes(&index[ids + n * 20..ids + n * 20 + 20])?,
                 offset,
                 crc: word(crcs + n * 4).ok_or_else(|| broken("a checksum is missing"))?,
             });
+        }
+        Ok(PackIndex {
+            entries,
+            pack_checksum: body[body.len() - 20..].to_vec(),
+        })
+    }
+}
+
+/// The ids of the objects in the pack whose index is at `index`.
+///
+/// # Errors
+/// I/O errors, or an index that is not a valid version-2 pack index.
+pub(crate) fn object_ids(index: &Path) -> Result<Vec<Oid>, StoreError> {
+    Ok(PackIndex::read(index)?
+        .entries
+        .iter()
+        .map(|entry| entry.id)
+        .collect())
+}
+
+/// A pack to merge, checked against its index.
+struct Source {
+    pack: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Source {
+    /// Reads the pack of `index` and checks that it is the pack the index describes:
+    /// both checksums, the object count, and every offset inside the pack.
+    fn read(index: &Path) -> Result<Source, StoreError> {
+        let PackIndex {
+            entries,
+            pack_checksum,
+        } = PackIndex::read(index)?;
+        let path = index.with_extension("pack");
+        let pack = std::fs::read(&path)
+            .map_err(|source| io_error(&format!("reading {}", path.display()), source))?;
+        let len = pack.len() as u64;
+        if len < PACK_HEADER + 20
+            || !pack.starts_with(b"PACK\0\0\0\x02")
+            || pack[8..12] != (entries.len() as u32).to_be_bytes()
+            || pack[pack.len() - 20..] != *pack_checksum
+            || Sha1::digest(&pack[..pack.len() - 20])[..] != *pack_checksum
+        {
+            return Err(damaged(&path, "the pack does not match its index"));
+        }
+        if entries
+            .iter()
+            .any(|entry| entry.offset < PACK_HEADER || entry.offset >= len - 20)
+        {
+            return Err(damaged(&path, "an offset points outside the pack"));
         }
         Ok(Source { pack, entries })
     }
@@ -326,6 +370,13 @@ impl Source {
     fn body(&self) -> &[u8] {
         &self.pack[PACK_HEADER as usize..self.pack.len() - 20]
     }
+}
+
+fn damaged(path: &Path, why: &str) -> StoreError {
+    io_error(
+        &format!("reading {}", path.display()),
+        io::Error::new(io::ErrorKind::InvalidData, why.to_string()),
+    )
 }
 
 /// Writes a pack made by libgit2's pack builder through its indexer, without flushing
@@ -485,8 +536,7 @@ mod tests {
 
     /// The kinds of a pack's entries as its index lists them (6 and 7 are deltas).
     fn entry_kinds(index: &Path) -> Vec<u8> {
-        let pack = std::fs::read(index.with_extension("pack")).unwrap();
-        let source = Source::check(std::fs::read(index).unwrap(), pack, index).unwrap();
+        let source = Source::read(index).unwrap();
         source
             .entries
             .iter()
@@ -579,6 +629,22 @@ mod tests {
         std::fs::remove_file(&pack).unwrap();
         std::fs::write(&pack, bytes).unwrap();
         assert!(merge(&pack_dir, &[first, overlapping]).is_err());
+    }
+
+    #[test]
+    fn stored_blocks_inflate_to_the_data_whatever_its_size() {
+        for size in [0, 1, 65_535, 65_536, 200_000] {
+            let data: Vec<u8> = (0..size).map(|n| (n % 251) as u8).collect();
+            let mut stream = Vec::new();
+            stored_zlib(&mut stream, &data);
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::ZlibDecoder::new(&stream[..]),
+                &mut inflated,
+            )
+            .unwrap();
+            assert_eq!(inflated, data, "{size} bytes");
+        }
     }
 
     #[test]

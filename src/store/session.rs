@@ -224,14 +224,16 @@ impl WriteSession {
             }
             (since, groups, absorbed) = (earlier.since, groups + earlier.groups, absorbed + 1);
         }
-        let earlier: Vec<PathBuf> = unpacked.packs[unpacked.packs.len() - absorbed..]
-            .iter()
-            .map(|pack| pack.index.clone())
-            .collect();
-        let (store, new_since) = (self.store.clone(), unpacked.since);
+        let ours: Vec<PathBuf> = unpacked.packs.iter().map(|p| p.index.clone()).collect();
+        let earlier = ours[ours.len() - absorbed..].to_vec();
+        let group_packs = unpacked.group_packs.clone();
+        let store = self.store.clone();
         let thread = std::thread::Builder::new()
             .name("packer".into())
-            .spawn(move || pack_and_merge(&store, new_since, tip, since, &earlier))
+            .spawn(move || {
+                let fresh = pack_new_objects(&store, &group_packs, &ours)?;
+                merge_into(&store, fresh, &earlier, since, tip)
+            })
             .map_err(|source| StoreError::Io {
                 context: "starting to pack the writer's commits".into(),
                 source,
@@ -293,19 +295,40 @@ impl WriteSession {
     }
 }
 
-/// Packs the commits from `new_since` (exclusive) to `tip`, then merges that pack with the
-/// `earlier` ones (which cover the commits from `since` to `new_since`) by copying their
-/// entries; everything is flushed before the caller removes what it replaces. Falls back
-/// to packing all the commits from `since` anew when the packs share an object (a post
-/// restored to an earlier version may bring back a blob an earlier pack has).
-fn pack_and_merge(
+/// Packs the objects of the `group_packs` (deltas searched once, here) except those
+/// already in one of the writer's periodic packs (`ours`), so that no two of those ever
+/// share an object and merging them stays a copy. Flushes the pack; returns its index.
+fn pack_new_objects(
     store: &Store,
-    new_since: Option<Oid>,
-    tip: Oid,
-    since: Option<Oid>,
+    group_packs: &[PathBuf],
+    ours: &[PathBuf],
+) -> Result<PathBuf, StoreError> {
+    let mut packed = std::collections::HashSet::new();
+    for index in ours {
+        packed.extend(pack::object_ids(index)?);
+    }
+    let repo = store.repository()?;
+    let mut builder = repo.packbuilder()?;
+    for index in group_packs {
+        for id in pack::object_ids(index)? {
+            if packed.insert(id) {
+                builder.insert_object(id, None)?;
+            }
+        }
+    }
+    write_pack(store, &repo, &mut builder)
+}
+
+/// Merges the `fresh` pack with the `earlier` ones (which cover the commits from `since`)
+/// by copying their entries, flushed before the caller removes what it replaces. Should
+/// they share an object after all, all the commits from `since` to `tip` are packed anew.
+fn merge_into(
+    store: &Store,
+    fresh: PathBuf,
     earlier: &[PathBuf],
+    since: Option<Oid>,
+    tip: Oid,
 ) -> Result<Packed, StoreError> {
-    let fresh = pack_commits(store, new_since, tip)?;
     if earlier.is_empty() {
         return Ok(Packed {
             index: fresh,
@@ -331,8 +354,7 @@ fn pack_and_merge(
 }
 
 /// Writes the commits from `since` (exclusive) to `tip` as one pack, deltas computed, and
-/// flushes it: it must be on disk before what it replaces can be removed. Returns the path
-/// of its index.
+/// flushes it (see [`write_pack`]). Returns the path of its index.
 fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, StoreError> {
     let repo = store.repository()?;
     let mut walk = repo.revwalk()?;
@@ -342,9 +364,19 @@ fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, 
     }
     let mut builder = repo.packbuilder()?;
     builder.insert_walk(&mut walk)?;
+    write_pack(store, &repo, &mut builder)
+}
+
+/// Writes what `builder` holds as a pack with its index, and flushes them: a pack must be
+/// on disk before what it replaces can be removed. Returns the index's path.
+fn write_pack(
+    store: &Store,
+    repo: &Repository,
+    builder: &mut git2::PackBuilder<'_>,
+) -> Result<PathBuf, StoreError> {
     let mut pack = Buf::new();
     builder.write_buf(&mut pack)?;
-    let index = pack::index_pack(&repo, &pack)?;
+    let index = pack::index_pack(repo, &pack)?;
     store.durability.flush(
         &repo.commondir().join("objects"),
         "making a pack of the writer's commits durable",
@@ -721,21 +753,53 @@ mod tests {
     }
 
     #[test]
-    fn packs_sharing_an_object_are_packed_anew_instead_of_merged() {
+    fn a_version_brought_back_is_packed_once() {
         let dir = tempfile::tempdir().unwrap();
         let (path, store, _) = store_with_flush(dir.path());
         let session = store.write_session();
         let mut commits = Vec::new();
         for g in 0..2 * GROUPS_PER_PACK {
             // The second packing's first group brings back the very first post version:
-            // its blob is in the first periodic pack and in the second's new commits.
+            // its blob is in the first periodic pack, and in the second's group packs.
             let n = if g == GROUPS_PER_PACK { 0 } else { g };
             commits.extend(group(&session, 1, n, true));
             session.pack_if_due().unwrap();
             session.wait_for_packing().unwrap();
         }
         assert_eq!(packs(&path), 1, "the first pack was absorbed");
+        let pack_dir = path.join("objects/pack");
+        let index = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|file| file.extension().is_some_and(|e| e == "idx"))
+            .unwrap();
+        let ids = pack::object_ids(&index).unwrap();
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "no object twice");
         all_readable(&store, &commits);
+    }
+
+    #[test]
+    fn packs_sharing_an_object_are_packed_anew_instead_of_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, store, _) = store_with_flush(dir.path());
+        let session = store.write_session();
+        let mut commits = Vec::new();
+        for n in 0..4 {
+            commits.extend(group(&session, 1, n, true));
+        }
+        let first = pack_commits(&store, None, commits[2]).unwrap();
+        let overlapping = pack_commits(&store, Some(commits[1]), commits[3]).unwrap();
+        let packed = merge_into(&store, overlapping.clone(), &[first], None, commits[3]).unwrap();
+        assert_eq!(packed.merged_away, Some(overlapping));
+        let mut ids = pack::object_ids(&packed.index).unwrap();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            4 * 4,
+            "a commit, a root tree, a posts tree and a blob each"
+        );
     }
 
     #[test]
