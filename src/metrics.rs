@@ -157,7 +157,7 @@ impl Metrics {
         counter(
             &mut out,
             "palimpsest_snapshot_builds_total",
-            "Snapshots of the branch built: at start and whenever the branch moved.",
+            "Snapshots of the branch built: at start, when the branch moved, and ahead of API writes.",
             site.snapshot_builds,
         );
 

@@ -19,12 +19,19 @@ use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
 use crate::post::Post;
-use crate::store::{HistoryReader, Store, StoreError};
+use crate::store::{HistoryReader, Oid, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
 use snapshot::ParsedAhead;
 pub use snapshot::{Audience, PostRecord, Snapshot};
+
+/// A snapshot built ahead of its branch move (see [`Site::prepare`]), and the snapshot it
+/// was built from.
+pub struct Prepared {
+    base: Arc<Snapshot>,
+    next: Arc<Snapshot>,
+}
 
 /// The live blog: the store plus the snapshot of its current tip.
 pub struct Site {
@@ -86,15 +93,60 @@ impl Site {
     /// Git errors reading the branch; the old snapshot stays in place.
     pub fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
         let mut kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(reader) = kept.as_ref()
-            && let Ok(snapshot) = self.refresh_with(reader)
-        {
-            return Ok(snapshot);
+        self.with_reader(&mut kept, |reader| {
+            let current = self.current.load_full();
+            let tip = reader.tip(&self.store)?;
+            if tip == current.tip {
+                return Ok(current);
+            }
+            let next = self.build_next(&current, reader, tip)?;
+            Ok(self.show_now(next))
+        })
+    }
+
+    /// Builds, without showing it, the snapshot of `tip`: a commit the writer has written
+    /// but whose branch move is not yet durable, so that the snapshot is ready (built while
+    /// the writer waits for the disk) when it is. Blocking, like [`Site::refresh`].
+    ///
+    /// # Errors
+    /// Git errors reading the commit.
+    pub fn prepare(&self, tip: Oid) -> Result<Prepared, StoreError> {
+        let mut kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_reader(&mut kept, |reader| {
+            let base = self.current.load_full();
+            let next = self.build_next(&base, reader, Some(tip))?;
+            Ok(Prepared { base, next })
+        })
+    }
+
+    /// Shows a prepared snapshot once its tip is on the branch: as it is when the site still
+    /// shows the snapshot it was built from, else (a push or the watcher got there first)
+    /// by a refresh.
+    ///
+    /// # Errors
+    /// Git errors refreshing.
+    pub fn show(&self, prepared: Prepared) -> Result<Arc<Snapshot>, StoreError> {
+        let kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if Arc::ptr_eq(&self.current.load_full(), &prepared.base) {
+            return Ok(self.show_now(prepared.next));
         }
-        // No reader yet, or it failed: perhaps it no longer matches the disk (a `git gc`
-        // removed a pack it had open). A fresh one decides.
-        let reader = kept.insert(self.store.history_reader()?);
-        self.refresh_with(reader)
+        drop(kept);
+        self.refresh()
+    }
+
+    /// Runs `work` with the kept reader; when there is none or it fails (perhaps it no
+    /// longer matches the disk: a `git gc` removed a pack it had open), a fresh one decides.
+    fn with_reader<T>(
+        &self,
+        kept: &mut Option<HistoryReader>,
+        work: impl Fn(&HistoryReader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(reader) = kept.as_ref()
+            && let Ok(done) = work(reader)
+        {
+            return Ok(done);
+        }
+        work(kept.insert(self.store.history_reader()?))
     }
 
     /// Keeps a submitted post, parsed by the handler that checked it, for the snapshot
@@ -112,20 +164,26 @@ impl Site {
         *self.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    fn refresh_with(&self, reader: &HistoryReader) -> Result<Arc<Snapshot>, StoreError> {
-        let current = self.current.load_full();
-        let tip = reader.tip(&self.store)?;
-        if tip == current.tip {
-            return Ok(current);
-        }
+    /// The snapshot of `tip`, built from `current`: its history index extended, its posts
+    /// reused where unchanged.
+    fn build_next(
+        &self,
+        current: &Snapshot,
+        reader: &HistoryReader,
+        tip: Option<Oid>,
+    ) -> Result<Arc<Snapshot>, StoreError> {
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
-        self.saver.save_later(index.clone());
-        let next = Snapshot::build_at(reader, tip, Some(&current), index, &self.parsed_ahead)?;
-        let next = Arc::new(next);
+        let next = Snapshot::build_at(reader, tip, Some(current), index, &self.parsed_ahead)?;
+        self.builds.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(next))
+    }
+
+    /// Shows `next` to readers from now on; the caller holds the refresh lock.
+    fn show_now(&self, next: Arc<Snapshot>) -> Arc<Snapshot> {
+        self.saver.save_later(next.history.clone());
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
-        self.builds.fetch_add(1, Ordering::Relaxed);
-        Ok(next)
+        next
     }
 
     /// How many snapshots have been built since start, the first included.
@@ -149,5 +207,96 @@ impl Site {
                 }
             })
             .expect("spawning the branch watcher thread")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Change, CommitRequest, Identity, WriteSession};
+
+    fn post(title: &str) -> Vec<u8> {
+        format!("---\ntitle: {title}\n---\n\n## Question\n\nWhy?\n").into_bytes()
+    }
+
+    /// A commit of `posts/a.md` on `parent`, written but not on the branch, as the writer's
+    /// are before their branch move.
+    fn written(session: &WriteSession, parent: Option<Oid>, title: &str) -> Oid {
+        let who = Identity::parse("A <a@example.org>").unwrap();
+        let request = CommitRequest {
+            author: who.clone(),
+            committer: who,
+            message: format!("retitle as {title}"),
+            time: None,
+            changes: vec![Change::Upsert {
+                path: "posts/a.md".into(),
+                content: post(title),
+            }],
+        };
+        session
+            .batch(|batch| {
+                let commit = batch.write_commit(parent, &request).unwrap();
+                batch.write_objects().unwrap();
+                commit
+            })
+            .unwrap()
+    }
+
+    fn title(site: &Site) -> String {
+        let snapshot = site.snapshot();
+        let a = snapshot
+            .get(&crate::post::Slug::parse("a").unwrap())
+            .unwrap();
+        a.post().title.clone()
+    }
+
+    #[test]
+    fn a_prepared_snapshot_is_shown_once_its_commit_is_on_the_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "main").unwrap();
+        store.commit_files("first", &[("posts/a.md".into(), post("One"))]);
+        let site = Site::load(store.clone()).unwrap();
+        let first = site.snapshot().tip;
+        let repo = store.repository().unwrap();
+        let session = store.write_session();
+
+        let second = written(&session, first, "Two");
+        let builds = site.snapshot_builds();
+        let prepared = site.prepare(second).unwrap();
+        assert_eq!(
+            site.snapshot().tip,
+            first,
+            "not shown before the branch moves"
+        );
+        store.move_branch(&repo, second, first, "two").unwrap();
+        assert_eq!(site.show(prepared).unwrap().tip, Some(second));
+        assert_eq!(title(&site), "Two");
+        assert_eq!(
+            site.snapshot_builds(),
+            builds + 1,
+            "shown as built, not built again"
+        );
+        let history = site
+            .snapshot()
+            .get(&crate::post::Slug::parse("a").unwrap())
+            .unwrap()
+            .history()
+            .unwrap()
+            .revision_count;
+        assert_eq!(history, 2);
+
+        // Prepared from a snapshot the site no longer shows (a push came first): the site
+        // refreshes from the branch instead.
+        let third = written(&session, Some(second), "Three");
+        let prepared = site.prepare(third).unwrap();
+        store
+            .move_branch(&repo, third, Some(second), "three")
+            .unwrap();
+        store.commit_files("pushed", &[("posts/a.md".into(), post("Pushed"))]);
+        site.refresh().unwrap();
+        let pushed = site.snapshot().tip;
+        assert_eq!(site.show(prepared).unwrap().tip, pushed);
+        assert_eq!(title(&site), "Pushed");
     }
 }

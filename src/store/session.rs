@@ -147,6 +147,7 @@ impl WriteSession {
             store: &self.store,
             repo,
             pending: RefCell::new(Pending::after(self.earlier.take())),
+            written: std::cell::Cell::new(false),
         };
         let done = group(&batch);
         self.earlier.replace(batch.pending.into_inner());
@@ -425,6 +426,8 @@ pub struct Batch<'r> {
     repo: &'r Repository,
     /// The objects the group's commits added, written when the branch moves.
     pending: RefCell<Pending>,
+    /// Whether they are written, all of them.
+    written: std::cell::Cell<bool>,
 }
 
 /// Reading and writing within a batch.
@@ -462,14 +465,34 @@ impl Batch<'_> {
         parent: Option<Oid>,
         request: &CommitRequest,
     ) -> Result<Oid, StoreError> {
+        // Objects written before this commit do not include its own.
+        self.written.set(false);
         self.pending
             .borrow_mut()
             .write_commit(self.repo, parent, request)
     }
 
-    /// Moves the branch from `expected` to `new`, writing the objects kept in memory as one
-    /// pack first: a compare-and-swap, see [`Store::move_branch`], which flushes the
-    /// objects before the branch moves, so a crash never leaves it naming a missing object.
+    /// Writes the objects kept in memory as one pack, unless already written; nothing is
+    /// flushed (the branch move flushes) and nothing names them until the branch moves.
+    /// Readers can use them from here on: the writer builds the next snapshot meanwhile.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn write_objects(&self) -> Result<(), StoreError> {
+        if self.written.get() {
+            return Ok(());
+        }
+        let pack_dir = self.repo.commondir().join("objects/pack");
+        let index = pack::write_objects(&pack_dir, &self.pending.borrow().objects())?;
+        self.session.unpacked.borrow_mut().group_packs.push(index);
+        self.written.set(true);
+        Ok(())
+    }
+
+    /// Moves the branch from `expected` to `new`, writing the objects kept in memory first
+    /// (see [`Batch::write_objects`]): a compare-and-swap, see [`Store::move_branch`], which
+    /// flushes the objects before the branch moves, so a crash never leaves it naming a
+    /// missing object.
     ///
     /// # Errors
     /// `BranchMoved`, `BranchLocked`, git or I/O errors.
@@ -479,9 +502,7 @@ impl Batch<'_> {
         expected: Option<Oid>,
         log_message: &str,
     ) -> Result<(), StoreError> {
-        let pack_dir = self.repo.commondir().join("objects/pack");
-        let index = pack::write_objects(&pack_dir, &self.pending.borrow().objects())?;
-        self.session.unpacked.borrow_mut().group_packs.push(index);
+        self.write_objects()?;
         self.store
             .move_branch(self.repo, new, expected, log_message)?;
         let mut unpacked = self.session.unpacked.borrow_mut();
@@ -749,6 +770,26 @@ mod tests {
         // GROUPS_PER_PACK groups.
         assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
         assert_eq!(loose_objects(&path), 0);
+        all_readable(&store, &commits);
+    }
+
+    #[test]
+    fn a_commit_composed_after_the_objects_were_written_is_written_with_the_branch_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, store) = empty_store(dir.path());
+        let session = store.write_session();
+        let commits = session
+            .batch(|batch| {
+                let first = commit(batch, None, 0);
+                batch.write_objects().unwrap();
+                batch.write_objects().unwrap();
+                assert_eq!(packs(&path), 1, "written once");
+                let second = commit(batch, Some(first), 1);
+                batch.move_branch(second, None, "group").unwrap();
+                vec![first, second]
+            })
+            .unwrap();
+        assert_eq!(packs(&path), 2);
         all_readable(&store, &commits);
     }
 

@@ -1,10 +1,12 @@
 //! The writer thread: group commit over a channel of edits.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::Job;
 use super::edit::{self, Tree, WriteError, Written};
+use super::prepare::Preparer;
 use crate::post::Slug;
 use crate::site::Site;
 use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteSession};
@@ -22,8 +24,9 @@ const PACKING_POLL: Duration = Duration::from_millis(100);
 const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
-pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
+pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>) {
     let session = site.store().write_session();
+    let preparer = Preparer::start(site.clone());
     loop {
         // While a pack is being written, wake up now and then to finish it even if no write
         // comes.
@@ -51,7 +54,7 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
         }
         // A bug in one group must not take the writer, and with it every later write, down.
         let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&session, committer, &group)
+            commit_group(&session, committer, &group, &preparer)
         }))
         .unwrap_or_else(|_| {
             tracing::error!(
@@ -67,11 +70,16 @@ pub(super) fn run(site: &Site, committer: &Identity, queue: &Receiver<Job>) {
             // The repository failed us: the next group starts from a fresh handle.
             session.reopen();
         }
-        if outcomes.iter().any(Result::is_ok)
-            && let Err(error) = site.refresh()
-        {
-            // The commits are on the branch; the watcher will catch up.
-            tracing::warn!(%error, "could not refresh the site after a write");
+        let prepared = preparer.take();
+        if outcomes.iter().any(Result::is_ok) {
+            let shown = match prepared {
+                Some(Ok(prepared)) => site.show(prepared),
+                _ => site.refresh(),
+            };
+            if let Err(error) = shown {
+                // The commits are on the branch; the watcher will catch up.
+                tracing::warn!(%error, "could not refresh the site after a write");
+            }
         }
         for (job, outcome) in group.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
@@ -100,10 +108,15 @@ type Outcomes = Vec<Result<Written, WriteError>>;
 /// Chains the group's commits on the tip and moves the branch once. If the branch moved
 /// meanwhile (a `git push`), the whole group is rebuilt on the new tip, so every edit is
 /// checked again against what is now there.
-fn commit_group(session: &WriteSession, committer: &Identity, group: &[Job]) -> Outcomes {
+fn commit_group(
+    session: &WriteSession,
+    committer: &Identity,
+    group: &[Job],
+    preparer: &Preparer,
+) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = session.batch(|batch| build_group(batch, committer, group));
+        let attempt = session.batch(|batch| build_group(batch, committer, group, preparer));
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
@@ -137,6 +150,7 @@ fn build_group(
     batch: &Batch<'_>,
     committer: &Identity,
     group: &[Job],
+    preparer: &Preparer,
 ) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
     let tip = batch.tip().map_err(unavailable)?;
     let mut parent = tip;
@@ -149,9 +163,12 @@ fn build_group(
         outcomes.push(outcome);
     }
     let moved = match parent {
-        Some(new) if parent != tip => {
+        // Once written, the objects can be read: the next snapshot is built while the
+        // branch move waits for the disk.
+        Some(new) if parent != tip => batch.write_objects().and_then(|()| {
+            preparer.prepare(new);
             batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
-        }
+        }),
         _ => Ok(()),
     };
     Ok((moved, outcomes))

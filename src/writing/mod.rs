@@ -2,13 +2,15 @@
 //! per repository, so writes are serialised among themselves and never block readers.
 //!
 //! The writer commits in groups: it takes every edit queued while it was busy, chains their
-//! commits (each its own author, message and parent), moves the branch once, refreshes the
-//! site once, and only then acknowledges them all. An edit is acknowledged only once the
-//! branch durably points at its commit.
+//! commits (each its own author, message and parent), moves the branch once, shows the new
+//! snapshot of the site (built while the branch move waited for the disk), and only then
+//! acknowledges them all. An edit is acknowledged only once the branch durably points at
+//! its commit.
 
 mod batch;
 mod edit;
 mod merge;
+mod prepare;
 mod submission;
 
 use std::sync::Arc;
