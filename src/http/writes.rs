@@ -54,7 +54,6 @@ pub async fn create_post(
         body.raw.as_deref(),
     )?;
     let file = writing::prepare(body.slug.as_deref(), post_body)?;
-    state.site.parsed_ahead(&file.text, file.post);
     let edit = Edit::Create {
         slug: file.slug,
         text: file.text,
@@ -113,7 +112,6 @@ pub async fn replace_post(
         }
         (None, None) => return Err(ApiError::PreconditionRequired),
     };
-    state.site.parsed_ahead(&file.text, file.post);
     let edit = Edit::Replace {
         slug,
         text: file.text,

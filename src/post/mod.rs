@@ -68,9 +68,19 @@ impl Post {
     /// [`PostError::NoFrontMatter`] without a complete `---` block, and any front matter
     /// error. Problems with the body are never errors: they become `warnings`.
     pub fn parse(slug: Slug, source: &str) -> Result<Post, PostError> {
-        let (yaml, body) = split_front_matter(source);
-        let front_matter = FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)?;
+        let front_matter = Post::front_matter(source)?;
+        let (_, body) = split_front_matter(source);
         Ok(Post::assemble(slug, front_matter, body))
+    }
+
+    /// Reads a file's front matter: all that can keep it from reading as a post (the body
+    /// always renders), so a file is checked without rendering it.
+    ///
+    /// # Errors
+    /// As [`Post::parse`].
+    pub fn front_matter(source: &str) -> Result<FrontMatter, PostError> {
+        let (yaml, _) = split_front_matter(source);
+        FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)
     }
 
     fn assemble(slug: Slug, front_matter: FrontMatter, markdown: &str) -> Post {

@@ -18,12 +18,10 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
-use crate::post::Post;
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
-use snapshot::ParsedAhead;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 
 /// A snapshot built ahead of its branch move (see [`Site::prepare`]), and the snapshot it
@@ -45,8 +43,6 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
-    /// Submitted posts already parsed, for the refresh after their commit.
-    parsed_ahead: ParsedAhead,
 }
 
 impl Site {
@@ -65,7 +61,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&reader, tip, None, index, &ParsedAhead::default())?;
+        let first = Snapshot::build_at(&reader, tip, None, index)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
@@ -74,7 +70,6 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
-            parsed_ahead: ParsedAhead::default(),
         })
     }
 
@@ -149,15 +144,6 @@ impl Site {
         work(kept.insert(self.store.history_reader()?))
     }
 
-    /// Keeps a submitted post, parsed by the handler that checked it, for the snapshot
-    /// that will show it once committed.
-    pub fn parsed_ahead(&self, text: &str, post: Post) {
-        // Only a shortcut: without the blob id, the refresh parses the post itself.
-        if let Ok(blob) = crate::store::WriteSession::blob_id(text.as_bytes()) {
-            self.parsed_ahead.remember(blob, post);
-        }
-    }
-
     /// Drops the kept reader, so the next refresh opens a fresh one: to be called after
     /// packs were removed, which an open repository keeps mapped and keeps searching.
     pub fn reopen_reader(&self) {
@@ -173,7 +159,7 @@ impl Site {
         tip: Option<Oid>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
-        let next = Snapshot::build_at(reader, tip, Some(current), index, &self.parsed_ahead)?;
+        let next = Snapshot::build_at(reader, tip, Some(current), index)?;
         self.builds.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(next))
     }

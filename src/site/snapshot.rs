@@ -1,7 +1,7 @@
 //! One branch tip's posts, parsed and rendered once, with the indexes that listing needs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
@@ -17,34 +17,6 @@ pub enum Audience {
 impl Audience {
     pub fn sees(self, record: &PostRecord) -> bool {
         self == Audience::Authors || record.is_published()
-    }
-}
-
-/// Posts parsed before they were committed (a handler checks every submitted post by
-/// parsing it), kept by slug and blob so that the snapshot which then shows them does not
-/// parse them again. Bounded: a post refused by the writer is forgotten in time.
-#[derive(Default)]
-pub struct ParsedAhead {
-    posts: Mutex<VecDeque<(Slug, Oid, Post)>>,
-}
-
-impl ParsedAhead {
-    /// How many parsed posts are kept at most.
-    const KEPT: usize = 64;
-
-    pub fn remember(&self, blob: Oid, post: Post) {
-        let mut posts = self.posts.lock().unwrap_or_else(|e| e.into_inner());
-        if posts.len() == Self::KEPT {
-            posts.pop_front();
-        }
-        posts.push_back((post.slug.clone(), blob, post));
-    }
-
-    /// The post parsed from `blob` as `slug`, if one was remembered; it is forgotten.
-    fn take(&self, slug: &Slug, blob: Oid) -> Option<Post> {
-        let mut posts = self.posts.lock().unwrap_or_else(|e| e.into_inner());
-        let at = posts.iter().position(|(s, b, _)| *b == blob && s == slug)?;
-        posts.remove(at).map(|(_, _, post)| post)
     }
 }
 
@@ -163,18 +135,11 @@ impl Snapshot {
     pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
         let reader = store.history_reader()?;
         let tip = reader.tip(store)?;
-        Snapshot::build_at(
-            &reader,
-            tip,
-            previous,
-            Arc::default(),
-            &ParsedAhead::default(),
-        )
+        Snapshot::build_at(&reader, tip, previous, Arc::default())
     }
 
     /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
-    /// the parsed posts of `previous` whose blob is unchanged and those parsed `ahead`;
-    /// reads through `reader`.
+    /// the parsed posts of `previous` whose blob is unchanged; reads through `reader`.
     ///
     /// # Errors
     /// Git errors reading the tip's trees or blobs.
@@ -183,7 +148,6 @@ impl Snapshot {
         tip: Option<Oid>,
         previous: Option<&Snapshot>,
         history: Arc<HistoryIndex>,
-        ahead: &ParsedAhead,
     ) -> Result<Snapshot, StoreError> {
         let change_stats = previous.map(|p| p.change_stats.clone()).unwrap_or_default();
         let Some(tip) = tip else {
@@ -201,10 +165,6 @@ impl Snapshot {
                 .filter(|record| record.blob() == file.blob);
             if let Some(record) = reused {
                 parsed.insert(file.slug, record.parsed.clone());
-                continue;
-            }
-            if let Some(post) = ahead.take(&file.slug, file.blob) {
-                parsed.insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
                 continue;
             }
             let bytes = reader.blob(file.blob)?;
@@ -383,47 +343,11 @@ mod tests {
     }
 
     fn snapshot(store: &Store, previous: Option<&Snapshot>) -> Snapshot {
-        snapshot_with(store, previous, &ParsedAhead::default())
-    }
-
-    fn snapshot_with(store: &Store, previous: Option<&Snapshot>, ahead: &ParsedAhead) -> Snapshot {
         let reader = store.history_reader().unwrap();
         let tip = reader.tip(store).unwrap();
         let from = previous.map(|p| p.history.clone()).unwrap_or_default();
         let index = history::update(&from, &reader, tip).unwrap();
-        Snapshot::build_at(&reader, tip, previous, index, ahead).unwrap()
-    }
-
-    #[test]
-    fn a_post_parsed_ahead_is_used_for_its_slug_and_blob_only() {
-        let dir = tempfile::tempdir().unwrap();
-        git2::Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        let text = post("Committed", "published", "Why?");
-        commit(&store, &[("a", text.clone()), ("b", text.clone())]);
-        let blob = crate::store::WriteSession::blob_id(text.as_bytes()).unwrap();
-        let ahead = ParsedAhead::default();
-        // Marked, so that the test sees which one the snapshot took.
-        let mut parsed = Post::parse(Slug::parse("a").unwrap(), &text).unwrap();
-        parsed.title = "Parsed ahead".into();
-        ahead.remember(blob, parsed.clone());
-        let other = crate::store::WriteSession::blob_id(b"other").unwrap();
-        ahead.remember(
-            other,
-            Post::parse(Slug::parse("b").unwrap(), &text).unwrap(),
-        );
-
-        let snapshot = snapshot_with(&store, None, &ahead);
-        assert_eq!(record(&snapshot, "a").parsed.post.title, "Parsed ahead");
-        assert_eq!(
-            record(&snapshot, "b").parsed.post.title,
-            "Committed",
-            "another blob"
-        );
-        assert!(
-            ahead.take(&parsed.slug, blob).is_none(),
-            "used once, then forgotten"
-        );
+        Snapshot::build_at(&reader, tip, previous, index).unwrap()
     }
 
     fn record<'s>(snapshot: &'s Snapshot, slug: &str) -> &'s Arc<PostRecord> {

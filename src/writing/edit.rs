@@ -179,7 +179,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 None => Ok(upsert(slug, text.clone(), false)),
                 Some(base) => {
                     let merged = merge::lines(&utf8(&base), &utf8(&current), text)
-                        .filter(|merged| Post::parse(slug.clone(), merged).is_ok())
+                        .filter(|merged| Post::front_matter(merged).is_ok())
                         .ok_or_else(|| WriteError::Stale(slug.clone()))?;
                     Ok(upsert(slug, merged, true))
                 }
@@ -200,7 +200,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let invalid =
                 |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
             let text = patch(&current, front_matter).map_err(invalid)?;
-            Post::parse(slug.clone(), &text).map_err(invalid)?;
+            Post::front_matter(&text).map_err(invalid)?;
             Ok(upsert(slug, text, merged))
         }
         Edit::Delete { slug, expected } => {
