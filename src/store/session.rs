@@ -129,29 +129,39 @@ impl WriteSession {
     /// # Errors
     /// `NotARepository` when the repository cannot be opened.
     pub fn batch<T>(&self, group: impl FnOnce(&Batch<'_>) -> T) -> Result<T, StoreError> {
+        self.with_repository(|repo| {
+            {
+                let mut unpacked = self.unpacked.borrow_mut();
+                if !unpacked.started {
+                    unpacked.started = true;
+                    unpacked.since = self.store.tip_in(repo)?;
+                    unpacked.last_tip = unpacked.since;
+                }
+            }
+            let batch = Batch {
+                session: self,
+                store: &self.store,
+                repo,
+                pending: RefCell::new(Pending::after(self.earlier.take())),
+                written: std::cell::Cell::new(false),
+            };
+            let done = group(&batch);
+            self.earlier.replace(batch.pending.into_inner());
+            Ok(done)
+        })
+    }
+
+    /// Runs `work` on the session's open repository, opening one if there is none.
+    fn with_repository<T>(
+        &self,
+        work: impl FnOnce(&Repository) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut open = self.open.borrow_mut();
         let repo = match open.take() {
             Some(kept) => open.insert(kept),
             None => open.insert(self.store.repository()?),
         };
-        {
-            let mut unpacked = self.unpacked.borrow_mut();
-            if !unpacked.started {
-                unpacked.started = true;
-                unpacked.since = self.store.tip_in(repo)?;
-                unpacked.last_tip = unpacked.since;
-            }
-        }
-        let batch = Batch {
-            session: self,
-            store: &self.store,
-            repo,
-            pending: RefCell::new(Pending::after(self.earlier.take())),
-            written: std::cell::Cell::new(false),
-        };
-        let done = group(&batch);
-        self.earlier.replace(batch.pending.into_inner());
-        Ok(done)
+        work(repo)
     }
 
     /// Forgets the open repository, so the next group opens a fresh one (after an error,
@@ -201,11 +211,15 @@ impl WriteSession {
     }
 
     fn start_packing(&self, unpacked: &mut Unpacked) -> Result<(), StoreError> {
-        let repo = self.store.repository()?;
-        let Some(tip) = self.store.tip_in(&repo)? else {
+        let (tip, rewritten) = self.with_repository(|repo| {
+            let tip = self.store.tip_in(repo)?;
+            let rewritten = unpacked.rewritten || !descends(repo, tip, unpacked.last_tip)?;
+            Ok((tip, rewritten))
+        })?;
+        let Some(tip) = tip else {
             return Ok(());
         };
-        if unpacked.rewritten || !descends(&repo, Some(tip), unpacked.last_tip)? {
+        if rewritten {
             // The branch was rewritten (a force push): commits in the writer's packs may be
             // reachable only from other refs now, so nothing of them is removed; they stay
             // for `git gc` to sort out, and packing starts again from here.
