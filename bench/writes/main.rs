@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
     let content = write_content(&root)?;
 
     let git_default = git_loop(&root, &content, "git-default", &[], duration)?;
+    Command::new("sync").status()?;
     let git_fsync = git_loop(
         &root,
         &content,
@@ -47,6 +48,9 @@ fn main() -> anyhow::Result<()> {
         duration,
     )?;
 
+    // The git loops leave their writes in the page cache (only the fsync loop flushes
+    // some): written back now, they are not flushed by the server's first write instead.
+    Command::new("sync").status()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
