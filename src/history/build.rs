@@ -327,6 +327,15 @@ mod tests {
     }
 
     #[test]
+    fn saving_into_a_repository_deleted_meanwhile_fails_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("content.git");
+        let file = gone.join("palimpsest/history-v1.bin");
+        assert!(save(&HistoryIndex::default(), &file).is_err());
+        assert!(!gone.exists(), "the repository folder is not created again");
+    }
+
+    #[test]
     fn a_damaged_index_file_is_ignored() {
         let repo = Repo::new();
         repo.commit(None, &[("posts/a.md", Some("a\n"))]);

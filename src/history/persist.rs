@@ -28,7 +28,12 @@ pub fn index_file(git_dir: &Path) -> PathBuf {
 pub fn save(index: &HistoryIndex, file: &Path) -> std::io::Result<()> {
     let bytes = encode(index);
     let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    // Only the index's own folder: a repository deleted under a running server is not
+    // created again, empty, by its next save.
+    match std::fs::create_dir(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
+        _ => {}
+    }
     let temporary = file.with_extension(format!("tmp-{}", std::process::id()));
     let mut out = std::fs::File::create(&temporary)?;
     out.write_all(&bytes)?;
