@@ -66,10 +66,10 @@ pub(crate) fn write_objects(
 /// The pack file's bytes (header, objects, SHA-1 trailer) and where each object went.
 fn pack_bytes(objects: &[PackObject<'_>]) -> Result<(Vec<u8>, Vec<Entry>), StoreError> {
     let count = u32::try_from(objects.len()).map_err(|_| invalid("too many objects"))?;
-    let mut pack = Vec::with_capacity(64 + objects.iter().map(|o| o.data.len() / 2).sum::<usize>());
-    pack.extend_from_slice(b"PACK");
-    pack.extend_from_slice(&2u32.to_be_bytes());
-    pack.extend_from_slice(&count.to_be_bytes());
+    // Stored whole: each object's bytes, its header and about 11 bytes of zlib framing.
+    let size: usize = objects.iter().map(|o| o.data.len() + 24).sum();
+    let mut pack = Vec::with_capacity(32 + size);
+    pack.extend_from_slice(&pack_header(count));
     let mut entries = Vec::with_capacity(objects.len());
     for object in objects {
         let start = pack.len();
@@ -109,6 +109,14 @@ fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
     let mut checksum = adler2::Adler32::new();
     checksum.write_slice(data);
     out.extend_from_slice(&checksum.checksum().to_be_bytes());
+}
+
+/// A version-2 pack's header: its signature, version and object count.
+fn pack_header(count: u32) -> [u8; PACK_HEADER as usize] {
+    let mut header = [0; PACK_HEADER as usize];
+    header[..8].copy_from_slice(b"PACK\0\0\0\x02");
+    header[8..].copy_from_slice(&count.to_be_bytes());
+    header
 }
 
 /// An object's header in a pack: its kind and size, seven bits per byte after the first
@@ -230,12 +238,9 @@ pub(crate) fn merge(pack_dir: &Path, indexes: &[PathBuf]) -> Result<Option<PathB
         return Ok(None);
     }
     let count = u32::try_from(seen.len()).map_err(|_| invalid("too many objects"))?;
-    let mut header = Vec::with_capacity(12);
-    header.extend_from_slice(b"PACK");
-    header.extend_from_slice(&2u32.to_be_bytes());
-    header.extend_from_slice(&count.to_be_bytes());
+    let header = pack_header(count);
     let mut trailer = Sha1::new();
-    trailer.update(&header);
+    trailer.update(header);
     let mut entries = Vec::with_capacity(seen.len());
     let mut start = header.len() as u64;
     for source in &sources {
@@ -350,8 +355,7 @@ impl Source {
             .map_err(|source| io_error(&format!("reading {}", path.display()), source))?;
         let len = pack.len() as u64;
         if len < PACK_HEADER + 20
-            || !pack.starts_with(b"PACK\0\0\0\x02")
-            || pack[8..12] != (entries.len() as u32).to_be_bytes()
+            || pack[..PACK_HEADER as usize] != pack_header(entries.len() as u32)
             || pack[pack.len() - 20..] != *pack_checksum
             || Sha1::digest(&pack[..pack.len() - 20])[..] != *pack_checksum
         {
