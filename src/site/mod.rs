@@ -199,7 +199,7 @@ impl Site {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Change, CommitRequest, Identity, WriteSession};
+    use crate::store::{CommitRequest, WriteSession};
 
     fn post(title: &str) -> Vec<u8> {
         format!("---\ntitle: {title}\n---\n\n## Question\n\nWhy?\n").into_bytes()
@@ -208,17 +208,10 @@ mod tests {
     /// A commit of `posts/a.md` on `parent`, written but not on the branch, as the writer's
     /// are before their branch move.
     fn written(session: &WriteSession, parent: Option<Oid>, title: &str) -> Oid {
-        let who = Identity::parse("A <a@example.org>").unwrap();
-        let request = CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: format!("retitle as {title}"),
-            time: None,
-            changes: vec![Change::Upsert {
-                path: "posts/a.md".into(),
-                content: post(title),
-            }],
-        };
+        let request = CommitRequest::upserts(
+            &format!("retitle as {title}"),
+            &[("posts/a.md".into(), post(title))],
+        );
         session
             .batch(|batch| {
                 let commit = batch.write_commit(parent, &request).unwrap();

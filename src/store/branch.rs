@@ -150,20 +150,11 @@ fn reflog_signature(repo: &Repository) -> Result<Signature<'static>, StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Change, CommitRequest, Identity};
+    use crate::store::CommitRequest;
 
     fn request(n: usize) -> CommitRequest {
-        let who = Identity::parse("A <a@example.org>").unwrap();
-        CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: format!("write {n}"),
-            time: None,
-            changes: vec![Change::Upsert {
-                path: "posts/a.md".into(),
-                content: format!("---\ntitle: A{n}\n---\n").into_bytes(),
-            }],
-        }
+        let file = format!("---\ntitle: A{n}\n---\n").into_bytes();
+        CommitRequest::upserts(&format!("write {n}"), &[("posts/a.md".into(), file)])
     }
 
     #[test]

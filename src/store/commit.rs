@@ -114,8 +114,19 @@ impl Store {
     pub(crate) fn commit_files(&self, message: &str, files: &[(String, Vec<u8>)]) -> Oid {
         let repo = self.repository().unwrap();
         let tip = self.tip_in(&repo).unwrap();
+        let request = CommitRequest::upserts(message, files);
+        let commit = self.write_commit(&repo, tip, &request).unwrap();
+        self.move_branch(&repo, commit, tip, message).unwrap();
+        commit
+    }
+}
+
+#[cfg(test)]
+impl CommitRequest {
+    /// A commit by `A <a@example.org>` writing `files` (path, content), for tests.
+    pub(crate) fn upserts(message: &str, files: &[(String, Vec<u8>)]) -> CommitRequest {
         let who = Identity::parse("A <a@example.org>").unwrap();
-        let request = CommitRequest {
+        CommitRequest {
             author: who.clone(),
             committer: who,
             message: message.into(),
@@ -127,10 +138,7 @@ impl Store {
                     content: content.clone(),
                 })
                 .collect(),
-        };
-        let commit = self.write_commit(&repo, tip, &request).unwrap();
-        self.move_branch(&repo, commit, tip, message).unwrap();
-        commit
+        }
     }
 }
 

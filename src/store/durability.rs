@@ -128,7 +128,7 @@ mod tests {
     use git2::{Oid, Repository};
 
     use super::*;
-    use crate::store::{Change, CommitRequest, Identity, Store};
+    use crate::store::{CommitRequest, Store};
 
     /// What another process would find on disk at each flush.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,17 +171,8 @@ mod tests {
     }
 
     fn request(n: usize) -> CommitRequest {
-        let who = Identity::parse("A <a@example.org>").unwrap();
-        CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: format!("write {n}"),
-            time: None,
-            changes: vec![Change::Upsert {
-                path: "posts/a.md".into(),
-                content: format!("---\ntitle: A{n}\n---\n").into_bytes(),
-            }],
-        }
+        let file = format!("---\ntitle: A{n}\n---\n").into_bytes();
+        CommitRequest::upserts(&format!("write {n}"), &[("posts/a.md".into(), file)])
     }
 
     /// A store whose first commit is on `main`, its flushes recorded from now on.

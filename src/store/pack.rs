@@ -490,8 +490,9 @@ mod tests {
     }
 
     /// Six commits of one post edited a little each time (so that packing them finds
-    /// deltas), in a repository of their own; returns it and the commits, oldest first.
-    fn edited_history(dir: &Path) -> (Repository, Vec<Oid>) {
+    /// deltas), in a repository of their own; returns it, the commits (oldest first) and
+    /// an empty repository to pack them into.
+    fn edited_history(dir: &Path) -> (Repository, Vec<Oid>, Repository) {
         let repo = Repository::init_bare(dir.join("history.git")).unwrap();
         let who = git2::Signature::now("A", "a@example.org").unwrap();
         let mut commits: Vec<Oid> = Vec::new();
@@ -515,7 +516,8 @@ mod tests {
                     .unwrap(),
             );
         }
-        (repo, commits)
+        let target = Repository::init_bare(dir.join("target.git")).unwrap();
+        (repo, commits, target)
     }
 
     /// Packs the commits after `since` up to `tip` with libgit2's pack builder (deltas
@@ -551,8 +553,7 @@ mod tests {
     #[test]
     fn merged_packs_keep_their_deltas_and_index_as_git_would() {
         let dir = tempfile::tempdir().unwrap();
-        let (source, commits) = edited_history(dir.path());
-        let target = Repository::init_bare(dir.path().join("target.git")).unwrap();
+        let (source, commits, target) = edited_history(dir.path());
         let pack_dir = target.path().join("objects/pack");
         let first = pack_range(&source, &target, None, commits[2]);
         let second = pack_range(&source, &target, Some(commits[2]), commits[5]);
@@ -614,8 +615,7 @@ mod tests {
     #[test]
     fn packs_sharing_an_object_are_not_merged_and_a_damaged_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let (source, commits) = edited_history(dir.path());
-        let target = Repository::init_bare(dir.path().join("target.git")).unwrap();
+        let (source, commits, target) = edited_history(dir.path());
         let pack_dir = target.path().join("objects/pack");
         let first = pack_range(&source, &target, None, commits[2]);
         let overlapping = pack_range(&source, &target, Some(commits[1]), commits[3]);

@@ -536,7 +536,6 @@ impl Batch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Change, Identity};
 
     fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> usize {
         walk(dir).into_iter().filter(|path| keep(path)).count()
@@ -578,17 +577,11 @@ mod tests {
     }
 
     fn commit(batch: &Batch<'_>, parent: Option<Oid>, n: usize) -> Oid {
-        let who = Identity::parse("A <a@example.org>").unwrap();
-        let request = CommitRequest {
-            author: who.clone(),
-            committer: who,
-            message: format!("write {n}"),
-            time: None,
-            changes: vec![Change::Upsert {
-                path: format!("posts/p{}.md", n % 3),
-                content: format!("---\ntitle: P{n}\n---\n").into_bytes(),
-            }],
-        };
+        let file = (
+            format!("posts/p{}.md", n % 3),
+            format!("---\ntitle: P{n}\n---\n").into_bytes(),
+        );
+        let request = CommitRequest::upserts(&format!("write {n}"), &[file]);
         batch.write_commit(parent, &request).unwrap()
     }
 
@@ -694,6 +687,14 @@ mod tests {
     }
 
     /// Every commit reads back, tree included, through a fresh repository.
+    /// Publishes a group of one edit (`n`) and packs if due, waiting for the packing;
+    /// says whether one was finished.
+    fn packed_group(session: &WriteSession, commits: &mut Vec<Oid>, n: usize) -> bool {
+        commits.extend(group(session, 1, n, true));
+        session.pack_if_due().unwrap();
+        session.wait_for_packing().unwrap()
+    }
+
     fn all_readable(store: &Store, commits: &[Oid]) {
         let repo = store.repository().unwrap();
         for id in commits {
@@ -756,9 +757,8 @@ mod tests {
         );
 
         flush.fail.store(false, std::sync::atomic::Ordering::SeqCst);
-        commits.extend(group(&session, 1, commits.len(), true));
-        session.pack_if_due().unwrap();
-        assert!(session.wait_for_packing().unwrap());
+        let n = commits.len();
+        assert!(packed_group(&session, &mut commits, n));
         // The pack of the failed attempt is left for `git gc`; every group pack is gone.
         assert_eq!(packs(&path), 2);
         all_readable(&store, &commits);
@@ -772,9 +772,8 @@ mod tests {
         let mut commits = Vec::new();
         let mut counts = Vec::new();
         for g in 0..7 * GROUPS_PER_PACK {
-            commits.extend(group(&session, 1, commits.len(), true));
-            session.pack_if_due().unwrap();
-            let packed = session.wait_for_packing().unwrap();
+            let n = commits.len();
+            let packed = packed_group(&session, &mut commits, n);
             assert_eq!(packed, (g + 1) % GROUPS_PER_PACK == 0, "after group {g}");
             if packed {
                 counts.push(packs(&path));
@@ -817,9 +816,7 @@ mod tests {
             // The second packing's first group brings back the very first post version:
             // its blob is in the first periodic pack, and in the second's group packs.
             let n = if g == GROUPS_PER_PACK { 0 } else { g };
-            commits.extend(group(&session, 1, n, true));
-            session.pack_if_due().unwrap();
-            session.wait_for_packing().unwrap();
+            packed_group(&session, &mut commits, n);
         }
         assert_eq!(packs(&path), 1, "the first pack was absorbed");
         let pack_dir = path.join("objects/pack");
