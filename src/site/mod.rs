@@ -1,9 +1,10 @@
 //! The blog as the server serves it: an immutable [`Snapshot`] of the parsed and rendered
 //! posts at one branch tip, swapped atomically whenever the branch moves.
 //!
-//! Readers take the current snapshot (an `Arc` clone) and never touch git; the refresher,
-//! woken by API writes or by polling for external pushes, builds the next snapshot and reuses
-//! every post whose blob did not change.
+//! Readers take the current snapshot (an `Arc` clone) and never touch git. The next snapshot
+//! reuses every post whose blob did not change; it is built by a refresh (polling for
+//! external pushes) or, for the writer's own commits, prepared before their branch move is
+//! durable and shown once it is.
 
 mod log;
 mod order;
@@ -35,9 +36,10 @@ pub struct Prepared {
 pub struct Site {
     store: Store,
     current: ArcSwap<Snapshot>,
-    /// The repository handle refreshes read through, kept open between them (opening one
-    /// reads the configuration and every pack index: more than a small refresh costs). The
-    /// mutex also serialises refreshes, so two never parse the same posts twice.
+    /// The repository handle refreshes and preparations read through, kept open between
+    /// them (opening one reads the configuration and every pack index: more than a small
+    /// refresh costs). The mutex also serialises them, so two never parse the same posts
+    /// twice.
     refreshing: Mutex<Option<HistoryReader>>,
     /// Snapshots built so far, the first included (for `/metrics`).
     builds: AtomicU64,
