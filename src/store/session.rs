@@ -246,8 +246,9 @@ impl WriteSession {
         let thread = std::thread::Builder::new()
             .name("packer".into())
             .spawn(move || {
-                let fresh = pack_new_objects(&store, &group_packs, &ours)?;
-                merge_into(&store, fresh, &earlier, since, tip)
+                let repo = store.repository()?;
+                let fresh = pack_new_objects(&store, &repo, &group_packs, &ours)?;
+                merge_into(&store, &repo, fresh, &earlier, since, tip)
             })
             .map_err(|source| StoreError::Io {
                 context: "starting to pack the writer's commits".into(),
@@ -315,6 +316,7 @@ impl WriteSession {
 /// share an object and merging them stays a copy. Flushes the pack; returns its index.
 fn pack_new_objects(
     store: &Store,
+    repo: &Repository,
     group_packs: &[PathBuf],
     ours: &[PathBuf],
 ) -> Result<PathBuf, StoreError> {
@@ -322,7 +324,6 @@ fn pack_new_objects(
     for index in ours {
         packed.extend(pack::object_ids(index)?);
     }
-    let repo = store.repository()?;
     let mut builder = repo.packbuilder()?;
     for index in group_packs {
         for id in pack::object_ids(index)? {
@@ -331,7 +332,7 @@ fn pack_new_objects(
             }
         }
     }
-    write_pack(store, &repo, &mut builder)
+    write_pack(store, repo, &mut builder)
 }
 
 /// Merges the `fresh` pack with the `earlier` ones (which cover the commits from `since`)
@@ -339,6 +340,7 @@ fn pack_new_objects(
 /// they share an object after all, all the commits from `since` to `tip` are packed anew.
 fn merge_into(
     store: &Store,
+    repo: &Repository,
     fresh: PathBuf,
     earlier: &[PathBuf],
     since: Option<Oid>,
@@ -352,7 +354,7 @@ fn merge_into(
     }
     let mut sources = earlier.to_vec();
     sources.push(fresh.clone());
-    let pack_dir = store.repository()?.commondir().join("objects/pack");
+    let pack_dir = repo.commondir().join("objects/pack");
     let index = match pack::merge(&pack_dir, &sources)? {
         Some(merged) => {
             store
@@ -360,7 +362,7 @@ fn merge_into(
                 .flush(&pack_dir, "making a merged pack durable")?;
             merged
         }
-        None => pack_commits(store, since, tip)?,
+        None => pack_commits(store, repo, since, tip)?,
     };
     Ok(Packed {
         index,
@@ -370,8 +372,12 @@ fn merge_into(
 
 /// Writes the commits from `since` (exclusive) to `tip` as one pack, deltas computed, and
 /// flushes it (see [`write_pack`]). Returns the path of its index.
-fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, StoreError> {
-    let repo = store.repository()?;
+fn pack_commits(
+    store: &Store,
+    repo: &Repository,
+    since: Option<Oid>,
+    tip: Oid,
+) -> Result<PathBuf, StoreError> {
     let mut walk = repo.revwalk()?;
     walk.push(tip)?;
     if let Some(since) = since {
@@ -379,7 +385,7 @@ fn pack_commits(store: &Store, since: Option<Oid>, tip: Oid) -> Result<PathBuf, 
     }
     let mut builder = repo.packbuilder()?;
     builder.insert_walk(&mut walk)?;
-    write_pack(store, &repo, &mut builder)
+    write_pack(store, repo, &mut builder)
 }
 
 /// Writes what `builder` holds as a pack with its index, and flushes them: a pack must be
@@ -840,9 +846,18 @@ mod tests {
         for n in 0..4 {
             commits.extend(group(&session, 1, n, true));
         }
-        let first = pack_commits(&store, None, commits[2]).unwrap();
-        let overlapping = pack_commits(&store, Some(commits[1]), commits[3]).unwrap();
-        let packed = merge_into(&store, overlapping.clone(), &[first], None, commits[3]).unwrap();
+        let repo = store.repository().unwrap();
+        let first = pack_commits(&store, &repo, None, commits[2]).unwrap();
+        let overlapping = pack_commits(&store, &repo, Some(commits[1]), commits[3]).unwrap();
+        let packed = merge_into(
+            &store,
+            &repo,
+            overlapping.clone(),
+            &[first],
+            None,
+            commits[3],
+        )
+        .unwrap();
         assert_eq!(packed.merged_away, Some(overlapping));
         let mut ids = pack::object_ids(&packed.index).unwrap();
         ids.sort_unstable();
