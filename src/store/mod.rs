@@ -25,7 +25,7 @@ use durability::Durability;
 
 pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
-pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
+pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};

@@ -25,7 +25,7 @@ use git2::{Buf, Repository};
 
 use super::compose::Pending;
 use super::pack;
-use super::{CommitRequest, Oid, Store, StoreError};
+use super::{CommitRequest, GroupObjects, Oid, Store, StoreError};
 use crate::post::Slug;
 
 /// How many groups the writer commits before packing them into one pack.
@@ -507,6 +507,21 @@ impl Batch<'_> {
         self.session.unpacked.borrow_mut().group_packs.push(index);
         self.written.set(true);
         Ok(())
+    }
+
+    /// The objects the group composed, for a reader to take from memory rather than find
+    /// in the group's pack (see [`HistoryReader::remember`]).
+    ///
+    /// [`HistoryReader::remember`]: super::HistoryReader::remember
+    pub fn objects(&self) -> GroupObjects {
+        let pending = self.pending.borrow();
+        GroupObjects::new(
+            pending
+                .objects()
+                .into_iter()
+                .map(|object| (object.id, object.kind, object.data.to_vec()))
+                .collect(),
+        )
     }
 
     /// Moves the branch from `expected` to `new`, writing the objects kept in memory first

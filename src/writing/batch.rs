@@ -166,7 +166,7 @@ fn build_group(
         // Once written, the objects can be read: the next snapshot is built while the
         // branch move waits for the disk.
         Some(new) if parent != tip => batch.write_objects().and_then(|()| {
-            preparer.prepare(new);
+            preparer.prepare(new, batch.objects());
             batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
         }),
         _ => Ok(()),
