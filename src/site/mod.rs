@@ -19,7 +19,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
-use crate::store::{GroupObjects, HistoryReader, Oid, Store, StoreError};
+use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
@@ -149,9 +149,15 @@ impl Site {
     }
 
     /// Drops the kept reader, so the next refresh opens a fresh one: to be called after
-    /// packs were removed, which an open repository keeps mapped and keeps searching.
+    /// packs were removed, which an open repository keeps mapped and keeps searching. The
+    /// old one closes in the background (see [`store::close_in_background`]).
     pub fn reopen_reader(&self) {
-        *self.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let old = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        store::close_in_background(old);
     }
 
     /// The snapshot of `tip`, built from `current`: its history index extended, its posts

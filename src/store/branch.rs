@@ -24,7 +24,8 @@ impl Store {
     /// durability order: lock the branch, check it still is at `expected`, write the new id
     /// into the lock (and the reflog entry, when the repository keeps one); flush, so the
     /// objects written so far and the lock's content are on disk; rename the lock over the
-    /// branch; flush again; only then return. A crash before the rename leaves the branch
+    /// branch; flush again; only then return (the file the branch was in, see
+    /// [`ReplacedBranch`]). A crash before the rename leaves the branch
     /// where it was (and a lock that `clear_stale_branch_lock` removes); one after it leaves
     /// the new id, whose objects are on disk.
     ///
@@ -39,7 +40,7 @@ impl Store {
         new: Oid,
         expected: Option<Oid>,
         log_message: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ReplacedBranch, StoreError> {
         let git_dir = repo.commondir();
         let lock = BranchLock::take(self.branch_lock_path(repo))?;
         // Read under the lock: git and libgit2 move the branch only while holding it.
@@ -56,10 +57,19 @@ impl Store {
             &[git_dir.join("objects"), git_dir.join("refs")],
             "making the new objects and the branch's lock durable",
         )?;
-        lock.commit(&git_dir.join(self.branch_ref()))?;
+        let replaced = lock.commit(&git_dir.join(self.branch_ref()))?;
         self.durability
-            .flush_together(&[git_dir.join("refs")], "making the branch move durable")
+            .flush_together(&[git_dir.join("refs")], "making the branch move durable")?;
+        Ok(replaced)
     }
+}
+
+/// The file the branch was in before it moved, still open. Closing the last handle on it
+/// frees its block, which on a filesystem mounted with `discard` waits for the device, as
+/// long again as the rename itself: so the writer closes it once it has acknowledged.
+#[derive(Debug)]
+pub struct ReplacedBranch {
+    _open: Option<File>,
 }
 
 /// `<ref>.lock`, held from its exclusive creation until it is renamed over the ref or removed.
@@ -102,12 +112,15 @@ impl BranchLock {
     }
 
     /// Renames the lock over `branch`: the branch now names the new commit.
-    fn commit(mut self, branch: &Path) -> Result<(), StoreError> {
+    /// Returns the file the branch named before, still open (see [`ReplacedBranch`]).
+    fn commit(mut self, branch: &Path) -> Result<ReplacedBranch, StoreError> {
         drop(self.file.take());
+        let previous = File::open(branch).ok();
         std::fs::rename(&self.path, branch).map_err(|source| StoreError::Io {
             context: format!("moving the branch ({})", branch.display()),
             source,
-        })
+        })?;
+        Ok(ReplacedBranch { _open: previous })
     }
 }
 
@@ -173,7 +186,7 @@ mod tests {
             matches!(stale, Err(StoreError::BranchMoved { .. })),
             "{stale:?}"
         );
-        store
+        let replaced = store
             .move_branch(&repo, second, Some(first), "second")
             .unwrap();
 
@@ -181,6 +194,10 @@ mod tests {
         let file = std::fs::read_to_string(path.join("refs/heads/main")).unwrap();
         assert_eq!(file, format!("{second}\n"));
         assert!(!store.branch_lock_path(&repo).exists());
+        // What stays open is the file the branch was in, not the one it is in now.
+        let mut before = String::new();
+        std::io::Read::read_to_string(&mut replaced._open.unwrap(), &mut before).unwrap();
+        assert_eq!(before, format!("{first}\n"));
     }
 
     #[test]

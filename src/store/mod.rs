@@ -23,6 +23,7 @@ use git2::Repository;
 
 use durability::Durability;
 
+pub use branch::ReplacedBranch;
 pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
 pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
@@ -115,6 +116,16 @@ impl Store {
             source,
         })
     }
+}
+
+/// Drops repository handles on a thread of their own. The last handle on a removed pack
+/// frees the pack's blocks when it closes, which on a filesystem mounted with `discard`
+/// waits for the device (milliseconds for a periodic packing's worth of group packs): the
+/// writer, which removes them, must not wait for that. Without a thread they close here.
+pub fn close_in_background<T: Send + 'static>(handles: T) {
+    let _ = std::thread::Builder::new()
+        .name("closer".into())
+        .spawn(move || drop(handles));
 }
 
 /// Process-wide libgit2 settings; call once at startup, before any thread opens a repository.

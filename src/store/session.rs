@@ -8,7 +8,9 @@
 //! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
 //! the commits made since it last did so into one pack (with deltas) on a thread of its own,
 //! so that no write waits for the delta search; once that pack is flushed, the writer
-//! deletes the group packs it covers (never a pack another process wrote). Those
+//! deletes the group packs it covers (never a pack another process wrote), while they are
+//! still open, so that their blocks are freed in the background (see
+//! [`super::close_in_background`]). Those
 //! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
 //! before it that cover no more groups than it does), so a server that writes for months
 //! keeps a number of packs logarithmic in its writes. A merge copies the packs' entries
@@ -25,7 +27,7 @@ use git2::{Buf, Repository};
 
 use super::compose::Pending;
 use super::pack;
-use super::{CommitRequest, GroupObjects, Oid, Store, StoreError};
+use super::{CommitRequest, GroupObjects, Oid, ReplacedBranch, Store, StoreError};
 use crate::post::Slug;
 
 /// How many groups the writer commits before packing them into one pack.
@@ -47,6 +49,9 @@ pub struct WriteSession {
     unpacked: RefCell<Unpacked>,
     /// The objects of the last group, for the next one to read (see `Pending::after`).
     earlier: RefCell<Pending>,
+    /// The file the branch was in before the last group moved it, closed after the
+    /// acknowledgements (see [`ReplacedBranch`]).
+    replaced_branch: RefCell<Option<ReplacedBranch>>,
 }
 
 /// The writer's commits since it last packed, and the periodic packs it wrote.
@@ -89,6 +94,9 @@ struct Packing {
 struct Packed {
     index: PathBuf,
     merged_away: Option<PathBuf>,
+    /// The files it replaces, held open so that removing them only updates the folder:
+    /// their blocks are freed at the last close (see [`super::close_in_background`]).
+    held: Vec<std::fs::File>,
 }
 
 /// A periodic pack: the commits from `since` (exclusive) to the tip it was written at.
@@ -106,6 +114,7 @@ impl Store {
             open: RefCell::default(),
             unpacked: RefCell::default(),
             earlier: RefCell::default(),
+            replaced_branch: RefCell::default(),
         }
     }
 }
@@ -164,10 +173,19 @@ impl WriteSession {
         work(repo)
     }
 
+    /// Closes the file the branch was in before the last group moved it; called once the
+    /// group's edits are acknowledged, so that no acknowledgement waits for the device.
+    pub fn close_replaced_branch(&self) {
+        self.replaced_branch.replace(None);
+    }
+
     /// Forgets the open repository, so the next group opens a fresh one (after an error,
-    /// which may come from a handle that no longer matches the disk, e.g. after `git gc`).
+    /// which may come from a handle that no longer matches the disk, e.g. after `git gc`,
+    /// or after removing packs). The old one closes in the background.
     pub fn reopen(&self) {
-        self.open.replace(None);
+        if let Some(old) = self.open.replace(None) {
+            super::close_in_background(old);
+        }
     }
 
     /// Packs the writer's commits once there are enough of them (see the module notes),
@@ -248,7 +266,16 @@ impl WriteSession {
             .spawn(move || {
                 let repo = store.repository()?;
                 let fresh = pack_new_objects(&store, &repo, &group_packs, &ours)?;
-                merge_into(&store, &repo, fresh, &earlier, since, tip)
+                let mut packed = merge_into(&store, &repo, fresh, &earlier, since, tip)?;
+                let replaced = group_packs
+                    .iter()
+                    .chain(&earlier)
+                    .chain(&packed.merged_away);
+                packed.held = replaced
+                    .flat_map(|index| [index.with_extension("pack"), index.clone()])
+                    .filter_map(|file| std::fs::File::open(file).ok())
+                    .collect();
+                Ok(packed)
             })
             .map_err(|source| StoreError::Io {
                 context: "starting to pack the writer's commits".into(),
@@ -280,7 +307,11 @@ impl WriteSession {
                 source: std::io::Error::other("the packing thread panicked"),
             })
         });
-        let Packed { index, merged_away } = match written {
+        let Packed {
+            index,
+            merged_away,
+            held,
+        } = match written {
             Ok(packed) => packed,
             Err(error) => {
                 let (since, groups) = packing.own;
@@ -305,6 +336,7 @@ impl WriteSession {
             since: packing.since,
             groups: packing.groups,
         });
+        super::close_in_background(held);
         // The open repository may still map the removed packs; the next batch reopens it.
         self.reopen();
         Ok(true)
@@ -350,6 +382,7 @@ fn merge_into(
         return Ok(Packed {
             index: fresh,
             merged_away: None,
+            held: Vec::new(),
         });
     }
     let mut sources = earlier.to_vec();
@@ -367,6 +400,7 @@ fn merge_into(
     Ok(Packed {
         index,
         merged_away: Some(fresh),
+        held: Vec::new(),
     })
 }
 
@@ -527,7 +561,8 @@ impl Batch<'_> {
     /// Moves the branch from `expected` to `new`, writing the objects kept in memory first
     /// (see [`Batch::write_objects`]): a compare-and-swap, see [`Store::move_branch`], which
     /// flushes the objects before the branch moves, so a crash never leaves it naming a
-    /// missing object.
+    /// missing object. The file the branch was in stays open until
+    /// [`WriteSession::close_replaced_branch`].
     ///
     /// # Errors
     /// `BranchMoved`, `BranchLocked`, git or I/O errors.
@@ -538,8 +573,10 @@ impl Batch<'_> {
         log_message: &str,
     ) -> Result<(), StoreError> {
         self.write_objects()?;
-        self.store
+        let replaced = self
+            .store
             .move_branch(self.repo, new, expected, log_message)?;
+        self.session.replaced_branch.replace(Some(replaced));
         let mut unpacked = self.session.unpacked.borrow_mut();
         // A group builds on what the writer published last, or on commits pushed since
         // (descendants); anything else means the branch was rewritten in between. The

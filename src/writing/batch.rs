@@ -89,8 +89,10 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
     }
 }
 
-/// Starts or finishes the periodic packing of the writer's commits.
+/// Closes what the last group replaced, and starts or finishes the periodic packing of
+/// the writer's commits.
 fn housekeeping(site: &Site, session: &WriteSession) {
+    session.close_replaced_branch();
     match session.pack_if_due() {
         Ok(true) => site.reopen_reader(),
         Ok(false) => {}
