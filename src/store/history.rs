@@ -123,7 +123,7 @@ impl HistoryReader {
     /// Reads `objects` from memory from now on. They are a group's, just written in a pack
     /// this reader has not seen: libgit2 would find them only after listing the pack folder
     /// and opening the new pack's index, while the disk is busy flushing them. Keeps at most
-    /// [`MEMORY_BYTES`], starting over past them (what it forgets is read from disk).
+    /// 8 MiB (`MEMORY_BYTES`), starting over past them (what it forgets is read from disk).
     ///
     /// # Errors
     /// Git errors adding the memory to the object database or storing an object there.
