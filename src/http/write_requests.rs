@@ -80,31 +80,66 @@ impl From<Rejection> for ApiError {
 }
 
 /// What `If-Match` says the client last saw: `None` without the header, `*` for any
-/// current version, else the post's ETag: its blob id, alone or followed by `-` and the
-/// hash of a representation (`caching::post_etag`), which a precondition ignores.
+/// current version, else the post's ETags (a list, usually of one): each its blob id, alone
+/// or followed by `-` and the hash of a representation (`caching::post_etag`), which a
+/// precondition ignores. Weak tags and tags that are not a post's are left out: `If-Match`
+/// compares strongly, and they can never match.
 ///
 /// # Errors
-/// 412 for a value that cannot be any post's ETag: it can never match.
+/// 412 when no listed tag can be any post's ETag: the precondition can never hold.
 pub fn if_match(request: &HttpRequest) -> Result<Option<Expected>, ApiError> {
-    let Some(value) = request.headers().get(header::IF_MATCH) else {
+    let mut fields = request.headers().get_all(header::IF_MATCH).peekable();
+    if fields.peek().is_none() {
         return Ok(None);
-    };
+    }
     let never = || ApiError::PreconditionFailed {
         detail: "If-Match does not name a version of this post (expected `\"<ETag>\"`)".into(),
         current: None,
     };
-    let value = value.to_str().map_err(|_| never())?.trim();
-    if value == "*" {
-        return Ok(Some(Expected::Current));
+    let mut blobs = Vec::new();
+    for field in fields {
+        let value = field.to_str().map_err(|_| never())?.trim();
+        if value == "*" {
+            return Ok(Some(Expected::Current));
+        }
+        blobs.extend(entity_tags(value).filter_map(post_blob));
     }
-    let blob = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .map(|v| v.split_once('-').map_or(v, |(blob, _)| blob))
-        .filter(|v| v.len() == 40)
-        .and_then(|v| Oid::from_str(v).ok())
-        .ok_or_else(never)?;
-    Ok(Some(Expected::Blob(blob)))
+    if blobs.is_empty() {
+        return Err(never());
+    }
+    Ok(Some(Expected::Blobs(blobs)))
+}
+
+/// The strong entity tags of a list (RFC 9110 `#entity-tag`), without their quotes.
+fn entity_tags(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        loop {
+            rest = rest.trim_start_matches([' ', '\t', ',']);
+            if rest.is_empty() {
+                return None;
+            }
+            let weak = rest.starts_with("W/");
+            let quoted = rest.strip_prefix("W/").unwrap_or(rest).strip_prefix('"');
+            let Some((tag, after)) = quoted.and_then(|q| q.split_once('"')) else {
+                // Not a tag: skip to the next element.
+                rest = rest.split_once(',').map_or("", |(_, after)| after);
+                continue;
+            };
+            rest = after;
+            if !weak {
+                return Some(tag);
+            }
+        }
+    })
+}
+
+/// The blob a post ETag names (`<blob>` or `<blob>-<representation>`).
+fn post_blob(tag: &str) -> Option<Oid> {
+    let blob = tag.split_once('-').map_or(tag, |(blob, _)| blob);
+    (blob.len() == 40)
+        .then(|| Oid::from_str(blob).ok())
+        .flatten()
 }
 
 /// Checks an author's commit message.
@@ -221,6 +256,24 @@ mod tests {
             Some("new_slug")
         );
         assert_eq!(unknown_field("invalid type: string"), None);
+    }
+
+    #[test]
+    fn if_match_lists_keep_the_strong_tags_of_posts() {
+        let a = "a".repeat(40);
+        let b = format!("{}-0123abcd", "b".repeat(40));
+        let list = format!(r#" "{a}" ,W/"{a}", "x,y", junk, "{b}","short" "#);
+        let tags: Vec<&str> = entity_tags(&list).collect();
+        assert_eq!(tags, [a.as_str(), "x,y", b.as_str(), "short"]);
+        let blobs: Vec<Oid> = tags.into_iter().filter_map(post_blob).collect();
+        assert_eq!(
+            blobs,
+            [
+                Oid::from_str(&a).unwrap(),
+                Oid::from_str(&"b".repeat(40)).unwrap()
+            ]
+        );
+        assert_eq!(entity_tags(r#"W/"x", nothing"#).count(), 0);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub async fn create_post(
     tag = "writing",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read (a list holds when one of its ETags is current)"),
     ),
     request_body(content = ReplacedPost, content_type = "application/json"),
     responses(
@@ -126,7 +126,7 @@ pub async fn replace_post(
     tag = "writing",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read (a list holds when one of its ETags is current)"),
     ),
     request_body(content = FrontMatterPatch, content_type = "application/json"),
     responses(
@@ -170,7 +170,7 @@ pub async fn patch_post(
     tag = "writing",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("If-Match" = String, Header, description = "The post's ETag as last read"),
+        ("If-Match" = String, Header, description = "The post's ETag as last read (a list holds when one of its ETags is current)"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -200,7 +200,7 @@ pub async fn delete_post(
     tag = "writing",
     params(
         ("slug" = String, Path, description = "The post's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read (a list holds when one of its ETags is current)"),
     ),
     request_body(content = NewSlug, content_type = "application/json"),
     responses(
@@ -246,7 +246,7 @@ pub async fn rename_post(
     tag = "writing",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read"),
+        ("If-Match" = Option<String>, Header, description = "The post's ETag as last read (a list holds when one of its ETags is current)"),
     ),
     request_body(content = RestoredRevision, content_type = "application/json"),
     responses(

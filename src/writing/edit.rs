@@ -9,12 +9,12 @@ use crate::post::{self, FrontMatter, Post, PostError, Slug};
 use crate::store::{Change, Identity, Oid};
 
 /// What the author's edit was based on, so a change made meanwhile is never overwritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
     /// No precondition: apply to the post as it is now.
     Current,
-    /// The post's file was this blob (its ETag, from `If-Match`).
-    Blob(Oid),
+    /// The post's file was one of these blobs (the ETags listed in `If-Match`, usually one).
+    Blobs(Vec<Oid>),
     /// The post as of this commit (`base_revision`).
     Revision(Oid),
 }
@@ -175,7 +175,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             expected,
         } => {
             let (blob, current) = existing(tree, slug)?;
-            match base_of(tree, slug, *expected, blob)? {
+            match base_of(tree, slug, expected, blob)? {
                 None => Ok(upsert(slug, text.clone(), false)),
                 Some(base) => {
                     let merged = merge::lines(&utf8(&base), &utf8(&current), text)
@@ -192,7 +192,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
         } => {
             let (blob, current) = existing(tree, slug)?;
             let current = utf8(&current);
-            let merged = match base_of(tree, slug, *expected, blob)? {
+            let merged = match base_of(tree, slug, expected, blob)? {
                 None => false,
                 Some(base) if merge::keys_unchanged(&utf8(&base), &current, front_matter) => true,
                 Some(_) => return Err(WriteError::Stale(slug.clone())),
@@ -205,7 +205,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
         }
         Edit::Delete { slug, expected } => {
             let (blob, _) = existing(tree, slug)?;
-            if base_of(tree, slug, *expected, blob)?.is_some() {
+            if base_of(tree, slug, expected, blob)?.is_some() {
                 return Err(WriteError::Stale(slug.clone()));
             }
             Ok(Prepared {
@@ -216,7 +216,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
         }
         Edit::Rename { from, to, expected } => {
             let (blob, current) = existing(tree, from)?;
-            if base_of(tree, from, *expected, blob)?.is_some() {
+            if base_of(tree, from, expected, blob)?.is_some() {
                 return Err(WriteError::Stale(from.clone()));
             }
             if tree.post(to)?.is_some() {
@@ -244,7 +244,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let stale = match (expected, &current) {
                 (Expected::Current, _) => false,
                 (_, None) => true,
-                (expected, Some((blob, _))) => base_of(tree, slug, *expected, *blob)?.is_some(),
+                (expected, Some((blob, _))) => base_of(tree, slug, expected, *blob)?.is_some(),
             };
             if stale {
                 return Err(WriteError::Stale(slug.clone()));
@@ -272,18 +272,23 @@ fn existing(tree: &dyn Tree, slug: &Slug) -> Result<(Oid, Vec<u8>), WriteError> 
 
 /// `None` when the edit's base is the current file; otherwise the base's bytes, for a
 /// merge. A base the repository does not hold (a made-up ETag, a revision without the
-/// post) cannot be merged from, so it is stale.
+/// post) cannot be merged from, so it is stale; so is a list of ETags none of which is
+/// current (which of them would the merge start from?).
 fn base_of(
     tree: &dyn Tree,
     slug: &Slug,
-    expected: Expected,
+    expected: &Expected,
     current: Oid,
 ) -> Result<Option<Vec<u8>>, WriteError> {
     let stale = || WriteError::Stale(slug.clone());
     let base = match expected {
         Expected::Current => return Ok(None),
-        Expected::Blob(blob) => blob,
-        Expected::Revision(commit) => tree.post_at(commit, slug)?.ok_or_else(stale)?.0,
+        Expected::Blobs(blobs) if blobs.contains(&current) => return Ok(None),
+        Expected::Blobs(blobs) => match blobs.as_slice() {
+            [blob] => *blob,
+            _ => return Err(stale()),
+        },
+        Expected::Revision(commit) => tree.post_at(*commit, slug)?.ok_or_else(stale)?.0,
     };
     if base == current {
         return Ok(None);

@@ -266,6 +266,47 @@ async fn a_stale_edit_of_other_lines_is_merged_three_way() {
 }
 
 #[tokio::test]
+async fn if_match_holds_when_any_listed_etag_is_current_and_compares_strongly() {
+    let app = spawn_app().await;
+    let (post, current) = app.read_post("attention-scaling").await;
+    let body = |line: &str| {
+        let markdown = post["markdown"]
+            .as_str()
+            .unwrap()
+            .replace("A takeaway.", line);
+        json!({"front_matter": post["front_matter"], "markdown": markdown})
+    };
+    let made_up = format!("\"{}\"", "0".repeat(40));
+    let before = app.branch_log().len();
+
+    // Weak tags never match If-Match, even the current one.
+    let weak = app
+        .put_post(
+            "attention-scaling",
+            &body("Weak."),
+            Some(&format!("W/{current}")),
+        )
+        .await;
+    assert_problem(weak, 412).await;
+    assert_eq!(app.branch_log().len(), before);
+
+    let listed = format!("{made_up}, {current}");
+    let response = app
+        .put_post("attention-scaling", &body("Listed."), Some(&listed))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.branch_log().len(), before + 1);
+
+    // Two tags, neither current: stale, and no merge (it would need one base).
+    let stale = format!("{current}, {made_up}");
+    let response = app
+        .put_post("attention-scaling", &body("Stale."), Some(&stale))
+        .await;
+    assert_problem(response, 412).await;
+    assert_eq!(app.branch_log().len(), before + 1);
+}
+
+#[tokio::test]
 async fn patching_publishes_a_draft_and_leaves_the_body_untouched() {
     let app = spawn_app().await;
     assert_eq!(
