@@ -54,7 +54,7 @@ pub struct HistoryReader {
 }
 
 /// The most bytes of handed-over objects a reader keeps; past them it starts over.
-const MEMORY_BYTES: usize = 8 << 20;
+pub(crate) const MEMORY_BYTES: usize = 8 << 20;
 
 /// Above the packs and loose objects: memory is searched first, and a miss there costs a
 /// hash lookup.
@@ -77,6 +77,15 @@ pub struct GroupObjects(Arc<Vec<(Oid, ObjectType, Vec<u8>)>>);
 impl GroupObjects {
     pub(crate) fn new(objects: Vec<(Oid, ObjectType, Vec<u8>)>) -> GroupObjects {
         GroupObjects(Arc::new(objects))
+    }
+
+    /// How many objects there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -164,7 +173,7 @@ impl Memory {
             ObjectType::Tree => libgit2_sys::GIT_OBJECT_TREE,
             ObjectType::Blob => libgit2_sys::GIT_OBJECT_BLOB,
             ObjectType::Tag => libgit2_sys::GIT_OBJECT_TAG,
-            ObjectType::Any => return Err(StoreError::InvalidRevision(id.to_string())),
+            ObjectType::Any => return Err(git2::Error::from_str("an object without a type").into()),
         };
         let mut raw_id = libgit2_sys::git_oid {
             id: [0; libgit2_sys::GIT_OID_MAX_SIZE],

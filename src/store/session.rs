@@ -544,14 +544,19 @@ impl Batch<'_> {
     }
 
     /// The objects the group composed, for a reader to take from memory rather than find
-    /// in the group's pack (see [`HistoryReader::remember`]).
+    /// in the group's pack (see [`HistoryReader::remember`]); none when they are more than
+    /// a reader keeps, which is then no reason to copy them.
     ///
     /// [`HistoryReader::remember`]: super::HistoryReader::remember
     pub fn objects(&self) -> GroupObjects {
         let pending = self.pending.borrow();
+        let objects = pending.objects();
+        let bytes: usize = objects.iter().map(|object| object.data.len()).sum();
+        if bytes > super::history::MEMORY_BYTES {
+            return GroupObjects::default();
+        }
         GroupObjects::new(
-            pending
-                .objects()
+            objects
                 .into_iter()
                 .map(|object| (object.id, object.kind, object.data.to_vec()))
                 .collect(),
@@ -862,6 +867,26 @@ mod tests {
             .unwrap();
         assert_eq!(packs(&path), 2);
         all_readable(&store, &commits);
+    }
+
+    #[test]
+    fn a_group_hands_its_objects_over_unless_they_are_more_than_a_reader_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, store) = empty_store(dir.path());
+        let session = store.write_session();
+        let (small, big) = session
+            .batch(|batch| {
+                let first = commit(batch, None, 0);
+                let small = batch.objects();
+                let large = vec![b'x'; super::super::history::MEMORY_BYTES];
+                let request = CommitRequest::upserts("large", &[("posts/large.md".into(), large)]);
+                batch.write_commit(Some(first), &request).unwrap();
+                (small, batch.objects())
+            })
+            .unwrap();
+        // A blob, the `posts` tree, the root tree and the commit.
+        assert_eq!(small.len(), 4);
+        assert_eq!(big.len(), 0, "read from disk instead of copied");
     }
 
     #[test]
