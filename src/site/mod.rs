@@ -157,7 +157,9 @@ impl Site {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        store::close_in_background(old);
+        if let Some(old) = old {
+            store::close_in_background(old);
+        }
     }
 
     /// The snapshot of `tip`, built from `current`: its history index extended, its posts
