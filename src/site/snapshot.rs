@@ -5,7 +5,11 @@ use std::sync::{Arc, OnceLock};
 
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
-use crate::store::{HistoryReader, Oid, Store, StoreError};
+use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
+
+/// Past this many posts touched since the previous snapshot, listing the tip's posts costs
+/// less than looking each one up.
+const MAX_CHANGED_POSTS: usize = 64;
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,9 +161,42 @@ impl Snapshot {
                 ..Snapshot::default()
             });
         };
+        let changed = previous.and_then(|previous| {
+            let changed = history.slugs_changed_after(previous.tip?)?;
+            Some((previous, changed)).filter(|(_, changed)| changed.len() <= MAX_CHANGED_POSTS)
+        });
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
-        for file in reader.post_files(tip)? {
+        let files = match changed {
+            // Only the posts the new commits touched can differ from the previous snapshot's:
+            // the others are taken as they are, without listing the tip's posts.
+            Some((previous, changed)) => {
+                parsed = previous
+                    .posts
+                    .iter()
+                    .filter(|(slug, _)| !changed.contains(slug))
+                    .map(|(slug, record)| (slug.clone(), record.parsed.clone()))
+                    .collect();
+                broken = previous
+                    .broken
+                    .iter()
+                    .filter(|(slug, _)| !changed.contains(slug))
+                    .cloned()
+                    .collect();
+                let mut files = Vec::with_capacity(changed.len());
+                for slug in changed {
+                    if let Some(blob) = reader.post_blob_at(tip, slug)? {
+                        files.push(PostFile {
+                            slug: slug.clone(),
+                            blob,
+                        });
+                    }
+                }
+                files
+            }
+            None => reader.post_files(tip)?,
+        };
+        for file in files {
             let reused = previous
                 .and_then(|p| p.posts.get(&file.slug))
                 .filter(|record| record.blob() == file.blob);
@@ -181,6 +218,7 @@ impl Snapshot {
                 }
             }
         }
+        broken.sort();
         // A post's history changes only with a commit that touches it: reuse the others',
         // and extend those of the posts the new commits touched.
         let previous_histories = previous.and_then(|previous| {
@@ -329,6 +367,7 @@ fn backlinks_of(posts: &BTreeMap<Slug, Arc<PostRecord>>) -> HashMap<Slug, Vec<Sl
 mod tests {
     use super::*;
     use crate::history;
+    use crate::store::{Change, CommitRequest};
 
     fn post(title: &str, status: &str, body: &str) -> String {
         format!("---\ntitle: {title}\nstatus: {status}\n---\n\n## Question\n\n{body}\n")
@@ -352,6 +391,110 @@ mod tests {
 
     fn record<'s>(snapshot: &'s Snapshot, slug: &str) -> &'s Arc<PostRecord> {
         snapshot.get(&Slug::parse(slug).unwrap()).unwrap()
+    }
+
+    /// Everything a snapshot serves about its posts, to compare two builds.
+    fn served(snapshot: &Snapshot) -> Vec<String> {
+        let mut served: Vec<String> = snapshot
+            .posts()
+            .map(|record| {
+                let post = record.post();
+                format!(
+                    "{} {} {} {:?} {:?} {:?} {:?} {:?}",
+                    post.slug,
+                    record.blob(),
+                    post.title,
+                    record.links_to(Audience::Public),
+                    record.links_to(Audience::Authors),
+                    snapshot.backlinks.get(&post.slug),
+                    record.history().map(|h| h.revision_count),
+                    record.updated_at(),
+                )
+            })
+            .collect();
+        served.extend(
+            snapshot
+                .broken
+                .iter()
+                .map(|(slug, why)| format!("broken {slug}: {why}")),
+        );
+        served
+    }
+
+    #[test]
+    fn a_snapshot_built_from_the_posts_a_write_touched_serves_what_a_full_build_does() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "main").unwrap();
+        commit(
+            &store,
+            &[
+                ("a", post("A", "published", "See [b](b) and [c](c).")),
+                ("b", post("B", "published", "B.")),
+                ("c", post("C", "draft", "See [a](a).")),
+            ],
+        );
+        let mut current = snapshot(&store, None);
+        let steps: [fn(&Store); 6] = [
+            |s| commit(s, &[("b", post("B", "published", "B, edited."))]),
+            |s| commit(s, &[("d", "no front matter".to_string())]),
+            |s| commit(s, &[("c", post("C", "published", "See [d](d)."))]),
+            |s| commit(s, &[("d", post("D", "published", "Fixed."))]),
+            |s| rename(s, "b", "e"),
+            |s| remove(s, "a"),
+        ];
+        for (n, step) in steps.iter().enumerate() {
+            step(&store);
+            let next = snapshot(&store, Some(&current));
+            assert_eq!(served(&next), served(&snapshot(&store, None)), "step {n}");
+            current = next;
+        }
+    }
+
+    /// Commits the removal of `slug`'s file.
+    fn remove(store: &Store, slug: &str) {
+        change(
+            store,
+            vec![Change::Delete {
+                path: format!("posts/{slug}.md"),
+            }],
+        );
+    }
+
+    /// Commits the move of `from`'s file to `to`.
+    fn rename(store: &Store, from: &str, to: &str) {
+        let repo = store.repository().unwrap();
+        let tip = store.tip().unwrap().unwrap();
+        let blob = store
+            .history_reader()
+            .unwrap()
+            .post_blob_at(tip, &Slug::parse(from).unwrap());
+        let content = repo
+            .find_blob(blob.unwrap().unwrap())
+            .unwrap()
+            .content()
+            .to_vec();
+        change(
+            store,
+            vec![
+                Change::Delete {
+                    path: format!("posts/{from}.md"),
+                },
+                Change::Upsert {
+                    path: format!("posts/{to}.md"),
+                    content,
+                },
+            ],
+        );
+    }
+
+    fn change(store: &Store, changes: Vec<Change>) {
+        let repo = store.repository().unwrap();
+        let tip = store.tip().unwrap();
+        let mut request = CommitRequest::upserts("change", &[]);
+        request.changes = changes;
+        let commit = store.write_commit(&repo, tip, &request).unwrap();
+        store.move_branch(&repo, commit, tip, "change").unwrap();
     }
 
     #[test]
