@@ -7,8 +7,9 @@ use crate::history::{HistoryIndex, PostHistory, StatsCache};
 use crate::post::{Post, Slug, Status};
 use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
 
-/// Past this many posts touched since the previous snapshot, listing the tip's posts costs
-/// less than looking each one up.
+/// Past this many posts touched since the previous snapshot, or an eighth of the posts,
+/// listing the tip's posts costs less than looking each touched one up (a lookup reads two
+/// trees; a listing reads one entry per post).
 const MAX_CHANGED_POSTS: usize = 64;
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
@@ -163,7 +164,8 @@ impl Snapshot {
         };
         let changed = previous.and_then(|previous| {
             let changed = history.slugs_changed_after(previous.tip?)?;
-            Some((previous, changed)).filter(|(_, changed)| changed.len() <= MAX_CHANGED_POSTS)
+            let few = MAX_CHANGED_POSTS.min(previous.posts.len() / 8);
+            Some((previous, changed)).filter(|(_, changed)| changed.len() <= few)
         });
         let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
         let mut broken = Vec::new();
@@ -426,14 +428,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         git2::Repository::init_bare(dir.path()).unwrap();
         let store = Store::open(dir.path(), "main").unwrap();
-        commit(
-            &store,
-            &[
-                ("a", post("A", "published", "See [b](b) and [c](c).")),
-                ("b", post("B", "published", "B.")),
-                ("c", post("C", "draft", "See [a](a).")),
-            ],
+        // Enough others that a step touches few enough posts to be read alone.
+        let others: Vec<(String, String)> = (0..16)
+            .map(|n| {
+                (
+                    format!("other-{n}"),
+                    post("Other", "published", "See [a](a)."),
+                )
+            })
+            .collect();
+        let mut files: Vec<(&str, String)> = vec![
+            ("a", post("A", "published", "See [b](b) and [c](c).")),
+            ("b", post("B", "published", "B.")),
+            ("c", post("C", "draft", "See [a](a).")),
+        ];
+        files.extend(
+            others
+                .iter()
+                .map(|(slug, text)| (slug.as_str(), text.clone())),
         );
+        commit(&store, &files);
         let mut current = snapshot(&store, None);
         let steps: [fn(&Store); 6] = [
             |s| commit(s, &[("b", post("B", "published", "B, edited."))]),
