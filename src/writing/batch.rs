@@ -165,8 +165,9 @@ fn build_group(
         outcomes.push(outcome);
     }
     let moved = match parent {
-        // Once written, the objects can be read: the next snapshot is built while the
-        // branch move waits for the disk.
+        // The next snapshot is built while the branch move waits for the disk, from the
+        // objects handed over; written first, so that a group too big to hand over is read
+        // from its pack.
         Some(new) if parent != tip => batch.write_objects().and_then(|()| {
             preparer.prepare(new, batch.objects());
             batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
