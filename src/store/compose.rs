@@ -37,19 +37,19 @@ const EARLIER_BYTES: usize = 8 << 20;
 
 /// One entry of a tree: raw mode, name and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
+pub(super) struct Entry {
     mode: i32,
-    name: Vec<u8>,
-    id: Oid,
+    pub name: Vec<u8>,
+    pub id: Oid,
 }
 
 impl Entry {
-    fn is_tree(&self) -> bool {
+    pub(super) fn is_tree(&self) -> bool {
         self.mode & 0o170000 == TREE_MODE
     }
 
     /// A file or a symbolic link: what git stores as a blob (not a submodule's commit).
-    fn is_blob(&self) -> bool {
+    pub(super) fn is_blob(&self) -> bool {
         matches!(self.mode & 0o170000, 0o100000 | 0o120000)
     }
 }
@@ -204,12 +204,9 @@ impl Pending {
     /// The tree a commit records, from this group's objects or the repository.
     fn commit_tree(&self, repo: &Repository, commit: Oid) -> Result<Oid, StoreError> {
         match self.get(&commit) {
-            Some((_, bytes)) => bytes
-                .strip_prefix(b"tree ")
-                .and_then(|rest| rest.get(..40))
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| Oid::from_str(hex).ok())
-                .ok_or_else(|| invalid("a commit without a tree")),
+            Some((_, bytes)) => {
+                recorded_id(bytes, "tree").ok_or_else(|| invalid("a commit without a tree"))
+            }
             None => Ok(repo.find_commit(commit)?.tree_id()),
         }
     }
@@ -352,7 +349,7 @@ fn git_order(a: &Entry, b: &Entry) -> Ordering {
 }
 
 /// A tree object's entries: `<octal mode> <name>\0<20-byte id>` each.
-fn parse_tree(mut bytes: &[u8]) -> Result<Vec<Entry>, StoreError> {
+pub(super) fn parse_tree(mut bytes: &[u8]) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::new();
     while !bytes.is_empty() {
         let space = bytes.iter().position(|b| *b == b' ');
@@ -375,6 +372,16 @@ fn parse_tree(mut bytes: &[u8]) -> Result<Vec<Entry>, StoreError> {
         bytes = &bytes[nul + 21..];
     }
     Ok(entries)
+}
+
+/// The first id a commit's headers give `field` (`tree`, `parent`), if any.
+pub(super) fn recorded_id(commit: &[u8], field: &str) -> Option<Oid> {
+    commit
+        .split(|byte| *byte == b'\n')
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| line.strip_prefix(field.as_bytes())?.strip_prefix(b" "))
+        .and_then(|hex| std::str::from_utf8(hex).ok())
+        .and_then(|hex| Oid::from_str(hex).ok())
 }
 
 /// `<header> Name <email> <seconds> <±hhmm>\n`, as libgit2 writes it; the name and email

@@ -8,11 +8,13 @@
 mod branch;
 mod commit;
 mod compose;
+mod delta;
 mod durability;
 mod history;
 mod lock;
 mod pack;
 mod patch;
+mod periodic;
 mod read;
 mod seed;
 mod session;

@@ -1,5 +1,5 @@
-//! Pack files: the writer's own, for a group's new objects, and libgit2's, for the packs it
-//! merges them into.
+//! Pack files: the writer's own, for a group's new objects, the packs they are merged
+//! into, and libgit2's indexer for packs made by its pack builder.
 //!
 //! A group's objects (a blob, a few trees and a commit per edit) are small and new, so a
 //! delta search finds nothing worth having and an indexer would only parse back what was
@@ -8,8 +8,8 @@
 //! cost a file (and a temporary file, a link and an unlink) per object. File creations and
 //! deletions are what a small commit costs on a filesystem: ext4 without a journal scans
 //! past every inode freed in the last seconds to allocate a new one. The periodic packs
-//! (see `session`) compute deltas once, with libgit2's pack builder; merging them later
-//! copies their entries (see [`merge`]), deltas and all, without searching again.
+//! (see `session` and `periodic`) store objects as deltas once; merging them later copies
+//! their entries (see [`merge`]), deltas and all, without computing them again.
 //!
 //! Formats: `Documentation/gitformat-pack.txt` in git.
 
@@ -32,10 +32,10 @@ pub(crate) struct PackObject<'a> {
 
 /// Where one object starts in the pack, and the CRC-32 of its packed bytes.
 #[derive(Clone, Copy)]
-struct Entry {
-    id: Oid,
-    offset: u64,
-    crc: u32,
+pub(super) struct Entry {
+    pub id: Oid,
+    pub offset: u64,
+    pub crc: u32,
 }
 
 /// Writes `objects` as one pack with its index into `pack_dir` (`objects/pack`), each
@@ -112,23 +112,36 @@ fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// A version-2 pack's header: its signature, version and object count.
-fn pack_header(count: u32) -> [u8; PACK_HEADER as usize] {
+pub(super) fn pack_header(count: u32) -> [u8; PACK_HEADER as usize] {
     let mut header = [0; PACK_HEADER as usize];
     header[..8].copy_from_slice(b"PACK\0\0\0\x02");
     header[8..].copy_from_slice(&count.to_be_bytes());
     header
 }
 
-/// An object's header in a pack: its kind and size, seven bits per byte after the first
-/// four, least significant first, the high bit saying more follow.
+/// The kind of a pack entry holding an object whole, as the entry's header numbers it.
+pub(super) fn entry_kind(kind: ObjectType) -> Result<u8, StoreError> {
+    match kind {
+        ObjectType::Commit => Ok(1),
+        ObjectType::Tree => Ok(2),
+        ObjectType::Blob => Ok(3),
+        ObjectType::Tag => Ok(4),
+        other => Err(invalid(&format!("a pack cannot hold a {other} whole"))),
+    }
+}
+
+/// An entry holding a delta against an earlier entry of the same pack (`OFS_DELTA`).
+pub(super) const OFFSET_DELTA: u8 = 6;
+
+/// An object's header in a pack: its kind and size (see [`entry_header_of_kind`]).
 fn entry_header(pack: &mut Vec<u8>, kind: ObjectType, size: usize) -> Result<(), StoreError> {
-    let kind: u8 = match kind {
-        ObjectType::Commit => 1,
-        ObjectType::Tree => 2,
-        ObjectType::Blob => 3,
-        ObjectType::Tag => 4,
-        other => return Err(invalid(&format!("a pack cannot hold a {other} whole"))),
-    };
+    entry_header_of_kind(pack, entry_kind(kind)?, size);
+    Ok(())
+}
+
+/// An entry's header: its kind number and size, seven bits per byte after the first
+/// four, least significant first, the high bit saying more follow.
+pub(super) fn entry_header_of_kind(pack: &mut Vec<u8>, kind: u8, size: usize) {
     let mut size = size as u64;
     let mut byte = (kind << 4) | (size & 0x0f) as u8;
     size >>= 4;
@@ -138,12 +151,29 @@ fn entry_header(pack: &mut Vec<u8>, kind: ObjectType, size: usize) -> Result<(),
         size >>= 7;
     }
     pack.push(byte);
-    Ok(())
+}
+
+/// Reads the header of the entry starting `bytes`: its kind number, its size, and how
+/// long the header is; `None` when it is cut short or its size does not fit.
+pub(super) fn read_entry_header(bytes: &[u8]) -> Option<(u8, usize, usize)> {
+    let first = *bytes.first()?;
+    let kind = (first >> 4) & 7;
+    let mut size = u64::from(first & 0x0f);
+    let (mut byte, mut at, mut shift) = (first, 1, 4);
+    while byte & 0x80 != 0 {
+        byte = *bytes.get(at)?;
+        size |= u64::from(byte & 0x7f)
+            .checked_shl(shift)
+            .filter(|_| shift < 57)?;
+        at += 1;
+        shift += 7;
+    }
+    Some((kind, usize::try_from(size).ok()?, at))
 }
 
 /// A version-2 pack index: header, fan-out table, sorted ids, CRC-32s, offsets (those
 /// past 2 GiB in a table of their own), the pack's checksum and the index's.
-fn index_bytes(entries: &mut [Entry], pack_checksum: &[u8]) -> Vec<u8> {
+pub(super) fn index_bytes(entries: &mut [Entry], pack_checksum: &[u8]) -> Vec<u8> {
     entries.sort_by_key(|entry| entry.id);
     let mut index = Vec::with_capacity(8 + 1024 + entries.len() * 28 + 40);
     index.extend_from_slice(b"\xfftOc");
@@ -184,14 +214,14 @@ fn index_bytes(entries: &mut [Entry], pack_checksum: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `bytes` to `path` through a new temporary file in `dir` (see [`install_with`]).
-fn install(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(super) fn install(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     install_with(dir, path, |file| file.write_all(bytes))
 }
 
 /// Writes `path` through a new temporary file in `dir`, read-only as git's packs are,
 /// renamed into place once `write` succeeds; a crash leaves at most a `tmp_pack_*` file,
 /// which `git gc` removes.
-fn install_with(
+pub(super) fn install_with(
     dir: &Path,
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
@@ -271,7 +301,7 @@ pub(crate) fn merge(pack_dir: &Path, indexes: &[PathBuf]) -> Result<Option<PathB
 }
 
 /// The bytes of a pack before its first entry.
-const PACK_HEADER: u64 = 12;
+pub(super) const PACK_HEADER: u64 = 12;
 
 /// A version-2 pack index, read and checked against its own checksum.
 struct PackIndex {
@@ -337,15 +367,15 @@ pub(crate) fn object_ids(index: &Path) -> Result<Vec<Oid>, StoreError> {
 }
 
 /// A pack to merge, checked against its index.
-struct Source {
-    pack: Vec<u8>,
-    entries: Vec<Entry>,
+pub(super) struct Source {
+    pub pack: Vec<u8>,
+    pub entries: Vec<Entry>,
 }
 
 impl Source {
     /// Reads the pack of `index` and checks that it is the pack the index describes:
     /// both checksums, the object count, and every offset inside the pack.
-    fn read(index: &Path) -> Result<Source, StoreError> {
+    pub(super) fn read(index: &Path) -> Result<Source, StoreError> {
         let PackIndex {
             entries,
             pack_checksum,
@@ -376,7 +406,7 @@ impl Source {
     }
 }
 
-fn damaged(path: &Path, why: &str) -> StoreError {
+pub(super) fn damaged(path: &Path, why: &str) -> StoreError {
     io_error(
         &format!("reading {}", path.display()),
         io::Error::new(io::ErrorKind::InvalidData, why.to_string()),
@@ -405,7 +435,24 @@ pub(crate) fn index_pack(repo: &Repository, pack: &[u8]) -> Result<PathBuf, Stor
         .join(format!("pack-{}.idx", hex::encode(checksum))))
 }
 
-fn io_error(context: &str, source: io::Error) -> StoreError {
+/// Checks that libgit2's indexer, given the pack of `index`, resolves every delta, hashes
+/// every object and writes the same index byte for byte (in a repository made under
+/// `dir`); returns the index it wrote.
+#[cfg(test)]
+pub(super) fn assert_indexed_alike(dir: &Path, index: &Path) -> PathBuf {
+    let pack = std::fs::read(index.with_extension("pack")).unwrap();
+    let check =
+        Repository::init_bare(dir.join(format!("check-{}.git", rand::random::<u32>()))).unwrap();
+    let indexed = index_pack(&check, &pack).unwrap();
+    assert_eq!(
+        std::fs::read(&indexed).unwrap(),
+        std::fs::read(index).unwrap()
+    );
+    assert_eq!(indexed.file_name(), index.file_name());
+    indexed
+}
+
+pub(super) fn io_error(context: &str, source: io::Error) -> StoreError {
     StoreError::Io {
         context: context.to_string(),
         source,
@@ -463,14 +510,7 @@ mod tests {
         let index = write_objects(&pack_dir, &objects).unwrap();
 
         // libgit2's indexer, given the same pack, writes the same index byte for byte.
-        let pack = std::fs::read(index.with_extension("pack")).unwrap();
-        let check = Repository::init_bare(dir.path().join("check.git")).unwrap();
-        let indexed = index_pack(&check, &pack).unwrap();
-        assert_eq!(
-            std::fs::read(&indexed).unwrap(),
-            std::fs::read(&index).unwrap()
-        );
-        assert_eq!(indexed.file_name(), index.file_name());
+        assert_indexed_alike(dir.path(), &index);
 
         let fresh = Repository::open_bare(target.path()).unwrap();
         let fresh = fresh.odb().unwrap();
@@ -583,13 +623,7 @@ mod tests {
         assert_eq!(deltas(&merged), deltas(&sources[0]) + deltas(&sources[1]));
         // libgit2's indexer, given the merged pack, resolves every delta and writes the same
         // index byte for byte (ids, CRC-32s, offsets).
-        let pack = std::fs::read(merged.with_extension("pack")).unwrap();
-        let check = Repository::init_bare(dir.path().join("check.git")).unwrap();
-        let indexed = index_pack(&check, &pack).unwrap();
-        assert_eq!(
-            std::fs::read(&indexed).unwrap(),
-            std::fs::read(&merged).unwrap()
-        );
+        assert_indexed_alike(dir.path(), &merged);
 
         // With the sources gone, every object reads back from the merged pack alone.
         for index in &sources {

@@ -6,15 +6,15 @@
 //! files per group, however many edits and objects it holds.
 //!
 //! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
-//! the commits made since it last did so into one pack (with deltas) on a thread of its own,
-//! so that no write waits for the delta search; once that pack is flushed, the writer
+//! the commits made since it last did so into one pack (with deltas against each object's
+//! previous version, see `periodic`) on a thread of its own, so that no write waits for it; once that pack is flushed, the writer
 //! deletes the group packs it covers (never a pack another process wrote), while they are
 //! still open, so that their blocks are freed in the background (see
 //! [`super::close_in_background`]). Those
 //! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
 //! before it that cover no more groups than it does), so a server that writes for months
 //! keeps a number of packs logarithmic in its writes. A merge copies the packs' entries
-//! (see `pack::merge`): each object's delta is searched for once, when its commits are
+//! (see `pack::merge`): each object's delta is computed once, when its commits are
 //! first packed, where searching again at every merge cost as much CPU as the writes
 //! themselves. After a force push nothing is removed (see
 //! [`WriteSession::pack_if_due`]). A group whose branch move failed writes nothing; `git
@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use git2::{Buf, Repository};
 
 use super::compose::Pending;
-use super::pack;
 use super::{CommitRequest, GroupObjects, Oid, ReplacedBranch, Store, StoreError};
+use super::{pack, periodic};
 use crate::post::Slug;
 
 /// How many groups the writer commits before packing them into one pack.
@@ -343,9 +343,10 @@ impl WriteSession {
     }
 }
 
-/// Packs the objects of the `group_packs` (deltas searched once, here) except those
-/// already in one of the writer's periodic packs (`ours`), so that no two of those ever
-/// share an object and merging them stays a copy. Flushes the pack; returns its index.
+/// Packs the objects of the `group_packs` (deltas computed once, here; see `periodic`, or
+/// libgit2's pack builder for group packs that are not the writer's whole objects) except
+/// those already in one of the writer's periodic packs (`ours`), so that no two of those
+/// ever share an object and merging them stays a copy. Flushes the pack; returns its index.
 fn pack_new_objects(
     store: &Store,
     repo: &Repository,
@@ -355,6 +356,13 @@ fn pack_new_objects(
     let mut packed = std::collections::HashSet::new();
     for index in ours {
         packed.extend(pack::object_ids(index)?);
+    }
+    let pack_dir = repo.commondir().join("objects/pack");
+    if let Some(index) = periodic::write(&pack_dir, group_packs, &packed)? {
+        store
+            .durability
+            .flush(&pack_dir, "making a pack of the writer's commits durable")?;
+        return Ok(index);
     }
     let mut builder = repo.packbuilder()?;
     for index in group_packs {
