@@ -90,7 +90,7 @@ fn pack_bytes(objects: &[PackObject<'_>]) -> Result<(Vec<u8>, Vec<Entry>), Store
 /// only until the periodic pack compresses its objects properly, and setting up a zlib
 /// compressor (its window and hash tables, allocated and cleared) cost more than the rest
 /// of writing the pack.
-fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
+pub(super) fn stored_zlib(out: &mut Vec<u8>, data: &[u8]) {
     // Deflate with a 32 KiB window, no preset dictionary, "fastest" level: 0x7801 is a
     // multiple of 31, as the header's check bits require.
     out.extend_from_slice(&[0x78, 0x01]);

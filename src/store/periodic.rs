@@ -9,10 +9,10 @@
 //! per object, then compressed everything at zlib's default level and indexed the result
 //! again, hashing every object: a third of all the CPU of a run of concurrent writes.
 //! Objects with no previous version here (a new post, the first commit's, the commits
-//! themselves) are stored whole, compressed at zlib's fastest level. The ids are known,
-//! so the index is written here as well (see `pack`).
+//! themselves) are stored whole, compressed at zlib's fastest level (the smallest entries
+//! not at all). The ids are known, so the index is written here as well (see `pack`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -28,18 +28,19 @@ use super::pack::{self, Entry, Source};
 /// link is a delta applied when the object is read.
 const MAX_DEPTH: u32 = 50;
 
-/// Writes the objects of `group_packs` (oldest first), except those in `skip`, as one pack
-/// with its index into `pack_dir`; nothing is flushed. `None` when a group pack holds
-/// anything but whole objects (the writer's never do), for the caller to pack another way.
+/// Writes the objects of `group_packs` (oldest first), except those `skip` names, as one
+/// pack with its index into `pack_dir`; nothing is flushed. Returns the index's path and
+/// the ids it lists, sorted; `None` when a group pack holds anything but whole objects
+/// (the writer's never do), for the caller to pack another way.
 ///
 /// # Errors
 /// I/O errors, or a group pack that does not match its index or does not inflate.
 pub(crate) fn write(
     pack_dir: &Path,
     group_packs: &[PathBuf],
-    skip: &HashSet<Oid>,
-) -> Result<Option<PathBuf>, StoreError> {
-    let Some(objects) = Objects::read(group_packs, skip)? else {
+    skip: impl Fn(&Oid) -> bool,
+) -> Result<Option<(PathBuf, Vec<Oid>)>, StoreError> {
+    let Some(objects) = Objects::read(group_packs, &skip)? else {
         return Ok(None);
     };
     let previous = objects.previous_versions();
@@ -103,7 +104,11 @@ pub(crate) fn write(
         bytes = bytes.len(),
         "the writer's commits packed"
     );
-    Ok(Some(index_path))
+    // Sorted by the index.
+    Ok(Some((
+        index_path,
+        entries.iter().map(|entry| entry.id).collect(),
+    )))
 }
 
 /// One object of the group packs, inflated.
@@ -121,7 +126,10 @@ struct Objects {
 }
 
 impl Objects {
-    fn read(group_packs: &[PathBuf], skip: &HashSet<Oid>) -> Result<Option<Objects>, StoreError> {
+    fn read(
+        group_packs: &[PathBuf],
+        skip: &impl Fn(&Oid) -> bool,
+    ) -> Result<Option<Objects>, StoreError> {
         let mut objects = Objects {
             list: Vec::new(),
             by_id: HashMap::new(),
@@ -133,7 +141,7 @@ impl Objects {
             let mut entries = source.entries.clone();
             entries.sort_by_key(|entry| entry.offset);
             for entry in entries {
-                if skip.contains(&entry.id) || objects.by_id.contains_key(&entry.id) {
+                if skip(&entry.id) || objects.by_id.contains_key(&entry.id) {
                     continue;
                 }
                 let at = &source.pack[entry.offset as usize..source.pack.len() - 20];
@@ -231,8 +239,17 @@ fn inflate(inflater: &mut Decompress, input: &[u8], size: usize) -> Option<Vec<u
     (status == Status::StreamEnd && out.len() == size).then_some(out)
 }
 
-/// Appends `data` to `out` as one zlib stream.
+/// Below this many bytes an entry is stored uncompressed: compression saves a few bytes at
+/// most, and resetting the compressor (clearing its tables) cost more than the rest of
+/// packing. Most deltas are this small.
+const COMPRESS_FROM: usize = 128;
+
+/// Appends `data` to `out` as one zlib stream, compressed unless it is small.
 fn deflate(compressor: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
+    if data.len() < COMPRESS_FROM {
+        pack::stored_zlib(out, data);
+        return Ok(());
+    }
     compressor.reset();
     // zlib's bound for a stream of this size, so one call usually suffices.
     out.reserve(data.len() + (data.len() >> 12) + (data.len() >> 14) + 32);
@@ -266,6 +283,7 @@ mod tests {
     use super::*;
     use crate::store::pack::{PackObject, assert_indexed_alike, index_pack, write_objects};
     use git2::Repository;
+    use std::collections::HashSet;
 
     /// A post of `lines` lines with line `edited` changed to say `n`.
     fn post(lines: usize, edited: usize, n: usize) -> String {
@@ -403,9 +421,12 @@ mod tests {
             })
             .sum();
 
-        let index = write(&pack_dir, &groups, &HashSet::new())
+        let (index, ids) = write(&pack_dir, &groups, |_| false)
             .unwrap()
             .expect("whole objects");
+        let mut listed = pack::object_ids(&index).unwrap();
+        listed.sort_unstable();
+        assert_eq!(ids, listed, "the ids it lists, sorted");
 
         // Every revision of a.md, b.md and the posts folder after the first is a delta
         // (70 + 23 + 69), the longest chain is git's limit, and the pack is far smaller.
@@ -459,10 +480,11 @@ mod tests {
                 git2::TreeWalkResult::Ok
             })
             .unwrap();
-        let index = write(&target.path().join("objects/pack"), &groups, &skip)
-            .unwrap()
-            .unwrap();
-        let ids = pack::object_ids(&index).unwrap();
+        let (index, ids) = write(&target.path().join("objects/pack"), &groups, |id| {
+            skip.contains(id)
+        })
+        .unwrap()
+        .unwrap();
         assert!(ids.iter().all(|id| !skip.contains(id)));
         let indexed = assert_indexed_alike(dir.path(), &index);
         assert_eq!(ids.len(), Source::read(&indexed).unwrap().entries.len());
@@ -482,10 +504,7 @@ mod tests {
         builder.write_buf(&mut built).unwrap();
         let other = dir.path().join("other.git");
         let built_index = index_pack(&Repository::init_bare(&other).unwrap(), &built).unwrap();
-        assert_eq!(
-            write(&pack_dir, &[built_index], &HashSet::new()).unwrap(),
-            None
-        );
+        assert_eq!(write(&pack_dir, &[built_index], |_| false).unwrap(), None);
 
         let damaged = groups[2].with_extension("pack");
         let mut bytes = std::fs::read(&damaged).unwrap();
@@ -493,7 +512,7 @@ mod tests {
         std::fs::remove_file(&damaged).unwrap();
         std::fs::write(&damaged, bytes).unwrap();
         let before = std::fs::read_dir(&pack_dir).unwrap().count();
-        assert!(write(&pack_dir, &groups, &HashSet::new()).is_err());
+        assert!(write(&pack_dir, &groups, |_| false).is_err());
         assert_eq!(
             std::fs::read_dir(&pack_dir).unwrap().count(),
             before,
