@@ -22,6 +22,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use git2::{Buf, Repository};
 
@@ -93,6 +94,8 @@ struct Packing {
 /// when that was then merged with earlier ones (to remove with what the merge replaces).
 struct Packed {
     index: PathBuf,
+    /// The ids of the objects in it, sorted.
+    ids: Arc<[Oid]>,
     merged_away: Option<PathBuf>,
     /// The files it replaces, held open so that removing them only updates the folder:
     /// their blocks are freed at the last close (see [`super::close_in_background`]).
@@ -102,6 +105,9 @@ struct Packed {
 /// A periodic pack: the commits from `since` (exclusive) to the tip it was written at.
 struct WriterPack {
     index: PathBuf,
+    /// The ids of the objects in it, sorted: kept, so that no packing reads every
+    /// periodic pack's index again (they grow with the writes since the server started).
+    ids: Arc<[Oid]>,
     since: Option<Oid>,
     groups: usize,
 }
@@ -257,8 +263,11 @@ impl WriteSession {
             }
             (since, groups, absorbed) = (earlier.since, groups + earlier.groups, absorbed + 1);
         }
-        let ours: Vec<PathBuf> = unpacked.packs.iter().map(|p| p.index.clone()).collect();
-        let earlier = ours[ours.len() - absorbed..].to_vec();
+        let ours: Vec<Arc<[Oid]>> = unpacked.packs.iter().map(|p| p.ids.clone()).collect();
+        let earlier: Vec<(PathBuf, Arc<[Oid]>)> = unpacked.packs[unpacked.packs.len() - absorbed..]
+            .iter()
+            .map(|p| (p.index.clone(), p.ids.clone()))
+            .collect();
         let group_packs = unpacked.group_packs.clone();
         let store = self.store.clone();
         let thread = std::thread::Builder::new()
@@ -269,7 +278,7 @@ impl WriteSession {
                 let mut packed = merge_into(&store, &repo, fresh, &earlier, since, tip)?;
                 let replaced = group_packs
                     .iter()
-                    .chain(&earlier)
+                    .chain(earlier.iter().map(|(index, _)| index))
                     .chain(&packed.merged_away);
                 packed.held = replaced
                     .flat_map(|index| [index.with_extension("pack"), index.clone()])
@@ -309,6 +318,7 @@ impl WriteSession {
         });
         let Packed {
             index,
+            ids,
             merged_away,
             held,
         } = match written {
@@ -333,6 +343,7 @@ impl WriteSession {
         }
         unpacked.packs.push(WriterPack {
             index,
+            ids,
             since: packing.since,
             groups: packing.groups,
         });
@@ -351,28 +362,35 @@ fn pack_new_objects(
     store: &Store,
     repo: &Repository,
     group_packs: &[PathBuf],
-    ours: &[PathBuf],
-) -> Result<PathBuf, StoreError> {
-    let mut packed = std::collections::HashSet::new();
-    for index in ours {
-        packed.extend(pack::object_ids(index)?);
-    }
+    ours: &[Arc<[Oid]>],
+) -> Result<(PathBuf, Arc<[Oid]>), StoreError> {
+    let packed = |id: &Oid| ours.iter().any(|ids| ids.binary_search(id).is_ok());
     let pack_dir = repo.commondir().join("objects/pack");
-    if let Some(index) = periodic::write(&pack_dir, group_packs, &packed)? {
+    if let Some((index, ids)) = periodic::write(&pack_dir, group_packs, packed)? {
         store
             .durability
             .flush(&pack_dir, "making a pack of the writer's commits durable")?;
-        return Ok(index);
+        return Ok((index, ids.into()));
     }
     let mut builder = repo.packbuilder()?;
+    let mut seen = std::collections::HashSet::new();
     for index in group_packs {
         for id in pack::object_ids(index)? {
-            if packed.insert(id) {
+            if !packed(&id) && seen.insert(id) {
                 builder.insert_object(id, None)?;
             }
         }
     }
-    write_pack(store, repo, &mut builder)
+    let index = write_pack(store, repo, &mut builder)?;
+    let ids = sorted_ids(&index)?;
+    Ok((index, ids))
+}
+
+/// The ids of the objects in the pack of `index`, sorted.
+fn sorted_ids(index: &Path) -> Result<Arc<[Oid]>, StoreError> {
+    let mut ids = pack::object_ids(index)?;
+    ids.sort_unstable();
+    Ok(ids.into())
 }
 
 /// Merges the `fresh` pack with the `earlier` ones (which cover the commits from `since`)
@@ -381,32 +399,46 @@ fn pack_new_objects(
 fn merge_into(
     store: &Store,
     repo: &Repository,
-    fresh: PathBuf,
-    earlier: &[PathBuf],
+    (fresh, fresh_ids): (PathBuf, Arc<[Oid]>),
+    earlier: &[(PathBuf, Arc<[Oid]>)],
     since: Option<Oid>,
     tip: Oid,
 ) -> Result<Packed, StoreError> {
     if earlier.is_empty() {
         return Ok(Packed {
             index: fresh,
+            ids: fresh_ids,
             merged_away: None,
             held: Vec::new(),
         });
     }
-    let mut sources = earlier.to_vec();
+    let mut sources: Vec<PathBuf> = earlier.iter().map(|(index, _)| index.clone()).collect();
     sources.push(fresh.clone());
     let pack_dir = repo.commondir().join("objects/pack");
-    let index = match pack::merge(&pack_dir, &sources)? {
+    let (index, ids) = match pack::merge(&pack_dir, &sources)? {
         Some(merged) => {
             store
                 .durability
                 .flush(&pack_dir, "making a merged pack durable")?;
-            merged
+            // The sources share no object (else there is no merge): their ids, together.
+            let mut ids: Vec<Oid> = earlier
+                .iter()
+                .flat_map(|(_, ids)| ids.iter())
+                .chain(fresh_ids.iter())
+                .copied()
+                .collect();
+            ids.sort_unstable();
+            (merged, ids.into())
         }
-        None => pack_commits(store, repo, since, tip)?,
+        None => {
+            let index = pack_commits(store, repo, since, tip)?;
+            let ids = sorted_ids(&index)?;
+            (index, ids)
+        }
     };
     Ok(Packed {
         index,
+        ids,
         merged_away: Some(fresh),
         held: Vec::new(),
     })
@@ -855,6 +887,10 @@ mod tests {
         assert_eq!(counts, [1, 1, 2, 1, 2, 2, 3]);
         assert_eq!(loose_objects(&path), 0);
         all_readable(&store, &commits);
+        // What the session remembers of each pack is what its index lists.
+        for pack in &session.unpacked.borrow().packs {
+            assert_eq!(pack.ids, sorted_ids(&pack.index).unwrap());
+        }
     }
 
     #[test]
@@ -934,19 +970,19 @@ mod tests {
         let repo = store.repository().unwrap();
         let first = pack_commits(&store, &repo, None, commits[2]).unwrap();
         let overlapping = pack_commits(&store, &repo, Some(commits[1]), commits[3]).unwrap();
+        let with_ids = |index: &PathBuf| (index.clone(), sorted_ids(index).unwrap());
         let packed = merge_into(
             &store,
             &repo,
-            overlapping.clone(),
-            &[first],
+            with_ids(&overlapping),
+            &[with_ids(&first)],
             None,
             commits[3],
         )
         .unwrap();
         assert_eq!(packed.merged_away, Some(overlapping));
-        let mut ids = pack::object_ids(&packed.index).unwrap();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = sorted_ids(&packed.index).unwrap();
+        assert_eq!(ids, packed.ids, "the ids it says it holds");
         assert_eq!(
             ids.len(),
             4 * 4,
