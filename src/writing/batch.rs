@@ -71,6 +71,8 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
             session.reopen();
         }
         let prepared = preparer.take();
+        // The snapshot being replaced is freed after the acknowledgements, not before.
+        let replaced = site.snapshot();
         if outcomes.iter().any(Result::is_ok) {
             let shown = match prepared {
                 Some(Ok(prepared)) => site.show(prepared),
@@ -85,6 +87,7 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
             let _ = job.reply.send(outcome);
         }
         // After the acknowledgements, so no write waits for the housekeeping.
+        drop(replaced);
         housekeeping(site, &session);
     }
 }
