@@ -17,6 +17,8 @@ const AUTHOR: &str = "Bench Author <bench@example.org>";
 const POSTS: usize = 50;
 
 fn main() -> anyhow::Result<()> {
+    // As the server's `main` does.
+    palimpsest::configure_allocator();
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
