@@ -37,7 +37,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// allocation, so a server left idle after building its history index kept a fifth more
 /// resident memory. Called first thing in `main`.
 pub fn configure_allocator() {
-    // `mi_option_purge_delay` in mimalloc.h (version 3), which the bindings do not name.
+    // `mi_option_purge_delay` in the mimalloc.h (version 3) of libmimalloc-sys 0.1.49, whose
+    // bindings do not name it; Cargo.toml pins that version, as the number is not checked.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: setting an option is a plain store into mimalloc's table of options.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) }

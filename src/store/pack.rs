@@ -130,6 +130,18 @@ pub(super) fn entry_kind(kind: ObjectType) -> Result<u8, StoreError> {
     }
 }
 
+/// The kind of object an entry whose header numbers it `kind` holds whole; `None` for a
+/// delta (or a number git does not use).
+pub(super) fn whole_kind(kind: u8) -> Option<ObjectType> {
+    match kind {
+        1 => Some(ObjectType::Commit),
+        2 => Some(ObjectType::Tree),
+        3 => Some(ObjectType::Blob),
+        4 => Some(ObjectType::Tag),
+        _ => None,
+    }
+}
+
 /// An entry holding a delta against an earlier entry of the same pack (`OFS_DELTA`).
 pub(super) const OFFSET_DELTA: u8 = 6;
 
@@ -698,6 +710,16 @@ mod tests {
         // 70,000 = 0b1_0001_0001_0111_0000: 0000 first, then 0010111, then 0100010.
         assert_eq!(header, [0xa0, 0x97, 0x22]);
         assert!(entry_header(&mut header, ObjectType::Any, 1).is_err());
+        // And read back: kind, size and the header's length.
+        for (kind, size) in [(ObjectType::Blob, 15), (ObjectType::Tree, 70_000)] {
+            let mut header = Vec::new();
+            entry_header(&mut header, kind, size).unwrap();
+            let read = read_entry_header(&header).unwrap();
+            assert_eq!(read, (entry_kind(kind).unwrap(), size, header.len()));
+            assert_eq!(whole_kind(read.0), Some(kind));
+            assert_eq!(read_entry_header(&header[..header.len() - 1]), None);
+        }
+        assert_eq!(whole_kind(OFFSET_DELTA), None);
     }
 
     #[test]

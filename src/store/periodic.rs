@@ -148,12 +148,8 @@ impl Objects {
                 let Some((kind, size, header)) = pack::read_entry_header(at) else {
                     return Err(pack::damaged(&path, "an entry's header is cut short"));
                 };
-                let kind = match kind {
-                    1 => ObjectType::Commit,
-                    2 => ObjectType::Tree,
-                    3 => ObjectType::Blob,
-                    4 => ObjectType::Tag,
-                    _ => return Ok(None),
+                let Some(kind) = pack::whole_kind(kind) else {
+                    return Ok(None);
                 };
                 let data = inflate(&mut inflater, &at[header..], size)
                     .ok_or_else(|| pack::damaged(&path, "an entry does not inflate"))?;

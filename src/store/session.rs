@@ -7,10 +7,10 @@
 //!
 //! So that group packs do not pile up, every [`GROUPS_PER_PACK`] groups the writer packs
 //! the commits made since it last did so into one pack (with deltas against each object's
-//! previous version, see `periodic`) on a thread of its own, so that no write waits for it; once that pack is flushed, the writer
-//! deletes the group packs it covers (never a pack another process wrote), while they are
-//! still open, so that their blocks are freed in the background (see
-//! [`super::close_in_background`]). Those
+//! previous version, see `periodic`) on a thread of its own, so that no write waits for
+//! it; once that pack is flushed, the writer deletes the group packs it covers (never a
+//! pack another process wrote), while they are still open, so that their blocks are freed
+//! in the background (see [`super::close_in_background`]). Those
 //! periodic packs are merged geometrically, like a binary counter (a pack absorbs the packs
 //! before it that cover no more groups than it does), so a server that writes for months
 //! keeps a number of packs logarithmic in its writes. A merge copies the packs' entries
