@@ -19,7 +19,7 @@ const MAX_COPY: usize = 0x10000;
 const MAX_INSERT: usize = 0x7f;
 
 /// A delta that rebuilds `target` from `base`, or `None` when it would be longer than
-/// `limit` bytes (or either object is too big for the format, 4 GiB).
+/// `limit` bytes (or the base is too big for a copy to reach, 4 GiB).
 pub(crate) fn encode(base: &[u8], target: &[u8], limit: usize) -> Option<Vec<u8>> {
     u32::try_from(base.len()).ok()?;
     let mut delta = Vec::with_capacity(limit.min(target.len() + 32));
