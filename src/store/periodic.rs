@@ -30,19 +30,17 @@ const MAX_DEPTH: u32 = 50;
 
 /// Writes the objects of `group_packs` (oldest first), except those `skip` names, as one
 /// pack with its index into `pack_dir`; nothing is flushed. Returns the index's path and
-/// the ids it lists, sorted; `None` when a group pack holds anything but whole objects
-/// (the writer's never do), for the caller to pack another way.
+/// the ids it lists, sorted.
 ///
 /// # Errors
-/// I/O errors, or a group pack that does not match its index or does not inflate.
+/// I/O errors, or a group pack that does not match its index, holds anything but whole
+/// objects (the writer's never do) or does not inflate.
 pub(crate) fn write(
     pack_dir: &Path,
     group_packs: &[PathBuf],
     skip: impl Fn(&Oid) -> bool,
-) -> Result<Option<(PathBuf, Vec<Oid>)>, StoreError> {
-    let Some(objects) = Objects::read(group_packs, &skip)? else {
-        return Ok(None);
-    };
+) -> Result<(PathBuf, Vec<Oid>), StoreError> {
+    let objects = Objects::read(group_packs, &skip)?;
     let previous = objects.previous_versions();
     let count = u32::try_from(objects.list.len())
         .map_err(|_| pack::io_error("writing a pack", std::io::ErrorKind::InvalidInput.into()))?;
@@ -105,10 +103,7 @@ pub(crate) fn write(
         "the writer's commits packed"
     );
     // Sorted by the index.
-    Ok(Some((
-        index_path,
-        entries.iter().map(|entry| entry.id).collect(),
-    )))
+    Ok((index_path, entries.iter().map(|entry| entry.id).collect()))
 }
 
 /// One object of the group packs, inflated.
@@ -126,10 +121,7 @@ struct Objects {
 }
 
 impl Objects {
-    fn read(
-        group_packs: &[PathBuf],
-        skip: &impl Fn(&Oid) -> bool,
-    ) -> Result<Option<Objects>, StoreError> {
+    fn read(group_packs: &[PathBuf], skip: &impl Fn(&Oid) -> bool) -> Result<Objects, StoreError> {
         let mut objects = Objects {
             list: Vec::new(),
             by_id: HashMap::new(),
@@ -149,7 +141,7 @@ impl Objects {
                     return Err(pack::damaged(&path, "an entry's header is cut short"));
                 };
                 let Some(kind) = pack::whole_kind(kind) else {
-                    return Ok(None);
+                    return Err(pack::damaged(&path, "a group pack holds a delta"));
                 };
                 let data = inflate(&mut inflater, &at[header..], size)
                     .ok_or_else(|| pack::damaged(&path, "an entry does not inflate"))?;
@@ -161,7 +153,7 @@ impl Objects {
                 });
             }
         }
-        Ok(Some(objects))
+        Ok(objects)
     }
 
     fn get(&self, id: &Oid, kind: ObjectType) -> Option<&[u8]> {
@@ -417,9 +409,7 @@ mod tests {
             })
             .sum();
 
-        let (index, ids) = write(&pack_dir, &groups, |_| false)
-            .unwrap()
-            .expect("whole objects");
+        let (index, ids) = write(&pack_dir, &groups, |_| false).unwrap();
         let mut listed = pack::object_ids(&index).unwrap();
         listed.sort_unstable();
         assert_eq!(ids, listed, "the ids it lists, sorted");
@@ -479,7 +469,6 @@ mod tests {
         let (index, ids) = write(&target.path().join("objects/pack"), &groups, |id| {
             skip.contains(id)
         })
-        .unwrap()
         .unwrap();
         assert!(ids.iter().all(|id| !skip.contains(id)));
         let indexed = assert_indexed_alike(dir.path(), &index);
@@ -487,11 +476,11 @@ mod tests {
     }
 
     #[test]
-    fn a_group_pack_of_deltas_is_left_to_another_packer_and_a_damaged_one_refused() {
+    fn a_pack_of_deltas_or_a_damaged_group_pack_is_refused_and_nothing_written() {
         let dir = tempfile::tempdir().unwrap();
         let (source, commits, target, groups) = grouped_history(dir.path(), 6);
         let pack_dir = target.path().join("objects/pack");
-        // A pack from libgit2's pack builder holds deltas.
+        // A pack from libgit2's pack builder holds deltas: not a group pack of the writer's.
         let mut walk = source.revwalk().unwrap();
         walk.push(commits[5]).unwrap();
         let mut builder = source.packbuilder().unwrap();
@@ -500,14 +489,16 @@ mod tests {
         builder.write_buf(&mut built).unwrap();
         let other = dir.path().join("other.git");
         let built_index = index_pack(&Repository::init_bare(&other).unwrap(), &built).unwrap();
-        assert_eq!(write(&pack_dir, &[built_index], |_| false).unwrap(), None);
+        let before = std::fs::read_dir(&pack_dir).unwrap().count();
+        let refused = write(&pack_dir, &[built_index], |_| false).unwrap_err();
+        assert!(refused.to_string().contains("holds a delta"), "{refused}");
+        assert_eq!(std::fs::read_dir(&pack_dir).unwrap().count(), before);
 
         let damaged = groups[2].with_extension("pack");
         let mut bytes = std::fs::read(&damaged).unwrap();
         bytes[30] ^= 1;
         std::fs::remove_file(&damaged).unwrap();
         std::fs::write(&damaged, bytes).unwrap();
-        let before = std::fs::read_dir(&pack_dir).unwrap().count();
         assert!(write(&pack_dir, &groups, |_| false).is_err());
         assert_eq!(
             std::fs::read_dir(&pack_dir).unwrap().count(),

@@ -354,10 +354,10 @@ impl WriteSession {
     }
 }
 
-/// Packs the objects of the `group_packs` (deltas computed once, here; see `periodic`, or
-/// libgit2's pack builder for group packs that are not the writer's whole objects) except
-/// those already in one of the writer's periodic packs (`ours`), so that no two of those
-/// ever share an object and merging them stays a copy. Flushes the pack; returns its index.
+/// Packs the objects of the `group_packs` (deltas computed once, here; see `periodic`)
+/// except those already in one of the writer's periodic packs (`ours`), so that no two of
+/// those ever share an object and merging them stays a copy. Flushes the pack; returns its
+/// index and the ids it lists.
 fn pack_new_objects(
     store: &Store,
     repo: &Repository,
@@ -366,24 +366,11 @@ fn pack_new_objects(
 ) -> Result<(PathBuf, Arc<[Oid]>), StoreError> {
     let packed = |id: &Oid| ours.iter().any(|ids| ids.binary_search(id).is_ok());
     let pack_dir = repo.commondir().join("objects/pack");
-    if let Some((index, ids)) = periodic::write(&pack_dir, group_packs, packed)? {
-        store
-            .durability
-            .flush(&pack_dir, "making a pack of the writer's commits durable")?;
-        return Ok((index, ids.into()));
-    }
-    let mut builder = repo.packbuilder()?;
-    let mut seen = std::collections::HashSet::new();
-    for index in group_packs {
-        for id in pack::object_ids(index)? {
-            if !packed(&id) && seen.insert(id) {
-                builder.insert_object(id, None)?;
-            }
-        }
-    }
-    let index = write_pack(store, repo, &mut builder)?;
-    let ids = sorted_ids(&index)?;
-    Ok((index, ids))
+    let (index, ids) = periodic::write(&pack_dir, group_packs, packed)?;
+    store
+        .durability
+        .flush(&pack_dir, "making a pack of the writer's commits durable")?;
+    Ok((index, ids.into()))
 }
 
 /// The ids of the objects in the pack of `index`, sorted.
