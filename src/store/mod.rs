@@ -10,12 +10,14 @@ mod commit;
 mod compose;
 mod delta;
 mod durability;
+mod failure;
 mod history;
 mod lock;
 mod pack;
 mod patch;
 mod periodic;
 mod read;
+mod reflog;
 mod seed;
 mod session;
 
@@ -25,8 +27,9 @@ use git2::Repository;
 
 use durability::Durability;
 
-pub use branch::ReplacedBranch;
+pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
+pub use failure::WriteFailure;
 pub use git2::Oid;
 pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
@@ -58,7 +61,7 @@ pub enum StoreError {
     AmbiguousRevision(String),
     #[error("the branch moved while committing (expected {expected:?})")]
     BranchMoved { expected: Option<Oid> },
-    #[error("the branch is locked by another writer (`{0}` exists)")]
+    #[error("the branch is locked by another process (`{0}` exists)")]
     BranchLocked(PathBuf),
     #[error("git: {0}")]
     Git(#[from] git2::Error),

@@ -8,6 +8,7 @@ mod feed;
 mod helpers;
 mod history;
 mod list_order;
+mod locks;
 mod openapi;
 mod operations;
 mod reading;
