@@ -12,5 +12,6 @@ mod locks;
 mod openapi;
 mod operations;
 mod reading;
+mod storage;
 mod tokens;
 mod writing;
