@@ -64,12 +64,23 @@ impl Store {
         log_message: &str,
     ) -> Result<ReplacedBranch, StoreError> {
         let git_dir = repo.commondir();
+        self.journal.with(git_dir, |journal| {
+            self.move_with(journal, repo, new, expected, log_message)
+        })
+    }
+
+    /// [`Store::move_branch`], its lock recorded in `journal`.
+    fn move_with(
+        &self,
+        journal: &Journal,
+        repo: &Repository,
+        new: Oid,
+        expected: Option<Oid>,
+        log_message: &str,
+    ) -> Result<ReplacedBranch, StoreError> {
+        let git_dir = repo.commondir();
         let name = self.branch_ref();
-        let journal = Journal::open(git_dir).map_err(|source| StoreError::Io {
-            context: format!("opening a lock journal in {}", git_dir.display()),
-            source,
-        })?;
-        let lock = take_waiting(&journal, git_dir, &name)?;
+        let lock = take_waiting(journal, git_dir, &name)?;
         // Read under the lock: git and libgit2 move the branch only while holding it.
         if self.tip_in(repo)? != expected {
             return Err(StoreError::BranchMoved { expected });
@@ -298,6 +309,9 @@ mod tests {
         assert!(started.elapsed() < LOCK_WAIT, "no wait for a dead holder");
         assert_eq!(store.tip().unwrap(), Some(second));
         assert!(!lock.exists());
+        // The dead server's journal is gone; the store's own stays while the store lives.
+        assert_eq!(std::fs::read_dir(&journals).unwrap().count(), 1);
+        drop(store);
         assert_eq!(std::fs::read_dir(&journals).unwrap().count(), 0);
     }
 

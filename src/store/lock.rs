@@ -26,13 +26,18 @@
 //!
 //! A journal is created under a temporary name (`.new`), locked, and only then renamed to
 //! its own name; if recovery takes a new journal's flock before its creator does, the
-//! creator's lock or rename fails and it starts over with a fresh journal.
+//! creator's lock or rename fails and it starts over with a fresh journal. A [`Store`]
+//! opens its journal at its first lock and keeps it until the last of its clones is
+//! dropped (see [`JournalSlot`]): a folder made and removed per write would allocate and
+//! free a block each time, which waits for the device on a filesystem mounted with
+//! `discard`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Store, StoreError};
 
@@ -62,6 +67,40 @@ impl Store {
             ),
             source,
         })
+    }
+}
+
+/// A store's journal, opened at its first lock and shared by the store's clones.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JournalSlot(Arc<Mutex<Option<Journal>>>);
+
+impl JournalSlot {
+    /// Runs `work` with this store's journal in `git_dir`, opening one if there is none (or
+    /// if its folder was removed from under it). Takers of locks through one store take
+    /// turns here; they would wait for each other at the lock anyway.
+    ///
+    /// # Errors
+    /// `Io` when no journal can be opened; what `work` returns.
+    pub(crate) fn with<T>(
+        &self,
+        git_dir: &Path,
+        work: impl FnOnce(&Journal) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot
+            .as_ref()
+            .is_some_and(|journal| journal.git_dir != git_dir || !journal.folder.is_dir())
+        {
+            *slot = None;
+        }
+        let journal = match slot.take() {
+            Some(journal) => slot.insert(journal),
+            None => slot.insert(Journal::open(git_dir).map_err(|source| StoreError::Io {
+                context: format!("opening a lock journal in {}", git_dir.display()),
+                source,
+            })?),
+        };
+        work(journal)
     }
 }
 

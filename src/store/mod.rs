@@ -43,6 +43,8 @@ pub struct Store {
     path: PathBuf,
     branch: String,
     durability: Durability,
+    /// Where this store's writes record the locks they take (see `lock`).
+    journal: lock::JournalSlot,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,7 @@ impl Store {
             path: path.to_path_buf(),
             branch: branch.to_string(),
             durability: Durability::default(),
+            journal: lock::JournalSlot::default(),
         };
         store.repository()?;
         Ok(store)
