@@ -103,8 +103,9 @@ fn recover_dead_writers(store: Store) -> anyhow::Result<Store> {
     let lock = store.branch_lock_path(&store.repository()?);
     if lock.exists() {
         tracing::warn!(lock = %lock.display(),
-            "the branch is locked by another process; if no git command is running on the \
-             repository, the lock was left by a crash: remove it by hand");
+            "the branch is locked by another process (git, or another server); if it stays \
+             locked while no git command runs on the repository, a crash left the lock: \
+             remove it by hand");
     }
     Ok(store)
 }

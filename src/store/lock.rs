@@ -100,6 +100,13 @@ impl JournalSlot {
                 source,
             })?),
         };
+        // No lock of this journal is held between two calls, so an entry left is a lock
+        // whose release failed (a read-only filesystem, say): released now, or it would
+        // stay until this process ends.
+        if let Err(error) = release_entries(git_dir, &journal.folder) {
+            tracing::warn!(%error, journal = %journal.folder.display(),
+                "could not release the locks a failed write left");
+        }
         work(journal)
     }
 }
@@ -269,7 +276,7 @@ impl LockFile<'_> {
             remove_logged(&self.entry);
         } else {
             tracing::warn!(lock = %self.path.display(), journal = %self.journal.folder.display(),
-                "could not release a lock; recovery will remove it");
+                "could not release a lock; the next write (or recovery) removes it");
         }
     }
 }
@@ -308,8 +315,19 @@ pub(crate) fn recover(git_dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-/// Removes what the dead journal `folder`, whose flock the caller holds, recorded.
+/// Removes what the dead journal `folder`, whose flock the caller holds, recorded, then
+/// the journal.
 fn recover_journal(git_dir: &Path, folder: &Path) -> io::Result<Vec<PathBuf>> {
+    let removed = release_entries(git_dir, folder)?;
+    match std::fs::remove_dir(folder) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(removed),
+    }
+}
+
+/// Removes each lock the journal `folder` recorded that is still its entry's inode, and
+/// the entries; the caller holds the journal's flock and none of its locks.
+fn release_entries(git_dir: &Path, folder: &Path) -> io::Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(folder) {
         Ok(entries) => entries,
         // Another process recovered it between our open and our flock.
@@ -329,15 +347,12 @@ fn recover_journal(git_dir: &Path, folder: &Path) -> io::Result<Vec<PathBuf>> {
         {
             remove_present(&lock)?;
             tracing::warn!(lock = %lock.display(), journal = %folder.display(),
-                "removed a lock left by a server process that is gone");
+                "removed a lock whose holder is gone");
             removed.push(lock);
         }
         remove_present(&entry)?;
     }
-    match std::fs::remove_dir(folder) {
-        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
-        _ => Ok(removed),
-    }
+    Ok(removed)
 }
 
 fn remove_present(file: &Path) -> io::Result<()> {
@@ -477,6 +492,29 @@ mod tests {
             "new\n"
         );
         assert_eq!(std::fs::read_dir(&journal.folder).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_whose_release_failed_is_released_by_the_next_taker_of_the_same_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path();
+        let slot = JournalSlot::default();
+        slot.with(git, |journal| {
+            // As when removing it failed: the lock and its entry stay.
+            std::mem::forget(journal.lock("refs/heads/main").unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert!(git.join("refs/heads/main.lock").exists());
+
+        slot.with(git, |journal| {
+            journal
+                .lock("refs/heads/main")
+                .map_err(|e| StoreError::Seed(format!("{e:?}")))
+                .map(drop)
+        })
+        .unwrap();
+        assert!(!git.join("refs/heads/main.lock").exists());
     }
 
     #[test]
