@@ -96,10 +96,12 @@ impl Application {
 
 /// Removes the locks that server processes, now dead, left (see `store::lock`); a lock that
 /// no dead server recorded is left alone, and reported, since a live `git` may hold it.
+/// Writes look again whenever they meet a lock, so a failure here is only logged.
 fn recover_dead_writers(store: Store) -> anyhow::Result<Store> {
-    store
-        .recover_dead_writers()
-        .context("removing the locks of dead servers")?;
+    // A repository that cannot be written (read-only, say) is still served for reading.
+    if let Err(error) = store.recover_dead_writers() {
+        tracing::warn!(%error, "could not remove the locks of dead servers");
+    }
     let lock = store.branch_lock_path(&store.repository()?);
     if lock.exists() {
         tracing::warn!(lock = %lock.display(),

@@ -228,6 +228,20 @@ async fn a_read_only_repository_refuses_writes_with_503_until_it_is_writable() {
             .await,
         );
     }
+    // A server started on the read-only repository serves it, and refuses writes the same.
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    let (mut server, port) = start_server(&repo).await;
+    outcomes.push(
+        refused(
+            &client,
+            port,
+            "read-only-restarted",
+            503,
+            "/problems/read-only",
+        )
+        .await,
+    );
     place.set(false);
     outcomes.push(accepted(&client, port, "writable-again").await);
 
