@@ -9,9 +9,9 @@
 //! because of its age. It removes one only when it knows the holder is dead:
 //!
 //! - A process that is about to take locks first opens a *journal*: a folder of its own
-//!   under `<git dir>/palimpsest/locks/`, on which it holds an exclusive `flock` until it
-//!   has released every lock it took. The kernel drops a flock when its process dies, so
-//!   whoever can take a journal's flock knows that its holder is gone.
+//!   under `<git dir>/palimpsest/locks/`, named after its process id, on which it holds
+//!   an exclusive `flock` for as long as it may take locks. The kernel drops a flock when
+//!   its process dies, so whoever can take a journal's flock knows that its holder is gone.
 //! - A lock file is created in the journal first and then hard-linked to `<file>.lock`;
 //!   `link(2)` fails if the lock exists, as an exclusive create would. The journal's entry
 //!   and the lock are then one file (one inode), so the lock can be recognised as the
@@ -23,6 +23,10 @@
 //!   journal's locks that is still the same inode as its entry, then the entries and the
 //!   journal. A lock no journal names (left by a killed `git`, or by a server that did not
 //!   keep journals) is never removed: an operator removes it, as with git.
+//!
+//! A write takes one lock file: the branch's (see `branch`). libgit2 takes none for it:
+//! objects go through temporary files renamed into place, the reflog is appended, not
+//! rewritten (see `reflog`), and neither `packed-refs` nor `config` is written.
 //!
 //! A journal is created under a temporary name (`.new`), locked, and only then renamed to
 //! its own name; if recovery takes a new journal's flock before its creator does, the
