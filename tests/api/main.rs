@@ -11,5 +11,6 @@ mod list_order;
 mod openapi;
 mod operations;
 mod reading;
+mod search;
 mod tokens;
 mod writing;
