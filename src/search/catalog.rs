@@ -16,11 +16,16 @@ pub(super) struct Owner {
     pub position: u32,
 }
 
+type ByKey<T> = HashMap<u64, T, BuildHasherDefault<KeyHasher>>;
+
 /// Blob keys to the posts at the tip that had them.
 #[derive(Default)]
 pub(super) struct Catalog {
     pub slugs: Vec<Slug>,
-    by_blob: HashMap<u64, Vec<Owner>, BuildHasherDefault<KeyHasher>>,
+    /// The first post found with each blob: nearly every blob belongs to one post only.
+    first: ByKey<Owner>,
+    /// The other posts with the same blob (identical files).
+    others: ByKey<Vec<Owner>>,
 }
 
 impl Catalog {
@@ -63,16 +68,29 @@ impl Catalog {
     }
 
     fn add(&mut self, key: u64, owner: Owner) {
-        let owners = self.by_blob.entry(key).or_default();
-        match owners.iter_mut().find(|o| o.post == owner.post) {
-            Some(known) => known.position = known.position.min(owner.position),
-            None => owners.push(owner),
+        let first = self.first.entry(key).or_insert(owner);
+        let known = if first.post == owner.post {
+            Some(first)
+        } else {
+            let others = self.others.entry(key).or_default();
+            let known = others.iter().position(|o| o.post == owner.post);
+            match known {
+                Some(at) => Some(&mut others[at]),
+                None => {
+                    others.push(owner);
+                    None
+                }
+            }
+        };
+        if let Some(known) = known {
+            known.position = known.position.min(owner.position);
         }
     }
 
     /// The posts that had the blob with this key.
-    pub fn owners(&self, key: u64) -> &[Owner] {
-        self.by_blob.get(&key).map_or(&[], Vec::as_slice)
+    pub fn owners(&self, key: u64) -> impl Iterator<Item = &Owner> {
+        let others = self.others.get(&key).map_or(&[][..], Vec::as_slice);
+        self.first.get(&key).into_iter().chain(others)
     }
 }
 

@@ -35,6 +35,9 @@ pub use schema::search_dir;
 use crate::site::{Site, Snapshot};
 use crate::store::Store;
 
+/// The least time between two updates of the history index.
+const HISTORY_UPDATE_INTERVAL: Duration = Duration::from_millis(250);
+
 /// The live search: what the last update of each index published.
 pub struct Search {
     current: ArcSwap<Part>,
@@ -63,7 +66,13 @@ impl Search {
         let dir = search_dir(&site.store().git_dir()?);
         schema::check_format(&dir)?;
         let snapshot = site.snapshot();
+        let started = std::time::Instant::now();
         let mut current = open_current(&dir.join("current"), &snapshot)?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            posts = snapshot.len(),
+            "search index of the current posts ready"
+        );
         let search = Arc::new(Search {
             current: ArcSwap::from_pointee(current_part(&current, snapshot.clone())),
             history: ArcSwapOption::empty(),
@@ -84,16 +93,7 @@ impl Search {
             for_current,
             weak.clone(),
             move |search, snapshot| {
-                if let Err(error) = current.update(&snapshot) {
-                    tracing::warn!(%error, "search index update failed; rebuilding it");
-                    match open_current(&rebuilt(&current_dir), &snapshot) {
-                        Ok(fresh) => current = fresh,
-                        Err(error) => return tracing::error!(%error, "search index rebuild failed"),
-                    }
-                }
-                search
-                    .current
-                    .store(Arc::new(current_part(&current, snapshot)));
+                update_current(search, &mut current, &current_dir, snapshot);
             },
         );
         let store = site.store().clone();
@@ -104,34 +104,34 @@ impl Search {
             for_history,
             weak,
             move |search, snapshot| {
-                let started = std::time::Instant::now();
-                match extend_history(&mut builder, &history_dir, &store, &snapshot) {
-                    Ok(part) => {
-                        if search.history.load().is_none() {
-                            tracing::info!(
-                                seconds = started.elapsed().as_secs_f64(),
-                                "history search index ready"
-                            );
-                        }
-                        search.history.store(Some(Arc::new(part)));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "history search index update failed; rebuilding it");
-                        builder = None;
-                        rebuilt(&history_dir);
-                    }
-                }
+                update_history(search, &mut builder, &history_dir, &store, &snapshot);
             },
         );
         Ok(search)
     }
+}
 
-    /// The branch tip the current index shows, and whether the history index reached it.
-    pub fn coverage(&self) -> (Option<crate::store::Oid>, bool) {
-        let tip = self.current.load().snapshot.tip;
-        let history = self.history.load().as_ref().map(|part| part.snapshot.tip);
-        (tip, history == Some(tip))
+/// Brings the current index to `snapshot` and publishes it; on an error, builds the index
+/// afresh.
+fn update_current(
+    search: &Search,
+    current: &mut CurrentIndex,
+    dir: &Path,
+    snapshot: Arc<Snapshot>,
+) {
+    if let Err(error) = current.update(&snapshot) {
+        tracing::warn!(%error, "search index update failed; rebuilding it");
+        match open_current(&rebuilt(dir), &snapshot) {
+            Ok(fresh) => *current = fresh,
+            Err(error) => {
+                tracing::error!(%error, "search index rebuild failed");
+                return;
+            }
+        }
     }
+    search
+        .current
+        .store(Arc::new(current_part(current, snapshot)));
 }
 
 fn open_current(dir: &Path, snapshot: &Snapshot) -> anyhow::Result<CurrentIndex> {
@@ -149,6 +149,35 @@ fn current_part(current: &CurrentIndex, snapshot: Arc<Snapshot>) -> Part {
         fields: open.fields,
         searcher: current.searcher(),
     }
+}
+
+/// Extends the history index to `snapshot` and publishes it; on an error, deletes the index
+/// so that the next update builds it afresh.
+fn update_history(
+    search: &Search,
+    builder: &mut Option<HistoryBuilder>,
+    dir: &Path,
+    store: &Store,
+    snapshot: &Arc<Snapshot>,
+) {
+    let started = std::time::Instant::now();
+    match extend_history(builder, dir, store, snapshot) {
+        Ok(part) => {
+            if search.history.load().is_none() {
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::info!(seconds, "history search index ready");
+            }
+            search.history.store(Some(Arc::new(part)));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "history search index update failed; rebuilding it");
+            *builder = None;
+            rebuilt(dir);
+        }
+    }
+    // Each update re-reads every post's revisions (for the catalog): under a stream of
+    // writes, a few updates a second, so that it cannot take a core from them.
+    std::thread::sleep(HISTORY_UPDATE_INTERVAL.saturating_sub(started.elapsed()));
 }
 
 /// Opens the history index if needed, extends it to `snapshot`'s tip and describes it.
