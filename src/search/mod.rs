@@ -51,7 +51,7 @@ struct Part {
     index: Index,
     fields: Fields,
     searcher: Searcher,
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
 }
 
 impl Search {
@@ -143,7 +143,7 @@ fn open_current(dir: &Path, snapshot: &Snapshot) -> anyhow::Result<CurrentIndex>
 fn current_part(current: &CurrentIndex, snapshot: Arc<Snapshot>) -> Part {
     let open = current.open_index();
     Part {
-        catalog: Catalog::current(&snapshot),
+        catalog: Arc::new(Catalog::current(&snapshot)),
         snapshot,
         index: open.index.clone(),
         fields: open.fields,
@@ -195,7 +195,7 @@ fn extend_history(
     builder.extend(&snapshot.history, &reader)?;
     let open = builder.open_index();
     Ok(Part {
-        catalog: Catalog::history(snapshot),
+        catalog: Arc::new(Catalog::history(snapshot)),
         snapshot: snapshot.clone(),
         index: open.index.clone(),
         fields: open.fields,

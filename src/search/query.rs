@@ -8,7 +8,7 @@ use tantivy::schema::Value;
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
 use tantivy::{DocAddress, TantivyDocument};
 
-use super::collector::{BestPerBlob, BestSection};
+use super::collector::{BestSection, MatchesPerPost, PostMatch};
 use super::schema::kind_of;
 use super::{Part, Search};
 use crate::post::{SectionKind, Slug};
@@ -66,6 +66,9 @@ pub struct SearchResults {
 /// A post that matched, before its page is cut.
 struct Candidate<'a> {
     record: &'a PostRecord,
+    /// The best score of any matching version.
+    score: f32,
+    /// The section to show: the best of the earliest matching version.
     best: BestSection,
     /// Which index `best` is in.
     current: bool,
@@ -91,65 +94,46 @@ impl Search {
         };
         let current_query = current.parse(&request.q);
         let mut candidates: HashMap<&Slug, Candidate> = HashMap::new();
-        for (key, best) in current.searcher.search(&*current_query, &BestPerBlob)? {
-            for owner in current.catalog.owners(key) {
-                let slug = &current.catalog.slugs[owner.post as usize];
-                if let Some(record) = visible(slug) {
-                    let commit = record.history().map(|h| h.revision.commit.clone());
-                    candidates.insert(
-                        slug,
-                        Candidate {
-                            record,
-                            best,
-                            current: true,
-                            commit,
-                        },
-                    );
-                }
+        for (post, found) in current.matches(&*current_query)? {
+            if let Some(record) = visible(&current.catalog.slugs[post]) {
+                let commit = record.history().map(|h| h.revision.commit.clone());
+                let candidate = Candidate {
+                    record,
+                    score: found.score,
+                    best: found.best,
+                    current: true,
+                    commit,
+                };
+                candidates.insert(&record.post().slug, candidate);
             }
         }
         let history = self.history.load_full().filter(|_| request.history);
         let history_query = history.as_ref().map(|part| part.parse(&request.q));
         if let (Some(part), Some(query)) = (&history, &history_query) {
-            // Per post, its earliest matching version (an old one: current matches are in).
-            let mut earliest: HashMap<&Slug, (u32, BestSection)> = HashMap::new();
-            for (key, best) in part.searcher.search(&**query, &BestPerBlob)? {
-                for owner in part.catalog.owners(key) {
-                    let slug = &part.catalog.slugs[owner.post as usize];
-                    if candidates.contains_key(slug) {
-                        continue;
-                    }
-                    earliest
-                        .entry(slug)
-                        .and_modify(|known| {
-                            if owner.position < known.0 {
-                                *known = (owner.position, best);
-                            }
-                        })
-                        .or_insert((owner.position, best));
+            for (post, found) in part.matches(&**query)? {
+                let slug = &part.catalog.slugs[post];
+                // Current matches are in already: what remains matched only in the past.
+                if candidates.contains_key(slug) {
+                    continue;
                 }
-            }
-            for (slug, (position, best)) in earliest {
                 let Some(record) = visible(slug) else {
                     continue;
                 };
-                let commit = part.snapshot.history.commit(position).facts.id.to_string();
-                candidates.insert(
-                    &record.post().slug,
-                    Candidate {
-                        record,
-                        best,
-                        current: false,
-                        commit: Some(commit),
-                    },
-                );
+                let commit = part.snapshot.history.commit(found.earliest).facts.id;
+                let candidate = Candidate {
+                    record,
+                    score: found.score,
+                    best: found.best,
+                    current: false,
+                    commit: Some(commit.to_string()),
+                };
+                candidates.insert(&record.post().slug, candidate);
             }
         }
         let mut ranked: Vec<Candidate> = candidates.into_values().collect();
         ranked.sort_by(|a, b| {
-            b.best
-                .score
-                .total_cmp(&a.best.score)
+            b.score
+                .total_cmp(&a.score)
                 .then_with(|| a.record.post().slug.cmp(&b.record.post().slug))
         });
         let total = ranked.len();
@@ -171,7 +155,7 @@ impl Search {
                     title: candidate.record.post().title.clone(),
                     section,
                     snippet,
-                    score: candidate.best.score,
+                    score: candidate.score,
                     commit: candidate.commit,
                     current: candidate.current,
                 })
@@ -186,6 +170,18 @@ impl Search {
 }
 
 impl Part {
+    /// The posts of this part's catalog that `query` matches, by their index in it.
+    fn matches(&self, query: &dyn Query) -> tantivy::Result<Vec<(usize, PostMatch)>> {
+        let found = self
+            .searcher
+            .search(query, &MatchesPerPost(self.catalog.clone()))?;
+        Ok(found
+            .into_iter()
+            .enumerate()
+            .filter_map(|(post, found)| Some((post, found?)))
+            .collect())
+    }
+
     /// The query `q` over titles and sections; syntax errors are forgiven (a stray quote or
     /// colon is read as text), so any text a reader types is a query.
     fn parse(&self, q: &str) -> Box<dyn Query> {
