@@ -21,11 +21,11 @@ pub(super) struct CurrentIndex {
 }
 
 impl CurrentIndex {
-    /// Opens (or creates) the index in `dir` and reads which version of each post it holds.
+    /// Opens (or creates) the index in `dir` (in memory without one) and reads which version of each post it holds.
     ///
     /// # Errors
     /// tantivy errors opening or reading the index.
-    pub fn open(dir: &Path) -> tantivy::Result<CurrentIndex> {
+    pub fn open(dir: Option<&Path>) -> tantivy::Result<CurrentIndex> {
         let open = open_index(dir)?;
         let reader = open.reader()?;
         let indexed = indexed_versions(&reader.searcher(), &open)?;

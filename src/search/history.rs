@@ -39,11 +39,11 @@ struct Digest {
 }
 
 impl HistoryBuilder {
-    /// Opens (or creates) the index in `dir`, with the commit it reached and its blobs.
+    /// Opens (or creates) the index in `dir` (in memory without one), with the commit it reached and its blobs.
     ///
     /// # Errors
     /// tantivy errors opening or reading the index.
-    pub fn open(dir: &Path) -> tantivy::Result<HistoryBuilder> {
+    pub fn open(dir: Option<&Path>) -> tantivy::Result<HistoryBuilder> {
         let open = open_index(dir)?;
         let reader = open.reader()?;
         let tip = open

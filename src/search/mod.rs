@@ -64,10 +64,21 @@ impl Search {
     /// I/O errors preparing the index folder, tantivy errors building the current index.
     pub fn start(site: &Arc<Site>) -> anyhow::Result<Arc<Search>> {
         let dir = search_dir(&site.store().git_dir()?);
-        schema::check_format(&dir)?;
+        // Without a usable folder (a read-only repository), search still works, in memory.
+        let dir = match schema::check_format(&dir) {
+            Ok(()) => Some(dir),
+            Err(error) => {
+                tracing::warn!(%error, dir = %dir.display(), "search indexes kept in memory");
+                None
+            }
+        };
         let snapshot = site.snapshot();
         let started = std::time::Instant::now();
-        let mut current = open_current(&dir.join("current"), &snapshot)?;
+        let (current_dir, history_dir) = match &dir {
+            Some(dir) => (Some(dir.join("current")), Some(dir.join("history"))),
+            None => (None, None),
+        };
+        let mut current = open_current(current_dir.as_deref(), &snapshot)?;
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             posts = snapshot.len(),
@@ -87,24 +98,28 @@ impl Search {
             }));
         }
         let weak = Arc::downgrade(&search);
-        let current_dir = dir.join("current");
         spawn(
             "search-current",
             for_current,
             weak.clone(),
             move |search, snapshot| {
-                update_current(search, &mut current, &current_dir, snapshot);
+                update_current(search, &mut current, current_dir.as_deref(), snapshot);
             },
         );
         let store = site.store().clone();
-        let history_dir = dir.join("history");
         let mut builder: Option<HistoryBuilder> = None;
         spawn(
             "search-history",
             for_history,
             weak,
             move |search, snapshot| {
-                update_history(search, &mut builder, &history_dir, &store, &snapshot);
+                update_history(
+                    search,
+                    &mut builder,
+                    history_dir.as_deref(),
+                    &store,
+                    &snapshot,
+                );
             },
         );
         Ok(search)
@@ -116,12 +131,12 @@ impl Search {
 fn update_current(
     search: &Search,
     current: &mut CurrentIndex,
-    dir: &Path,
+    dir: Option<&Path>,
     snapshot: Arc<Snapshot>,
 ) {
     if let Err(error) = current.update(&snapshot) {
         tracing::warn!(%error, "search index update failed; rebuilding it");
-        match open_current(&rebuilt(dir), &snapshot) {
+        match open_current(rebuilt(dir), &snapshot) {
             Ok(fresh) => *current = fresh,
             Err(error) => {
                 tracing::error!(%error, "search index rebuild failed");
@@ -134,7 +149,7 @@ fn update_current(
         .store(Arc::new(current_part(current, snapshot)));
 }
 
-fn open_current(dir: &Path, snapshot: &Snapshot) -> anyhow::Result<CurrentIndex> {
+fn open_current(dir: Option<&Path>, snapshot: &Snapshot) -> anyhow::Result<CurrentIndex> {
     let mut current = CurrentIndex::open(dir)?;
     current.update(snapshot)?;
     Ok(current)
@@ -156,7 +171,7 @@ fn current_part(current: &CurrentIndex, snapshot: Arc<Snapshot>) -> Part {
 fn update_history(
     search: &Search,
     builder: &mut Option<HistoryBuilder>,
-    dir: &Path,
+    dir: Option<&Path>,
     store: &Store,
     snapshot: &Arc<Snapshot>,
 ) {
@@ -183,7 +198,7 @@ fn update_history(
 /// Opens the history index if needed, extends it to `snapshot`'s tip and describes it.
 fn extend_history(
     builder: &mut Option<HistoryBuilder>,
-    dir: &Path,
+    dir: Option<&Path>,
     store: &Store,
     snapshot: &Arc<Snapshot>,
 ) -> anyhow::Result<Part> {
@@ -204,11 +219,13 @@ fn extend_history(
 }
 
 /// Deletes a damaged index folder, so that the next open creates it afresh.
-fn rebuilt(dir: &Path) -> std::path::PathBuf {
-    if let Err(error) = std::fs::remove_dir_all(dir) {
+fn rebuilt(dir: Option<&Path>) -> Option<&Path> {
+    if let Some(dir) = dir
+        && let Err(error) = std::fs::remove_dir_all(dir)
+    {
         tracing::warn!(%error, dir = %dir.display(), "could not delete a damaged search index");
     }
-    dir.to_path_buf()
+    dir
 }
 
 /// The newest snapshot not yet indexed: a thread that falls behind skips to the latest.

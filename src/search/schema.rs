@@ -142,34 +142,24 @@ pub(super) struct OpenIndex {
 }
 
 /// Opens the index in `dir`, or creates it there when it is missing, unreadable or of
-/// another schema: it is a cache of the repository, never the truth. When another process
-/// holds its writer (two servers on one repository), this one indexes in memory instead.
+/// another schema: it is a cache of the repository, never the truth. Without a folder, when
+/// the folder cannot be written (a read-only repository, a full disk), or when another
+/// process holds its writer (two servers on one repository), the index is kept in memory.
 ///
 /// # Errors
-/// tantivy errors creating a fresh index.
-pub(super) fn open_index(dir: &Path) -> tantivy::Result<OpenIndex> {
+/// tantivy errors creating an index in memory.
+pub(super) fn open_index(dir: Option<&Path>) -> tantivy::Result<OpenIndex> {
     let (schema, fields) = Fields::build();
-    let opened = Index::open_in_dir(dir)
-        .ok()
-        .filter(|index| index.schema() == schema);
-    let index = match opened {
-        Some(index) => index,
-        None => {
-            if dir.exists() {
-                tracing::warn!(dir = %dir.display(), "rebuilding an unreadable search index");
-                std::fs::remove_dir_all(dir)?;
+    let on_disk =
+        dir.map(|dir| on_disk(dir, &schema).and_then(|index| Ok((writer_of(&index)?, index))));
+    let (writer, index) = match on_disk {
+        Some(Ok(opened)) => opened,
+        failed => {
+            if let Some(Err(error)) = failed {
+                tracing::warn!(%error, "search index kept in memory: its folder is not usable");
             }
-            std::fs::create_dir_all(dir)?;
-            Index::create_in_dir(dir, schema.clone())?
-        }
-    };
-    let (index, writer) = match writer_of(&index) {
-        Ok(writer) => (index, writer),
-        Err(error) => {
-            tracing::warn!(%error, dir = %dir.display(), "search index in use; indexing in memory");
             let index = Index::create_in_ram(schema);
-            let writer = writer_of(&index)?;
-            (index, writer)
+            (writer_of(&index)?, index)
         }
     };
     Ok(OpenIndex {
@@ -177,6 +167,22 @@ pub(super) fn open_index(dir: &Path) -> tantivy::Result<OpenIndex> {
         fields,
         writer,
     })
+}
+
+/// The index in `dir`, created afresh when it does not open or has another schema.
+fn on_disk(dir: &Path, schema: &Schema) -> tantivy::Result<Index> {
+    let opened = Index::open_in_dir(dir)
+        .ok()
+        .filter(|index| index.schema() == *schema);
+    if let Some(index) = opened {
+        return Ok(index);
+    }
+    if dir.exists() {
+        tracing::warn!(dir = %dir.display(), "rebuilding an unreadable search index");
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    Index::create_in_dir(dir, schema.clone())
 }
 
 impl OpenIndex {
@@ -241,14 +247,18 @@ mod tests {
     fn an_index_that_does_not_open_is_created_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("current");
-        let mut open = open_index(&path).unwrap();
+        let mut open = open_index(Some(&path)).unwrap();
         one_document(&mut open);
         assert_eq!(documents_in(&open), 1);
         drop(open);
-        assert_eq!(documents_in(&open_index(&path).unwrap()), 1, "reopened");
+        assert_eq!(
+            documents_in(&open_index(Some(&path)).unwrap()),
+            1,
+            "reopened"
+        );
 
         std::fs::write(path.join("meta.json"), b"{ not json").unwrap();
-        let mut open = open_index(&path).unwrap();
+        let mut open = open_index(Some(&path)).unwrap();
         assert_eq!(documents_in(&open), 0);
         one_document(&mut open);
         assert_eq!(documents_in(&open), 1);
@@ -273,11 +283,22 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_that_cannot_be_created_leaves_the_index_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"not a folder").unwrap();
+        let mut open = open_index(Some(&file.join("current"))).unwrap();
+        one_document(&mut open);
+        assert_eq!(documents_in(&open), 1);
+        assert!(check_format(&file.join("search")).is_err());
+    }
+
+    #[test]
     fn a_second_writer_on_the_same_folder_indexes_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("current");
-        let _first = open_index(&path).unwrap();
-        let mut second = open_index(&path).unwrap();
+        let _first = open_index(Some(&path)).unwrap();
+        let mut second = open_index(Some(&path)).unwrap();
         one_document(&mut second);
         assert_eq!(documents_in(&second), 1);
     }
