@@ -30,7 +30,7 @@ use current::CurrentIndex;
 use history::HistoryBuilder;
 pub use query::{SearchHit, SearchRequest, SearchResults};
 use schema::Fields;
-pub use schema::search_dir;
+pub use schema::{FORMAT, search_dir};
 
 use crate::site::{Site, Snapshot};
 use crate::store::Store;

@@ -14,7 +14,7 @@ use crate::store::Oid;
 
 /// Bumped whenever documents, fields or analysis change: an index written in another
 /// format is deleted and built again.
-pub(super) const FORMAT: &str = "palimpsest search index, format 1\n";
+pub const FORMAT: &str = "palimpsest search index, format 1\n";
 
 /// English words, lower-cased and stemmed ("normalizing" finds "normalization").
 const ANALYZER: &str = "palimpsest_english";

@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::concurrency::push_edit;
-use crate::helpers::{TestApp, assert_problem, post, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, assert_problem, post, sample_posts, seed_repo, spawn_app, spawn_app_on, spawn_app_with,
+};
 
 fn body(question: &str, background: &str, takeaways: &str) -> String {
     format!(
@@ -329,4 +331,89 @@ async fn bad_searches_are_problems() {
         .await
         .unwrap();
     assert_problem(response, 401).await;
+}
+
+#[tokio::test]
+async fn history_follows_a_renamed_post_and_forgets_a_deleted_one() {
+    let app = spawn_app().await;
+    let first = app.commit_outside(
+        "an aside",
+        &[
+            (
+                "posts/attention-scaling.md",
+                Some(&file(
+                    "Scaling",
+                    "published",
+                    "[a]",
+                    &body("Why?", "An ocelot aside.", "x"),
+                )),
+            ),
+            (
+                "posts/layernorm-vs-rmsnorm.md",
+                Some(&file(
+                    "Norms",
+                    "published",
+                    "[a]",
+                    &body("Why?", "A narwhal aside.", "x"),
+                )),
+            ),
+        ],
+    );
+    app.commit_outside(
+        "drop the asides",
+        &[
+            (
+                "posts/attention-scaling.md",
+                Some(&file(
+                    "Scaling",
+                    "published",
+                    "[a]",
+                    &body("Why?", "No aside.", "x"),
+                )),
+            ),
+            ("posts/layernorm-vs-rmsnorm.md", None),
+        ],
+    );
+    app.eventually("/api/v1/posts?status=all", |b| b["meta"]["total"] == 2)
+        .await;
+    let renamed = app
+        .rename_post("attention-scaling", &json!({"new_slug": "why-sqrt-dk"}))
+        .await;
+    assert_eq!(renamed.status(), 200);
+
+    let ocelot = app
+        .eventually("/api/v1/search?q=ocelot&history=true", |b| {
+            b["meta"]["history_searched"] == true && b["meta"]["total"] == 1
+        })
+        .await;
+    assert_eq!(slugs(&ocelot), ["why-sqrt-dk"]);
+    assert_eq!(ocelot["results"][0]["commit"], first);
+    let narwhal = search(&app, "q=narwhal&history=true").await;
+    assert_eq!(narwhal["meta"]["total"], 0, "a deleted post: {narwhal}");
+}
+
+#[tokio::test]
+async fn a_search_index_that_is_damaged_or_of_another_format_is_built_again() {
+    for damage in ["current/meta.json", "FORMAT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = seed_repo(dir.path(), &sample_posts());
+        let folder = repo.join("palimpsest/search");
+        std::fs::create_dir_all(folder.join("current")).unwrap();
+        std::fs::write(folder.join("FORMAT"), palimpsest::search::FORMAT).unwrap();
+        std::fs::write(folder.join("left-by-format-0"), "").unwrap();
+        std::fs::write(folder.join(damage), "palimpsest search index, format 0\n").unwrap();
+        let app = spawn_app_on(dir, repo).await;
+        let found = search(&app, "q=rmsnorm").await;
+        assert_eq!(slugs(&found), ["layernorm-vs-rmsnorm"], "{damage}");
+        let meta = std::fs::read(folder.join("current/meta.json")).unwrap();
+        assert!(serde_json::from_slice::<Value>(&meta).is_ok(), "{damage}");
+        let format = std::fs::read_to_string(folder.join("FORMAT")).unwrap();
+        assert_eq!(format, palimpsest::search::FORMAT);
+        let cleared = !folder.join("left-by-format-0").exists();
+        assert_eq!(
+            cleared,
+            damage == "FORMAT",
+            "only another format clears the folder"
+        );
+    }
 }
