@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::search::Search;
 use crate::site::Site;
 use crate::store::{self, Store};
 
@@ -35,12 +36,17 @@ impl Application {
         .await??;
         let store = web::block(move || recover_dead_writers(store)).await??;
         let site = Arc::new(web::block(move || Site::load(store)).await??);
+        let search = web::block({
+            let site = site.clone();
+            move || Search::start(&site)
+        })
+        .await??;
         site.watch(settings.poll_interval);
 
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let state = web::Data::new(AppState::new(site.clone(), search, &settings));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {

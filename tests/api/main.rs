@@ -13,5 +13,6 @@ mod openapi;
 mod operations;
 mod reading;
 mod storage;
+mod search;
 mod tokens;
 mod writing;
