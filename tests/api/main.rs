@@ -12,7 +12,7 @@ mod locks;
 mod openapi;
 mod operations;
 mod reading;
-mod storage;
 mod search;
+mod storage;
 mod tokens;
 mod writing;
