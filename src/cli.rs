@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the blog over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create a new repository from a folder of posts (and its history.yaml, if any).
     Init {
         #[arg(long, env = "PALIMPSEST_REPO")]
@@ -121,6 +121,17 @@ struct ServeArgs {
     /// How often to look for commits pushed from outside, in milliseconds.
     #[arg(long, env = "PALIMPSEST_POLL_MS", default_value_t = 250)]
     poll_ms: u64,
+    /// Origins whose browser pages may write through the API, comma-separated
+    /// (`https://editor.example.org`); pages on any origin may read.
+    #[arg(long, env = "PALIMPSEST_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// The largest asset accepted by `PUT /api/v1/assets/{path}`, in bytes.
+    #[arg(long, env = "PALIMPSEST_MAX_ASSET_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_asset_bytes: usize,
+    /// Where a post lives on the frontend, `{slug}` standing for its slug: links between
+    /// posts in a post's `html` point there.
+    #[arg(long, env = "PALIMPSEST_POST_URL", default_value = config::DEFAULT_POST_URL)]
+    post_url: String,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -133,9 +144,9 @@ struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::from_env()));
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::from_env())));
     match command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Init { repo, from, branch } => {
             let report = store::seed_repository(&repo, &from, &branch, &importer())?;
             println!(
@@ -193,6 +204,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     settings.workers = args.workers;
     settings.public_url = args.public_url;
     settings.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
+    settings.cors_origins = args.cors_origins;
+    settings.max_asset_bytes = args.max_asset_bytes;
+    if !args.post_url.contains("{slug}") {
+        anyhow::bail!("--post-url must contain `{{slug}}`, e.g. `/posts/{{slug}}`");
+    }
+    settings.post_url = args.post_url;
     settings.authors = match (&args.tokens_file, &args.token) {
         (Some(file), _) => Authors::from_file(file)?,
         (None, Some(token)) if !token.is_empty() => {

@@ -49,6 +49,9 @@ impl Application {
                 // and head_as_get must run before anything else holds the request.
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
                 .wrap(from_fn(http::head::head_as_get))
+                // Outside problem_fallback, so that errors carry the CORS headers too.
+                .wrap(http::cors::middleware())
+                .wrap(from_fn(http::cors::write_origins))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(json.clone())

@@ -3,6 +3,7 @@
 
 mod auth;
 mod caching;
+pub mod cors;
 mod feed;
 pub mod head;
 mod health;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// The origins whose pages may write (see `cors`).
+    pub cors_origins: cors::WriteOrigins,
+    /// The largest asset accepted, in bytes.
+    pub max_asset_bytes: usize,
 }
 
 impl AppState {
@@ -59,6 +64,8 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
+            max_asset_bytes: settings.max_asset_bytes,
         }
     }
 }

@@ -90,13 +90,33 @@ pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
     repo
 }
 
+/// Starts a server over `posts`, with settings changed by `configure` (`--cors-origins`,
+/// `--public-url`...).
+pub async fn spawn_app_configured(
+    posts: Vec<(&str, String)>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let repo = seed_repo(dir.path(), &posts);
+    start_app(dir, repo, configure).await
+}
+
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
 pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
+    start_app(dir, repo, |_| {}).await
+}
+
+async fn start_app(
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::for_repo(repo.clone());
     settings.listen = "127.0.0.1:0".into();
     settings.authors = Authors::single(TOKEN, Identity::parse(AUTHOR).unwrap());
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
+    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("building the app");

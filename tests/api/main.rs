@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod contract;
+mod cors;
 mod crash;
 mod feed;
 mod helpers;
