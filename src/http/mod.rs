@@ -1,6 +1,7 @@
 //! The HTTP API: routes, request parsing, and the JSON shapes of responses. Handlers only
 //! translate between HTTP and the site; decisions live below.
 
+mod assets;
 mod auth;
 mod caching;
 pub mod cors;
@@ -90,8 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
-            .configure(history::configure),
+            .configure(history::configure)
+            .configure(assets::configure_api),
     )
+    .configure(assets::configure_files)
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));
 }

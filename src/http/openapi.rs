@@ -15,8 +15,8 @@ mod conventions;
 use conventions::Conventions;
 
 use super::{
-    feed, health, history, history_views, listing, metrics, posts, tags, views, write_requests,
-    writes,
+    assets, feed, health, history, history_views, listing, metrics, posts, tags, views,
+    write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -45,6 +45,10 @@ use crate::error::{FieldError, Problem};
         writes::restore_post,
         feed::feed,
         metrics::metrics,
+        assets::get_asset,
+        assets::list_assets,
+        assets::put_asset,
+        assets::delete_asset,
     ),
     components(schemas(
         Problem,
@@ -72,6 +76,7 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
+        (name = "assets", description = "Figures and other files under `assets/`: served, listed, uploaded"),
         (name = "history", description = "Revisions, diffs and the site-wide log"),
         (name = "operations", description = "Probes and metrics"),
         (name = "documents", description = "This document and the interactive docs"),

@@ -2,6 +2,7 @@
 //!
 //! Pure domain code: no I/O, no git, no HTTP.
 
+pub mod asset;
 mod file;
 pub mod front_matter;
 mod headings;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+pub use asset::{AssetPath, AssetPathError};
 pub use file::{compose, split_front_matter};
 pub use front_matter::{FrontMatter, Status};
 pub use render::{Rendered, TocEntry};

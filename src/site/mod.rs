@@ -6,6 +6,7 @@
 //! external pushes) or, for the writer's own commits, prepared before their branch move is
 //! durable and shown once it is.
 
+mod assets;
 mod log;
 mod order;
 mod saving;
@@ -20,6 +21,7 @@ use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
+pub use assets::Assets;
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;

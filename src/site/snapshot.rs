@@ -129,6 +129,8 @@ pub struct Snapshot {
     pub change_stats: Arc<StatsCache>,
     /// Per audience, the site-wide log, computed on first use.
     pub(super) logs: [OnceLock<Arc<super::log::Log>>; 2],
+    /// The assets at `tip`, listed on first use (see `Snapshot::assets`).
+    pub(super) assets: OnceLock<Arc<super::Assets>>,
 }
 
 impl Snapshot {
@@ -255,6 +257,7 @@ impl Snapshot {
             history,
             change_stats,
             logs: Default::default(),
+            assets: OnceLock::new(),
         })
     }
 
