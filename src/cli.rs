@@ -233,9 +233,12 @@ fn check(repo: &std::path::Path, branch: &str) -> anyhow::Result<ExitCode> {
     let store = Store::open(repo, branch)?;
     let snapshot = crate::site::Snapshot::build(&store, None)
         .with_context(|| format!("reading {branch} in {}", repo.display()))?;
+    let assets = snapshot.assets(&store)?;
     for record in snapshot.posts() {
-        for warning in &record.post().warnings {
-            println!("warning: {}: {warning}", record.post().slug);
+        let post = record.post();
+        let references = snapshot.reference_warnings(post, Some(&assets));
+        for warning in post.warnings.iter().chain(&references) {
+            println!("warning: {}: {warning}", post.slug);
         }
     }
     for (slug, reason) in &snapshot.broken {

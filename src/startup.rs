@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::post::Addresses;
 use crate::site::Site;
 use crate::store::{self, Store};
 
@@ -34,7 +35,8 @@ impl Application {
         })
         .await??;
         let store = web::block(move || clear_stale_lock(store)).await??;
-        let site = Arc::new(web::block(move || Site::load(store)).await??);
+        let addresses = Addresses::new(&settings.post_url, settings.public_url.as_deref());
+        let site = Arc::new(web::block(move || Site::load_with(store, addresses)).await??);
         site.watch(settings.poll_interval);
 
         let listener = TcpListener::bind(&settings.listen)

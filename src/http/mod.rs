@@ -16,6 +16,7 @@ mod metrics;
 pub mod observe;
 pub mod openapi;
 mod posts;
+mod preview;
 pub mod problem_fallback;
 mod tags;
 mod views;
@@ -92,7 +93,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tags::configure)
             .configure(feed::configure)
             .configure(history::configure)
-            .configure(assets::configure_api),
+            .configure(assets::configure_api)
+            .configure(preview::configure),
     )
     .configure(assets::configure_files)
     .configure(openapi::configure)

@@ -15,7 +15,7 @@ mod conventions;
 use conventions::Conventions;
 
 use super::{
-    assets, feed, health, history, history_views, listing, metrics, posts, tags, views,
+    assets, feed, health, history, history_views, listing, metrics, posts, preview, tags, views,
     write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
@@ -45,6 +45,7 @@ use crate::error::{FieldError, Problem};
         writes::restore_post,
         feed::feed,
         metrics::metrics,
+        preview::preview_post,
         assets::get_asset,
         assets::list_assets,
         assets::put_asset,

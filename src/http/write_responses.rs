@@ -45,7 +45,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
             with_write_fields(&post, &commit, written.merged)
         }
         // A later write (or a push) already replaced it; render the version written.
-        None => match Post::parse(slug.clone(), text) {
+        None => match Post::parse_with(slug.clone(), text, state.site.addresses()) {
             Ok(post) => {
                 let links_to: Vec<Slug> = post
                     .links_to

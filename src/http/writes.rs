@@ -298,7 +298,7 @@ pub async fn restore_post(
 }
 
 /// The whole post a create or replace carries: exactly one of the two forms.
-fn post_body<'a>(
+pub(super) fn post_body<'a>(
     front_matter: Option<&'a Value>,
     markdown: Option<&'a str>,
     raw: Option<&'a str>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Snapshot;
-use crate::post::AssetPath;
+use crate::post::{AssetPath, Post};
 use crate::store::{AssetFile, Store, StoreError};
 
 /// Every asset at one tip, by path.
@@ -56,5 +56,24 @@ impl Snapshot {
     /// The assets, if already listed: for callers that must not touch git.
     pub fn listed_assets(&self) -> Option<&Arc<Assets>> {
         self.assets.get()
+    }
+}
+
+impl Snapshot {
+    /// What is wrong with a post's references at this tip: links to posts that do not exist
+    /// and images or links to assets that do not (checked against `assets`, the listing of
+    /// this snapshot; see [`Snapshot::assets`]).
+    pub fn reference_warnings(&self, post: &Post, assets: Option<&Assets>) -> Vec<String> {
+        let missing_posts = post
+            .links_to
+            .iter()
+            .filter(|slug| self.get(slug).is_none())
+            .map(|slug| format!("links to post `{slug}`, which does not exist"));
+        let missing_assets = post
+            .assets
+            .iter()
+            .filter(|path| assets.is_some_and(|assets| assets.get(path).is_none()))
+            .map(|path| format!("refers to `assets/{path}`, which does not exist"));
+        missing_posts.chain(missing_assets).collect()
     }
 }

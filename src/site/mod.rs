@@ -20,6 +20,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
+use crate::post::Addresses;
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
 pub use assets::Assets;
 pub use log::Log;
@@ -47,6 +48,8 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// Where links in the posts' HTML point.
+    addresses: Addresses,
 }
 
 impl Site {
@@ -56,6 +59,14 @@ impl Site {
     /// # Errors
     /// Git errors reading the branch.
     pub fn load(store: Store) -> Result<Site, StoreError> {
+        Site::load_with(store, Addresses::default())
+    }
+
+    /// [`Site::load`], with links in the posts' HTML pointing where `addresses` say.
+    ///
+    /// # Errors
+    /// Git errors reading the branch.
+    pub fn load_with(store: Store, addresses: Addresses) -> Result<Site, StoreError> {
         let file = history::index_file(&store.git_dir()?);
         let saved = Arc::new(history::load(&file).unwrap_or_default());
         let reader = store.history_reader()?;
@@ -65,7 +76,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&reader, tip, None, index)?;
+        let first = Snapshot::build_at(&reader, tip, None, index, &addresses)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
@@ -74,11 +85,17 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            addresses,
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Where links in the posts' HTML point.
+    pub fn addresses(&self) -> &Addresses {
+        &self.addresses
     }
 
     /// The snapshot readers should use now.
@@ -173,7 +190,7 @@ impl Site {
         tip: Option<Oid>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
-        let next = Snapshot::build_at(reader, tip, Some(current), index)?;
+        let next = Snapshot::build_at(reader, tip, Some(current), index, &self.addresses)?;
         self.builds.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(next))
     }

@@ -7,6 +7,7 @@ mod contract;
 mod cors;
 mod crash;
 mod feed;
+mod frontends;
 mod helpers;
 mod history;
 mod list_order;
