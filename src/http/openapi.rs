@@ -5,14 +5,16 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
+mod free_form;
 
 use conventions::Conventions;
+use free_form::FreeFormMaps;
 
 use super::{
     assets, feed, health, history, history_views, listing, metrics, posts, preview, tags, views,
@@ -73,7 +75,7 @@ use crate::error::{FieldError, Problem};
         crate::history::ChangeKind,
         crate::history::SectionStatus,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions),
+    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
@@ -123,7 +125,13 @@ impl Modify for Documents {
                     .content(
                         "application/json",
                         ContentBuilder::new()
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .schema(Some(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::Object)
+                                    .additional_properties(Some(AdditionalProperties::FreeForm(
+                                        true,
+                                    ))),
+                            ))
                             .build(),
                     ),
             );

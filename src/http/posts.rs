@@ -84,8 +84,8 @@ fn join_list(entries: &[bytes::Bytes], meta: &str) -> bytes::Bytes {
 #[into_params(parameter_in = Query)]
 pub struct PostQuery {
     /// Read the post as of this commit (a full id or an unambiguous prefix of at least 4
-    /// hexadecimal digits) on the served branch.
-    #[param(pattern = "^[0-9a-fA-F]{4,40}$", example = "3f9a1c0d")]
+    /// hexadecimal digits) on the served branch; `GET .../revisions` lists them.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub rev: Option<String>,
 }
 
