@@ -20,7 +20,8 @@ const DEFAULT_REPO: &str = "data/content.git";
 #[command(
     name = "palimpsest",
     version,
-    about = "A git-backed headless CMS for a learning blog"
+    about = "A git-backed headless CMS for a learning blog",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Log lines as text or JSON (to stderr; RUST_LOG filters them).
@@ -32,7 +33,11 @@ pub struct Cli {
         default_value_t
     )]
     pub log_format: LogFormat,
-    /// With no subcommand, `serve` with its defaults: `cargo run --release` serves the blog.
+    /// With no subcommand, `serve` (with these flags: `palimpsest --listen 0.0.0.0:8080`
+    /// works as `palimpsest serve --listen 0.0.0.0:8080` does), so that `cargo run
+    /// --release` alone serves the blog.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -144,7 +149,7 @@ struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::from_env())));
+        .unwrap_or_else(|| Command::Serve(Box::new(cli.serve)));
     match command {
         Command::Serve(args) => serve(*args),
         Command::Init { repo, from, branch } => {
@@ -176,18 +181,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("line for the tokens file:\n  {line}");
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-impl ServeArgs {
-    /// `serve`'s arguments when none are given: the defaults, overridden by the environment.
-    fn from_env() -> ServeArgs {
-        #[derive(Parser)]
-        struct ServeOnly {
-            #[command(flatten)]
-            args: ServeArgs,
-        }
-        ServeOnly::parse_from(["palimpsest"]).args
     }
 }
 
@@ -278,7 +271,21 @@ mod tests {
         let cli = Cli::try_parse_from(["palimpsest"]).expect("no subcommand is accepted");
         assert!(cli.command.is_none());
         let expected = std::env::var("PALIMPSEST_LISTEN").unwrap_or("127.0.0.1:8080".into());
-        assert_eq!(ServeArgs::from_env().listen, expected);
+        assert_eq!(cli.serve.listen, expected);
+    }
+
+    #[test]
+    fn serve_flags_work_without_the_subcommand_too() {
+        let cli = Cli::try_parse_from(["palimpsest", "--listen", "0.0.0.0:9000", "--workers", "3"])
+            .expect("serve flags at the top level");
+        assert!(cli.command.is_none());
+        assert_eq!(
+            (cli.serve.listen.as_str(), cli.serve.workers),
+            ("0.0.0.0:9000", 3)
+        );
+        let init = Cli::try_parse_from(["palimpsest", "init", "--repo", "x.git"]).unwrap();
+        assert!(matches!(init.command, Some(Command::Init { .. })));
+        assert!(Cli::try_parse_from(["palimpsest", "--listen", "0.0.0.0:9000", "init"]).is_err());
     }
 
     /// The README's configuration table is the operator's reference: every `serve` flag and

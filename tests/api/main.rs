@@ -11,6 +11,7 @@ mod frontends;
 mod helpers;
 mod history;
 mod list_order;
+mod logging;
 mod openapi;
 mod operations;
 mod reading;
