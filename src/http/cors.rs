@@ -27,8 +27,9 @@ const ALLOWED_HEADERS: [&str; 6] = [
     "X-Request-Id",
 ];
 
-/// The response headers a page may read besides the CORS-safelisted ones.
-const EXPOSED_HEADERS: [&str; 4] = ["ETag", "Link", "Location", "X-Request-Id"];
+/// The response headers a page may read besides the CORS-safelisted ones. Set here rather
+/// than by actix-cors, which lists them in a different order in each worker.
+const EXPOSED_HEADERS: &str = "ETag, Link, Location, X-Request-Id";
 
 /// How long a browser may cache a preflight's answer, in seconds.
 const PREFLIGHT_MAX_AGE: usize = 600;
@@ -68,7 +69,6 @@ pub fn middleware() -> Cors {
             Method::DELETE,
         ])
         .allowed_headers(ALLOWED_HEADERS)
-        .expose_headers(EXPOSED_HEADERS)
         .max_age(PREFLIGHT_MAX_AGE)
 }
 
@@ -93,7 +93,8 @@ fn is_preflight(request: &ServiceRequest) -> bool {
 }
 
 /// The middleware (`from_fn`) around [`middleware`]: withholds write permission from
-/// origins not in `--cors-origins`, and answers a successful preflight with 204.
+/// origins not in `--cors-origins`, answers a successful preflight with 204, and exposes
+/// the headers a page needs.
 ///
 /// # Errors
 /// Passes on the inner service's errors unchanged.
@@ -101,6 +102,10 @@ pub async fn write_origins(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    // Not a browser's cross-origin request: nothing to say (most requests).
+    if !request.headers().contains_key(header::ORIGIN) {
+        return next.call(request).await;
+    }
     let allowed = request
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|state| state.cors_origins.clone())
@@ -127,6 +132,12 @@ pub async fn write_origins(
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("GET, HEAD"),
+        );
+    }
+    if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) && !preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
         );
     }
     if preflight && response.status() == StatusCode::OK {
