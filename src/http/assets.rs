@@ -53,11 +53,19 @@ pub struct AssetList {
     pub meta: PageMeta,
 }
 
-/// An upload or deletion: the asset (absent after a delete) and the commit made.
+/// An upload: the asset as listed, and the commit made.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WrittenAsset {
+pub struct UploadedAsset {
     #[serde(flatten)]
-    pub asset: Option<AssetEntry>,
+    pub asset: AssetEntry,
+    /// The commit this write made.
+    #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
+    pub commit: String,
+}
+
+/// A deletion: the commit made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedAsset {
     /// The commit this write made.
     #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
     pub commit: String,
@@ -218,8 +226,8 @@ pub async fn list_assets(
     ),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses(
-        (status = 200, description = "Replaced", body = WrittenAsset),
-        (status = 201, description = "Added; `Location` is where it is served", body = WrittenAsset),
+        (status = 200, description = "Replaced", body = UploadedAsset),
+        (status = 201, description = "Added; `Location` is where it is served", body = UploadedAsset),
         (status = 400, description = "A path that leaves `assets/`, or a bad commit message", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The asset changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
@@ -260,8 +268,8 @@ pub async fn put_asset(
         .insert_header((header::ETAG, format!("\"{blob}\"")))
         .insert_header((header::LOCATION, format!("/assets/{path}")))
         .content_type("application/json")
-        .body(views::to_bytes(&WrittenAsset {
-            asset: Some(entry),
+        .body(views::to_bytes(&UploadedAsset {
+            asset: entry,
             commit: written.commit.to_string(),
         })))
 }
@@ -276,7 +284,7 @@ pub async fn put_asset(
         ("X-Commit-Message" = Option<String>, Header, description = "The commit message; default `Delete asset <path>`"),
     ),
     responses(
-        (status = 200, description = "Deleted", body = WrittenAsset),
+        (status = 200, description = "Deleted", body = DeletedAsset),
         (status = 400, description = "A path that leaves `assets/`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such asset", body = Problem, content_type = "application/problem+json"),
@@ -300,8 +308,7 @@ pub async fn delete_asset(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
-        .body(views::to_bytes(&WrittenAsset {
-            asset: None,
+        .body(views::to_bytes(&DeletedAsset {
             commit: written.commit.to_string(),
         })))
 }
