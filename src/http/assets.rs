@@ -115,7 +115,7 @@ fn no_asset(path: &AssetPath) -> ApiError {
     path = "/assets/{path}",
     params(("path" = String, Path, description = "The path below `assets/`, e.g. `plots/loss.svg`"), AssetQuery),
     responses(
-        (status = 200, description = "The bytes, typed by extension; `ETag` is the blob id", content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes, typed by extension (`image/svg+xml`, `image/png`, `application/pdf`...); `ETag` is the blob id", content_type = "*/*"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "A path that leaves `assets/` (`..`, a leading `/`, `.git`) or an invalid revision", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such asset or revision", body = Problem, content_type = "application/problem+json"),
