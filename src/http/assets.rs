@@ -12,11 +12,11 @@ use super::caching::is_fresh;
 use super::history_views::PageQuery;
 use super::views::{self, PageMeta};
 use super::write_requests::{Author, check_message, if_match};
-use super::write_responses::refusal;
+use super::writes::commit;
 use crate::error::{ApiError, Problem};
 use crate::post::AssetPath;
 use crate::store::{Oid, WriteSession};
-use crate::writing::{Edit, Expected, WriteRequest};
+use crate::writing::{Edit, Expected};
 
 /// The header an upload's commit message comes in (the body is the file).
 const COMMIT_MESSAGE_HEADER: &str = "x-commit-message";
@@ -256,7 +256,7 @@ pub async fn put_asset(
         bytes,
         expected,
     };
-    let written = write(&state, edit, author, message).await?;
+    let written = commit(&state, edit, author, message).await?;
     let status = if written.existed {
         StatusCode::OK
     } else {
@@ -304,7 +304,7 @@ pub async fn delete_asset(
     let message = commit_message(&request)?;
     let expected = if_match(&request)?.ok_or(ApiError::PreconditionRequired)?;
     let edit = Edit::DeleteAsset { path, expected };
-    let written = write(&state, edit, author, message).await?;
+    let written = commit(&state, edit, author, message).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
@@ -359,24 +359,4 @@ async fn read_limited(mut body: web::Payload, limit: usize) -> Result<Vec<u8>, A
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
-}
-
-async fn write(
-    state: &AppState,
-    edit: Edit,
-    author: crate::store::Identity,
-    message: Option<String>,
-) -> Result<crate::writing::Written, ApiError> {
-    let request = WriteRequest {
-        edit,
-        author,
-        message,
-    };
-    match state.writer.write(request).await {
-        Ok(written) => {
-            state.metrics.commit_made();
-            Ok(written)
-        }
-        Err(refused) => Err(refusal(state, refused).await),
-    }
 }

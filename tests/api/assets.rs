@@ -107,14 +107,7 @@ async fn an_author_uploads_replaces_and_deletes_an_asset_one_commit_each() {
     assert_eq!(log[0].id, body["commit"]);
     assert_eq!(app.text("/assets/fig.svg").await, SVG);
 
-    let listed: serde_json::Value = app
-        .get("/api/v1/assets")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: serde_json::Value = app.json("/api/v1/assets").await;
     assert_eq!(listed["assets"][0]["path"], "fig.svg");
     assert_eq!(listed["assets"][0]["blob"], body["blob"]);
     assert_eq!(listed["meta"]["total"], 1);

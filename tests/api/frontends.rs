@@ -234,21 +234,9 @@ async fn a_repeated_tag_lists_the_posts_with_every_tag() {
             .collect()
     };
     let both: Value = app
-        .get("/api/v1/posts?tag=transformers&tag=attention&_=1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json("/api/v1/posts?tag=transformers&tag=attention&_=1")
+        .await;
     assert_eq!(slugs(both), ["attention-scaling"]);
-    let one: Value = app
-        .get("/api/v1/posts?tag=transformers")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = app.json("/api/v1/posts?tag=transformers").await;
     assert_eq!(slugs(one).len(), 2);
 }
