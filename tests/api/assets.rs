@@ -37,6 +37,7 @@ async fn a_figure_is_served_typed_cached_and_sandboxed() {
     let app = spawn_app().await;
     let first = app.commit_outside("Add a figure", &[("assets/plots/fig.svg", Some(SVG))]);
     app.commit_outside("Redraw it", &[("assets/plots/fig.svg", Some("<svg/>"))]);
+    wait_until_served(&app, "/assets/plots/fig.svg", "<svg/>").await;
 
     let response = app.get("/assets/plots/fig.svg").send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -167,12 +168,18 @@ async fn an_asset_pushed_with_git_is_served_without_a_restart() {
     let app = spawn_app().await;
     assert_problem(app.get("/assets/pushed.svg").send().await.unwrap(), 404).await;
     app.commit_outside("Push a figure", &[("assets/pushed.svg", Some(SVG))]);
+    wait_until_served(&app, "/assets/pushed.svg", SVG).await;
+}
+
+/// Polls `path` until it serves `expected`: a push is seen by the branch watcher, within a
+/// second.
+async fn wait_until_served(app: &TestApp, path: &str, expected: &str) {
     for _ in 0..100 {
-        let response = app.get("/assets/pushed.svg").send().await.unwrap();
-        if response.status() == 200 {
+        let response = app.get(path).send().await.unwrap();
+        if response.status() == 200 && response.text().await.unwrap() == expected {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("the pushed asset was not served within a second");
+    panic!("{path} did not serve the pushed bytes within a second");
 }
