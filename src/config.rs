@@ -30,7 +30,18 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_timeout: Duration,
+    /// Origins whose browser pages may write (`https://editor.example.org`); any origin
+    /// may read.
+    pub cors_origins: Vec<String>,
+    /// The largest asset accepted by `PUT /api/v1/assets/{path}`, in bytes.
+    pub max_asset_bytes: usize,
+    /// Where a post lives on the frontend, `{slug}` standing for its slug: links between
+    /// posts in `html` point there.
+    pub post_url: String,
 }
+
+/// The default `--post-url`.
+pub const DEFAULT_POST_URL: &str = "/posts/{slug}";
 
 impl Settings {
     /// Settings for a repository, with the defaults `serve` uses.
@@ -46,6 +57,9 @@ impl Settings {
             workers: 0,
             public_url: None,
             shutdown_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+            max_asset_bytes: 10 * 1024 * 1024,
+            post_url: DEFAULT_POST_URL.into(),
         }
     }
 

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::post::Addresses;
 use crate::search::Search;
 use crate::site::Site;
 use crate::store::{self, Store};
@@ -35,7 +36,8 @@ impl Application {
         })
         .await??;
         let store = web::block(move || recover_dead_writers(store)).await??;
-        let site = Arc::new(web::block(move || Site::load(store)).await??);
+        let addresses = Addresses::new(&settings.post_url, settings.public_url.as_deref());
+        let site = Arc::new(web::block(move || Site::load_with(store, addresses)).await??);
         let search = web::block({
             let site = site.clone();
             move || Search::start(&site)
@@ -55,6 +57,9 @@ impl Application {
                 // and head_as_get must run before anything else holds the request.
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
                 .wrap(from_fn(http::head::head_as_get))
+                // Outside problem_fallback, so that errors carry the CORS headers too.
+                .wrap(http::cors::middleware())
+                .wrap(from_fn(http::cors::write_origins))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(json.clone())

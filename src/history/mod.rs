@@ -8,6 +8,7 @@
 mod build;
 mod diff;
 mod index;
+mod moved;
 mod outline;
 mod persist;
 mod renames;

@@ -11,7 +11,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use super::history_views::{
     DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList, TouchedPost,
 };
-use super::listing::NoQuery;
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -112,7 +111,6 @@ pub async fn get_revision(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<(String, String)>,
-    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
     post_as_of(&request, &state, &viewer, Slug::parse(&slug)?, rev).await
@@ -133,6 +131,7 @@ pub async fn post_as_of(
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
+    let addresses = state.site.addresses().clone();
     let audience = viewer.audience();
     let (etag, body) = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
@@ -151,7 +150,7 @@ pub async fn post_as_of(
             ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
         })?;
         let text = text_of(&reader.blob(blob)?);
-        let post = Post::parse(slug, &text)?;
+        let post = Post::parse_with(slug, &text, &addresses)?;
         let links_to: Vec<Slug> = post
             .links_to
             .iter()
@@ -176,7 +175,7 @@ pub async fn post_as_of(
     responses(
         (status = 200, description = "The diff", body = PostDiff),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid slug or revision, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid slug or revision, (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post or revision (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -255,7 +254,7 @@ pub async fn get_diff(
     responses(
         (status = 200, description = "A page of commits, with a `Link` header to the others", body = HistoryLog),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid page or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid page", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))

@@ -79,9 +79,8 @@ pub struct HistoryLog {
     pub meta: PageMeta,
 }
 
-/// Pagination of the history lists. Unknown parameters are a 400.
+/// Pagination of the history lists (other parameters are ignored).
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
@@ -123,7 +122,6 @@ impl PageQuery {
 
 /// The query of `GET /api/v1/posts/{slug}/diff`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The older revision (a commit id or unambiguous prefix); default: the revision

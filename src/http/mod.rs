@@ -1,8 +1,10 @@
 //! The HTTP API: routes, request parsing, and the JSON shapes of responses. Handlers only
 //! translate between HTTP and the site; decisions live below.
 
+mod assets;
 mod auth;
 mod caching;
+pub mod cors;
 mod feed;
 pub mod head;
 mod health;
@@ -14,6 +16,7 @@ mod metrics;
 pub mod observe;
 pub mod openapi;
 mod posts;
+mod preview;
 pub mod problem_fallback;
 mod search;
 mod tags;
@@ -52,6 +55,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// The origins whose pages may write (see `cors`).
+    pub cors_origins: cors::WriteOrigins,
+    /// The largest asset accepted, in bytes.
+    pub max_asset_bytes: usize,
 }
 
 impl AppState {
@@ -64,6 +71,8 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
+            max_asset_bytes: settings.max_asset_bytes,
         }
     }
 }
@@ -89,8 +98,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
-            .configure(history::configure),
+            .configure(history::configure)
+            .configure(assets::configure_api)
+            .configure(preview::configure),
     )
+    .configure(assets::configure_files)
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));
 }

@@ -5,18 +5,20 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
+mod free_form;
 
 use conventions::Conventions;
+use free_form::FreeFormMaps;
 
 use super::{
-    feed, health, history, history_views, listing, metrics, posts, search, tags, views,
-    write_requests, writes,
+    assets, feed, health, history, history_views, listing, metrics, posts, preview, search, tags,
+    views, write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -46,6 +48,11 @@ use crate::error::{FieldError, Problem};
         writes::restore_post,
         feed::feed,
         metrics::metrics,
+        preview::preview_post,
+        assets::get_asset,
+        assets::list_assets,
+        assets::put_asset,
+        assets::delete_asset,
     ),
     components(schemas(
         Problem,
@@ -69,10 +76,11 @@ use crate::error::{FieldError, Problem};
         crate::history::ChangeKind,
         crate::history::SectionStatus,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions),
+    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
+        (name = "assets", description = "Figures and other files under `assets/`: served, listed, uploaded"),
         (name = "history", description = "Revisions, diffs and the site-wide log"),
         (name = "operations", description = "Probes and metrics"),
         (name = "documents", description = "This document and the interactive docs"),
@@ -118,7 +126,13 @@ impl Modify for Documents {
                     .content(
                         "application/json",
                         ContentBuilder::new()
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .schema(Some(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::Object)
+                                    .additional_properties(Some(AdditionalProperties::FreeForm(
+                                        true,
+                                    ))),
+                            ))
                             .build(),
                     ),
             );

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
-use super::listing::NoQuery;
 use super::views::{self, TagCount, TagList};
 use super::{AppState, Viewer, caching};
 use crate::error::ApiError;
@@ -28,7 +27,6 @@ pub async fn list_tags(
     request: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();

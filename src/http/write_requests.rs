@@ -203,7 +203,6 @@ pub struct ReplacedPost {
     pub markdown: Option<String>,
     pub raw: Option<String>,
     /// The commit the edit is based on, instead of `If-Match`.
-    #[schema(example = "3f2a9c1")]
     pub base_revision: Option<String>,
     /// The commit message; default `Update post <slug>`.
     pub message: Option<String>,
@@ -233,9 +232,12 @@ pub struct NewSlug {
 /// The revision whose content the post should have again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"revision": "3f2a9c1", "message": "Back to the first takeaway"}))]
+// No example revision: an id made up here names no commit of the reader's repository,
+// and the docs page would send it as it is.
+#[schema(example = json!({"message": "Back to the first takeaway"}))]
 pub struct RestoredRevision {
-    /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits).
+    /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits), as
+    /// `GET /api/v1/posts/{slug}/revisions` lists them.
     pub revision: String,
     /// The commit message; default `Restore post <slug> to <short revision>`.
     pub message: Option<String>,

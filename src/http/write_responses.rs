@@ -12,7 +12,7 @@ use super::views::{self, PostView};
 use crate::error::ApiError;
 use crate::post::{Post, Slug};
 use crate::site::Audience;
-use crate::writing::{WriteError, Written};
+use crate::writing::{Subject, WriteError, Written};
 
 /// A post as `GET /api/v1/posts/{slug}` returns it, plus what the write did.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,7 +29,7 @@ pub struct WrittenPost<'a> {
 pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    let Some((blob, text)) = &written.file else {
+    let (Some((blob, text)), Subject::Post(slug)) = (&written.file, &written.subject) else {
         return response.finish();
     };
     let commit = written.commit.to_string();
@@ -37,7 +37,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     // The ETag an author's GET gives when the site shows this version, else the bare blob
     // id (still a valid If-Match).
     let mut etag = format!("\"{blob}\"");
-    let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
+    let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
             let (post, cached_etag) = views::post_body(record, Audience::Authors);
@@ -45,7 +45,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
             with_write_fields(&post, &commit, written.merged)
         }
         // A later write (or a push) already replaced it; render the version written.
-        None => match Post::parse(written.slug.clone(), text) {
+        None => match Post::parse_with(slug.clone(), text, state.site.addresses()) {
             Ok(post) => {
                 let links_to: Vec<Slug> = post
                     .links_to
@@ -66,7 +66,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     };
     response
         .insert_header((header::ETAG, etag))
-        .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{slug}")))
         .content_type("application/json")
         .body(body)
 }
@@ -86,6 +86,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
         WriteError::NotFound(slug) => ApiError::not_found(format!("no post `{slug}`")),
         WriteError::Exists(slug) => ApiError::Conflict(format!("a post `{slug}` already exists")),
         WriteError::Invalid(rejection) => rejection.into(),
+        WriteError::AssetNotFound(path) => ApiError::not_found(format!("no asset `{path}`")),
+        WriteError::AssetStale(path) => ApiError::PreconditionFailed {
+            detail: WriteError::AssetStale(path).to_string(),
+            current: None,
+        },
         WriteError::Stale(slug) => {
             let site = state.site.clone();
             let snapshot = web::block(move || site.refresh())

@@ -15,7 +15,7 @@ use super::write_responses::{WrittenPost, refusal, respond};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::store::StoreError;
-use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest};
+use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest, Written};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_post)
@@ -310,7 +310,7 @@ pub async fn restore_post(
 }
 
 /// The whole post a create or replace carries: exactly one of the two forms.
-fn post_body<'a>(
+pub(super) fn post_body<'a>(
     front_matter: Option<&'a Value>,
     markdown: Option<&'a str>,
     raw: Option<&'a str>,
@@ -366,6 +366,20 @@ async fn write(
     message: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
+    let written = commit(state, edit, author, message).await?;
+    Ok(respond(state, &written, status))
+}
+
+/// Hands an edit (of a post or an asset) to the writer, counting commits and conflicts.
+///
+/// # Errors
+/// The refusal as HTTP (404, 409, 412...), see [`refusal`].
+pub(super) async fn commit(
+    state: &AppState,
+    edit: Edit,
+    author: crate::store::Identity,
+    message: Option<String>,
+) -> Result<Written, ApiError> {
     let request = WriteRequest {
         edit,
         author,
@@ -374,10 +388,13 @@ async fn write(
     match state.writer.write(request).await {
         Ok(written) => {
             state.metrics.commit_made();
-            Ok(respond(state, &written, status))
+            Ok(written)
         }
         Err(refused) => {
-            if matches!(refused, WriteError::Stale(_) | WriteError::Exists(_)) {
+            if matches!(
+                refused,
+                WriteError::Stale(_) | WriteError::Exists(_) | WriteError::AssetStale(_)
+            ) {
                 state.metrics.conflict();
             }
             Err(refusal(state, refused).await)

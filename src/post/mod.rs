@@ -2,6 +2,8 @@
 //!
 //! Pure domain code: no I/O, no git, no HTTP.
 
+pub mod addresses;
+pub mod asset;
 mod file;
 pub mod front_matter;
 mod headings;
@@ -19,6 +21,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+pub use addresses::Addresses;
+pub use asset::{AssetPath, AssetPathError};
 pub use file::{compose, split_front_matter};
 pub use front_matter::{FrontMatter, Status};
 pub use render::{Rendered, TocEntry};
@@ -57,6 +61,10 @@ pub struct Post {
     pub warnings: Vec<String>,
     /// Other posts this one links to, distinct and sorted; not checked for existence.
     pub links_to: Vec<Slug>,
+    /// The assets its images and links refer to, distinct and sorted; not checked for
+    /// existence.
+    #[serde(skip)]
+    pub assets: Vec<AssetPath>,
     /// Prose words of the body (code blocks, math and raw HTML excluded).
     pub word_count: usize,
     /// `ceil(word_count / 220)`.
@@ -70,9 +78,18 @@ impl Post {
     /// [`PostError::NoFrontMatter`] without a complete `---` block, and any front matter
     /// error. Problems with the body are never errors: they become `warnings`.
     pub fn parse(slug: Slug, source: &str) -> Result<Post, PostError> {
+        Post::parse_with(slug, source, &Addresses::default())
+    }
+
+    /// [`Post::parse`], with links to posts and assets in the HTML pointing where
+    /// `addresses` say.
+    ///
+    /// # Errors
+    /// As [`Post::parse`].
+    pub fn parse_with(slug: Slug, source: &str, addresses: &Addresses) -> Result<Post, PostError> {
         let front_matter = Post::front_matter(source)?;
         let (_, body) = split_front_matter(source);
-        Ok(Post::assemble(slug, front_matter, body))
+        Ok(Post::assemble(slug, front_matter, body, addresses))
     }
 
     /// Reads a file's front matter: all that can keep it from reading as a post (the body
@@ -85,8 +102,13 @@ impl Post {
         FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)
     }
 
-    fn assemble(slug: Slug, front_matter: FrontMatter, markdown: &str) -> Post {
-        let document = render::Document::parse(markdown);
+    fn assemble(
+        slug: Slug,
+        front_matter: FrontMatter,
+        markdown: &str,
+        addresses: &Addresses,
+    ) -> Post {
+        let document = render::Document::parse_with(markdown, addresses);
         let spans = sections::spans(&document, markdown);
         let sections: Vec<Section> = spans
             .iter()
@@ -105,6 +127,7 @@ impl Post {
         let mut links_to = links::links_in(&document.events);
         // A link to one's own section is not a backlink.
         links_to.retain(|target| *target != slug);
+        let assets = links::assets_in(&document.events);
         let word_count = text::word_count(&document.events);
         Post {
             slug,
@@ -121,6 +144,7 @@ impl Post {
             sections,
             warnings,
             links_to,
+            assets,
             word_count,
             reading_minutes: text::reading_minutes(word_count),
         }

@@ -6,6 +6,7 @@
 //! external pushes) or, for the writer's own commits, prepared before their branch move is
 //! durable and shown once it is.
 
+mod assets;
 mod log;
 mod order;
 mod saving;
@@ -19,7 +20,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
+use crate::post::Addresses;
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
+pub use assets::Assets;
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
@@ -47,6 +50,8 @@ pub struct Site {
     saver: Arc<IndexSaver>,
     /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]).
     observers: Mutex<Vec<MoveObserver>>,
+    /// Where links in the posts' HTML point.
+    addresses: Addresses,
 }
 
 /// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
@@ -59,6 +64,14 @@ impl Site {
     /// # Errors
     /// Git errors reading the branch.
     pub fn load(store: Store) -> Result<Site, StoreError> {
+        Site::load_with(store, Addresses::default())
+    }
+
+    /// [`Site::load`], with links in the posts' HTML pointing where `addresses` say.
+    ///
+    /// # Errors
+    /// Git errors reading the branch.
+    pub fn load_with(store: Store, addresses: Addresses) -> Result<Site, StoreError> {
         let file = history::index_file(&store.git_dir()?);
         let saved = Arc::new(history::load(&file).unwrap_or_default());
         let reader = store.history_reader()?;
@@ -68,7 +81,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&reader, tip, None, index)?;
+        let first = Snapshot::build_at(&reader, tip, None, index, &addresses)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
@@ -78,11 +91,17 @@ impl Site {
             builds: AtomicU64::new(1),
             saver,
             observers: Mutex::new(Vec::new()),
+            addresses,
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Where links in the posts' HTML point.
+    pub fn addresses(&self) -> &Addresses {
+        &self.addresses
     }
 
     /// The snapshot readers should use now.
@@ -177,7 +196,7 @@ impl Site {
         tip: Option<Oid>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
-        let next = Snapshot::build_at(reader, tip, Some(current), index)?;
+        let next = Snapshot::build_at(reader, tip, Some(current), index, &self.addresses)?;
         self.builds.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(next))
     }

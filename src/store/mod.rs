@@ -5,6 +5,7 @@
 //! cheap, cloneable description of where the repository is; each blocking call opens its own
 //! handle and returns owned data.
 
+mod assets;
 mod branch;
 mod commit;
 mod compose;
@@ -27,6 +28,7 @@ use git2::Repository;
 
 use durability::Durability;
 
+pub use assets::AssetFile;
 pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
 pub use failure::WriteFailure;

@@ -1,15 +1,19 @@
 //! The writer thread: group commit over a channel of edits.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::Job;
-use super::edit::{self, Tree, WriteError, Written};
+use super::edit::{self, Edit, Tree, WriteError, Written};
 use super::prepare::Preparer;
-use crate::post::Slug;
+use crate::post::{AssetPath, Slug};
 use crate::site::Site;
-use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteFailure, WriteSession};
+use crate::store::{
+    Batch, CommitRequest, Identity, Oid, Store, StoreError, WriteFailure, WriteSession,
+};
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
 const MAX_GROUP: usize = 64;
@@ -126,7 +130,8 @@ fn commit_group(
 ) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = session.batch(|batch| build_group(batch, committer, group, preparer));
+        let attempt =
+            session.batch(|batch| build_group(batch, session.store(), committer, group, preparer));
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
@@ -152,15 +157,21 @@ fn commit_group(
 /// outer error fails the whole group; the inner one says whether the branch moved.
 fn build_group(
     batch: &Batch<'_>,
+    store: &Store,
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
 ) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
     let tip = batch.tip().map_err(unavailable)?;
+    let assets = Assets {
+        store,
+        tip,
+        changed: RefCell::default(),
+    };
     let mut parent = tip;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
-        let outcome = commit_one(batch, committer, &job.request, parent)?;
+        let outcome = commit_one(batch, &assets, committer, &job.request, parent)?;
         if let Ok(written) = &outcome {
             parent = Some(written.commit);
         }
@@ -183,11 +194,16 @@ fn build_group(
 /// one (the repository failing) fails the whole group.
 fn commit_one(
     batch: &Batch<'_>,
+    assets: &Assets<'_>,
     committer: &Identity,
     request: &super::WriteRequest,
     parent: Option<Oid>,
 ) -> Result<Result<Written, WriteError>, WriteError> {
-    let tree = AtCommit { batch, parent };
+    let tree = AtCommit {
+        batch,
+        assets,
+        parent,
+    };
     let prepared = match edit::apply(&request.edit, &tree) {
         Ok(prepared) => prepared,
         Err(failure) if failure.is_failure() => return Err(failure),
@@ -210,17 +226,54 @@ fn commit_one(
         .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
         .transpose()
         .map_err(unavailable)?;
+    assets.record(&request.edit)?;
     Ok(Ok(Written {
         commit,
-        slug: request.edit.slug().clone(),
+        subject: request.edit.subject(),
         file,
         merged: prepared.merged,
+        existed: prepared.existed,
     }))
+}
+
+/// The assets as of the commit an edit is applied to: those at the tip, read from the
+/// repository, as changed by the group's earlier edits, whose commits are still in memory.
+struct Assets<'s> {
+    store: &'s Store,
+    tip: Option<Oid>,
+    changed: RefCell<HashMap<AssetPath, Option<Oid>>>,
+}
+
+impl Assets<'_> {
+    fn blob(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError> {
+        if let Some(blob) = self.changed.borrow().get(path) {
+            return Ok(*blob);
+        }
+        match self.tip {
+            Some(tip) => self.store.asset_blob_at(tip, path).map_err(unavailable),
+            None => Ok(None),
+        }
+    }
+
+    /// Remembers what a committed edit did to an asset.
+    fn record(&self, edit: &Edit) -> Result<(), WriteError> {
+        let (path, blob) = match edit {
+            Edit::PutAsset { path, bytes, .. } => (
+                path,
+                Some(WriteSession::blob_id(bytes).map_err(unavailable)?),
+            ),
+            Edit::DeleteAsset { path, .. } => (path, None),
+            _ => return Ok(()),
+        };
+        self.changed.borrow_mut().insert(path.clone(), blob);
+        Ok(())
+    }
 }
 
 /// The posts as of the commit an edit is applied to.
 struct AtCommit<'s> {
     batch: &'s Batch<'s>,
+    assets: &'s Assets<'s>,
     parent: Option<Oid>,
 }
 
@@ -238,5 +291,9 @@ impl Tree for AtCommit<'_> {
 
     fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError> {
         self.batch.blob(blob).map_err(unavailable)
+    }
+
+    fn asset(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError> {
+        self.assets.blob(path)
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::merge;
 use super::submission::Rejection;
-use crate::post::{self, FrontMatter, Post, PostError, Slug};
+use crate::post::{self, AssetPath, FrontMatter, Post, PostError, Slug};
 use crate::store::{Change, Identity, Oid, WriteFailure};
 
 /// What the author's edit was based on, so a change made meanwhile is never overwritten.
@@ -53,18 +53,38 @@ pub enum Edit {
         text: Vec<u8>,
         expected: Expected,
     },
+    /// Sets an asset's bytes, adding it when absent.
+    PutAsset {
+        path: AssetPath,
+        bytes: Vec<u8>,
+        expected: Expected,
+    },
+    DeleteAsset {
+        path: AssetPath,
+        expected: Expected,
+    },
+}
+
+/// What an edit is about: a post or an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Post(Slug),
+    Asset(AssetPath),
 }
 
 impl Edit {
-    /// The post the edit is about (after a rename: the new slug).
-    pub fn slug(&self) -> &Slug {
+    /// The post the edit is about (after a rename: the new slug), or the asset.
+    pub fn subject(&self) -> Subject {
         match self {
             Edit::Create { slug, .. }
             | Edit::Replace { slug, .. }
             | Edit::Patch { slug, .. }
             | Edit::Delete { slug, .. }
-            | Edit::Restore { slug, .. } => slug,
-            Edit::Rename { to, .. } => to,
+            | Edit::Restore { slug, .. } => Subject::Post(slug.clone()),
+            Edit::Rename { to, .. } => Subject::Post(to.clone()),
+            Edit::PutAsset { path, .. } | Edit::DeleteAsset { path, .. } => {
+                Subject::Asset(path.clone())
+            }
         }
     }
 
@@ -83,6 +103,8 @@ impl Edit {
                 let short = revision.to_string();
                 format!("Restore post {slug} to {}", &short[..7])
             }
+            Edit::PutAsset { path, .. } => format!("Upload asset {path}"),
+            Edit::DeleteAsset { path, .. } => format!("Delete asset {path}"),
         }
     }
 }
@@ -114,11 +136,13 @@ impl WriteRequest {
 #[derive(Debug, Clone)]
 pub struct Written {
     pub commit: Oid,
-    pub slug: Slug,
-    /// The post's blob and text; `None` after a delete.
+    pub subject: Subject,
+    /// The post's blob and text; `None` after a delete, and for an asset.
     pub file: Option<(Oid, String)>,
     /// Whether the edit was three-way merged with a change made since its base.
     pub merged: bool,
+    /// Whether the file was there before the edit (a replaced asset, not a new one).
+    pub existed: bool,
 }
 
 /// Why an edit was not committed.
@@ -130,6 +154,10 @@ pub enum WriteError {
     Exists(Slug),
     #[error("post `{0}` changed since the version your edit is based on, and the changes overlap")]
     Stale(Slug),
+    #[error("no asset `{0}`")]
+    AssetNotFound(AssetPath),
+    #[error("asset `{0}` changed since the version your edit is based on")]
+    AssetStale(AssetPath),
     #[error("{0}")]
     Invalid(Rejection),
     #[error("the writer is unavailable: {0}")]
@@ -160,6 +188,8 @@ pub trait Tree {
     fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError>;
     /// A blob's bytes, `None` if the repository has no such blob.
     fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError>;
+    /// The asset's blob at the tip being written on.
+    fn asset(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError>;
 }
 
 /// An edit turned into file changes against one tip.
@@ -169,6 +199,8 @@ pub struct Prepared {
     /// The post's new text, `None` after a delete.
     pub text: Option<String>,
     pub merged: bool,
+    /// Whether the file the edit writes was there before it.
+    pub existed: bool,
 }
 
 /// Applies `edit` to the posts in `tree`.
@@ -183,7 +215,10 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             if tree.post(slug)?.is_some() {
                 return Err(WriteError::Exists(slug.clone()));
             }
-            Ok(upsert(slug, text.clone(), false))
+            Ok(Prepared {
+                existed: false,
+                ..upsert(slug, text.clone(), false)
+            })
         }
         Edit::Replace {
             slug,
@@ -228,6 +263,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 changes: vec![Change::Delete { path: slug.path() }],
                 text: None,
                 merged: false,
+                existed: true,
             })
         }
         Edit::Rename { from, to, expected } => {
@@ -248,6 +284,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 ],
                 text: Some(utf8(&current)),
                 merged: false,
+                existed: true,
             })
         }
         Edit::Restore {
@@ -267,6 +304,56 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             }
             Ok(upsert(slug, utf8(text), false))
         }
+        Edit::PutAsset {
+            path,
+            bytes,
+            expected,
+        } => {
+            let current = tree.asset(path)?;
+            asset_base_holds(path, expected, current)?;
+            Ok(Prepared {
+                changes: vec![Change::Upsert {
+                    path: path.repo_path(),
+                    content: bytes.clone(),
+                }],
+                text: None,
+                merged: false,
+                existed: current.is_some(),
+            })
+        }
+        Edit::DeleteAsset { path, expected } => {
+            let current = tree.asset(path)?;
+            if current.is_none() {
+                return Err(WriteError::AssetNotFound(path.clone()));
+            }
+            asset_base_holds(path, expected, current)?;
+            Ok(Prepared {
+                changes: vec![Change::Delete {
+                    path: path.repo_path(),
+                }],
+                text: None,
+                merged: false,
+                existed: true,
+            })
+        }
+    }
+}
+
+/// An asset is never merged: its base must be the current blob (or no precondition).
+fn asset_base_holds(
+    path: &AssetPath,
+    expected: &Expected,
+    current: Option<Oid>,
+) -> Result<(), WriteError> {
+    let holds = match (expected, current) {
+        (Expected::Current, _) => true,
+        (Expected::Blobs(blobs), Some(current)) => blobs.contains(&current),
+        _ => false,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(WriteError::AssetStale(path.clone()))
     }
 }
 
@@ -278,6 +365,7 @@ fn upsert(slug: &Slug, text: String, merged: bool) -> Prepared {
         }],
         text: Some(text),
         merged,
+        existed: true,
     }
 }
 

@@ -90,13 +90,33 @@ pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
     repo
 }
 
+/// Starts a server over `posts`, with settings changed by `configure` (`--cors-origins`,
+/// `--public-url`...).
+pub async fn spawn_app_configured(
+    posts: Vec<(&str, String)>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let repo = seed_repo(dir.path(), &posts);
+    start_app(dir, repo, configure).await
+}
+
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
 pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
+    start_app(dir, repo, |_| {}).await
+}
+
+async fn start_app(
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::for_repo(repo.clone());
     settings.listen = "127.0.0.1:0".into();
     settings.authors = Authors::single(TOKEN, Identity::parse(AUTHOR).unwrap());
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
+    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("building the app");
@@ -158,6 +178,11 @@ impl TestApp {
         let commit = store.write_commit(&repo, tip, &request).unwrap();
         store.move_branch(&repo, commit, tip, "test push").unwrap();
         commit.to_string()
+    }
+
+    /// The body of an anonymous `GET path`, as JSON.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
     }
 
     /// The body of an anonymous `GET path`, as text, whatever the status.

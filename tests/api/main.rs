@@ -1,14 +1,18 @@
 //! End-to-end tests: the real server on a random port over a temporary repository, spoken to
 //! over HTTP.
 
+mod assets;
 mod concurrency;
 mod contract;
+mod cors;
 mod crash;
 mod feed;
+mod frontends;
 mod helpers;
 mod history;
 mod list_order;
 mod locks;
+mod logging;
 mod openapi;
 mod operations;
 mod reading;
