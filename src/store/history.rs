@@ -5,13 +5,11 @@
 //! and descends only into subtrees whose ids differ, so a commit that edits one post costs
 //! two tree reads and one merge-join, with none of libgit2's generic diff machinery.
 
-use std::cell::{Cell, OnceCell};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use git2::{ErrorCode, ObjectType, Odb, OdbObject, Oid, Repository, Tree};
+use git2::{ObjectType, Odb, OdbObject, Oid, Repository};
 
 use super::{Store, StoreError};
 use crate::post::Slug;
@@ -45,45 +43,11 @@ pub struct TreeChange {
     pub new: Option<Oid>,
 }
 
-/// A repository handle for one long read (an index build, a snapshot's posts), so that
-/// its reads share libgit2's caches and the repository is opened once.
+/// The general read handle: a repository opened for one long read (an index build, a
+/// snapshot's posts, a page of history), so that its reads share libgit2's caches and the
+/// repository is opened once.
 pub struct HistoryReader {
     repo: Repository,
-    /// Objects handed over in memory (see [`HistoryReader::remember`]), added on first use.
-    memory: OnceCell<Memory>,
-}
-
-/// The most bytes of handed-over objects a reader keeps; past them it starts over.
-pub(crate) const MEMORY_BYTES: usize = 8 << 20;
-
-/// Above the packs and loose objects: memory is searched first, and a miss there costs a
-/// hash lookup.
-const MEMORY_PRIORITY: i32 = 1000;
-
-/// A mempack backend of the reader's object database, and how many bytes it holds.
-struct Memory {
-    backend: *mut libgit2_sys::git_odb_backend,
-    bytes: Cell<usize>,
-}
-
-// SAFETY: the backend belongs to the object database of the reader's repository, which
-// frees it and which is `Send`; the reader's `Cell`s already keep it on one thread at a time.
-unsafe impl Send for Memory {}
-
-/// Objects the writer composed for a group, shared with whoever reads them next.
-#[derive(Debug, Clone, Default)]
-pub struct GroupObjects(Arc<Vec<(Oid, ObjectType, Vec<u8>)>>);
-
-impl GroupObjects {
-    pub(crate) fn new(objects: Vec<(Oid, ObjectType, Vec<u8>)>) -> GroupObjects {
-        GroupObjects(Arc::new(objects))
-    }
-
-    /// How many objects there are.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 /// Opening history readers.
@@ -95,7 +59,6 @@ impl Store {
     pub fn history_reader(&self) -> Result<HistoryReader, StoreError> {
         Ok(HistoryReader {
             repo: self.repository()?,
-            memory: OnceCell::new(),
         })
     }
 
@@ -106,92 +69,6 @@ impl Store {
     /// `NotARepository` when the repository cannot be opened.
     pub fn git_dir(&self) -> Result<std::path::PathBuf, StoreError> {
         Ok(self.repository()?.path().to_path_buf())
-    }
-
-    /// Whether `commit` is reachable from the branch tip (the tip itself included).
-    ///
-    /// # Errors
-    /// Git errors reading the graph.
-    ///
-    /// # Performance
-    /// Walks history back from the tip; callers with an index check it first.
-    pub fn reaches(&self, commit: Oid) -> Result<bool, StoreError> {
-        let repo = self.repository()?;
-        let Some(tip) = self.tip_in(&repo)? else {
-            return Ok(false);
-        };
-        Ok(commit == tip || repo.graph_descendant_of(tip, commit)?)
-    }
-}
-
-/// Reading a group's objects from memory.
-impl HistoryReader {
-    /// Reads `objects` from memory from now on. They are a group's, just written in a pack
-    /// this reader has not seen: libgit2 would find them only after listing the pack folder
-    /// and opening the new pack's index, while the disk is busy flushing them. Keeps at most
-    /// 8 MiB (`MEMORY_BYTES`), starting over past them (what it forgets is read from disk).
-    ///
-    /// # Errors
-    /// Git errors adding the memory to the object database or storing an object there.
-    pub fn remember(&self, objects: &GroupObjects) -> Result<(), StoreError> {
-        let memory = match self.memory.get() {
-            Some(memory) => memory,
-            None => {
-                let odb = self.repo.odb()?;
-                let backend = odb.add_new_mempack_backend(MEMORY_PRIORITY)?;
-                self.memory.get_or_init(|| Memory {
-                    backend: git2::Binding::raw(&backend),
-                    bytes: Cell::new(0),
-                })
-            }
-        };
-        let size: usize = objects.0.iter().map(|(_, _, data)| data.len()).sum();
-        if memory.bytes.get() + size > MEMORY_BYTES {
-            // SAFETY: the backend is a live mempack of this reader's object database.
-            if unsafe { libgit2_sys::git_mempack_reset(memory.backend) } < 0 {
-                return Err(git2::Error::last_error(-1).into());
-            }
-            memory.bytes.set(0);
-        }
-        for (id, kind, data) in objects.0.iter() {
-            memory.store(*id, *kind, data)?;
-        }
-        memory.bytes.set(memory.bytes.get() + size);
-        Ok(())
-    }
-}
-
-impl Memory {
-    /// Stores one object in the mempack directly: `git_odb_write` would first look for it
-    /// in the packs, refreshing them, which is the very cost the memory is there to avoid.
-    fn store(&self, id: Oid, kind: ObjectType, data: &[u8]) -> Result<(), StoreError> {
-        let raw_kind = match kind {
-            ObjectType::Commit => libgit2_sys::GIT_OBJECT_COMMIT,
-            ObjectType::Tree => libgit2_sys::GIT_OBJECT_TREE,
-            ObjectType::Blob => libgit2_sys::GIT_OBJECT_BLOB,
-            ObjectType::Tag => libgit2_sys::GIT_OBJECT_TAG,
-            ObjectType::Any => return Err(git2::Error::from_str("an object without a type").into()),
-        };
-        let mut raw_id = libgit2_sys::git_oid {
-            id: [0; libgit2_sys::GIT_OID_MAX_SIZE],
-        };
-        raw_id.id[..id.as_bytes().len()].copy_from_slice(id.as_bytes());
-        // SAFETY: a mempack always has `write`; it copies `data` before returning, and the
-        // backend lives as long as the reader's repository.
-        let written = unsafe {
-            let write = (*self.backend).write.expect("a mempack writes");
-            write(
-                self.backend,
-                &raw_id,
-                data.as_ptr().cast(),
-                data.len(),
-                raw_kind,
-            )
-        };
-        if written < 0 {
-            return Err(git2::Error::last_error(written).into());
-        }
-        Ok(())
     }
 }
 
@@ -205,7 +82,7 @@ impl HistoryReader {
         store.tip_in(&self.repo)
     }
 
-    /// Every post file in the tree of `commit`; see [`Store::post_files`].
+    /// Every post file (`posts/<slug>.md`) in the tree of `commit`; other files are ignored.
     ///
     /// # Errors
     /// Git errors reading the commit or its trees.
@@ -305,26 +182,21 @@ impl HistoryReader {
     /// # Errors
     /// Git errors reading the commit or its trees.
     pub fn post_blob_at(&self, commit: Oid, slug: &Slug) -> Result<Option<Oid>, StoreError> {
-        let tree = self.root_tree(commit)?;
-        match tree.get_path(std::path::Path::new(&slug.path())) {
-            Ok(entry) if entry.kind() == Some(ObjectType::Blob) => Ok(Some(entry.id())),
-            Ok(_) => Ok(None),
-            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        super::read::post_blob_in(&self.repo, commit, slug)
     }
 
-    /// The commit a client names by full id or unambiguous prefix, without checking that
-    /// the branch reaches it (see [`Store::resolve_revision`] for the rules on `rev`).
+    /// The commit a client names, on `store`'s branch: see [`super::read::resolve_revision_in`]
+    /// for the rules on `rev`; `on_branch` may vouch for a commit without a graph walk.
     ///
     /// # Errors
     /// `InvalidRevision`, `UnknownRevision` or `AmbiguousRevision`.
-    pub fn lookup_commit(&self, rev: &str) -> Result<Oid, StoreError> {
-        super::read::lookup_commit_in(&self.repo, rev)
-    }
-
-    fn root_tree(&self, commit: Oid) -> Result<Tree<'_>, StoreError> {
-        Ok(self.repo.find_commit(commit)?.tree()?)
+    pub fn resolve_revision(
+        &self,
+        store: &Store,
+        rev: &str,
+        on_branch: impl Fn(Oid) -> bool,
+    ) -> Result<Oid, StoreError> {
+        super::read::resolve_revision_in(store, &self.repo, rev, on_branch)
     }
 
     fn root_tree_id(&self, commit: Oid) -> Result<Oid, StoreError> {
@@ -563,61 +435,6 @@ mod tests {
         out.into_iter()
             .map(|c| (c.path, c.old.is_some(), c.new.is_some()))
             .collect()
-    }
-
-    /// A group's objects composed in memory on `parent`, never written to disk.
-    fn composed_in_memory(repo: &Repository, parent: Option<Oid>) -> (Oid, GroupObjects) {
-        let mut pending = super::super::compose::Pending::default();
-        let file = b"---\ntitle: In memory\n---\n".to_vec();
-        let request = super::super::CommitRequest::upserts(
-            "not on disk",
-            &[("posts/in-memory.md".into(), file)],
-        );
-        let commit = pending.write_commit(repo, parent, &request).unwrap();
-        let objects = pending
-            .objects()
-            .iter()
-            .map(|object| (object.id, object.kind, object.data.to_vec()))
-            .collect();
-        (commit, GroupObjects::new(objects))
-    }
-
-    #[test]
-    fn a_reader_reads_the_objects_handed_to_it_from_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        let (commit, objects) = composed_in_memory(&store.repository().unwrap(), None);
-        let reader = store.history_reader().unwrap();
-        assert!(reader.first_parent_chain(commit, |_| false).is_err());
-
-        reader.remember(&objects).unwrap();
-        let (chain, _) = reader.first_parent_chain(commit, |_| false).unwrap();
-        assert_eq!(chain[0].message, "not on disk");
-        let files = reader.post_files(commit).unwrap();
-        assert_eq!(files[0].slug.as_str(), "in-memory");
-        // Only in this reader's memory: the repository itself never had them.
-        assert!(store.history_reader().unwrap().blob(files[0].blob).is_err());
-    }
-
-    #[test]
-    fn a_reader_forgets_what_it_was_handed_once_it_holds_too_much() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        let reader = store.history_reader().unwrap();
-        let big = |fill: u8| {
-            let data = vec![fill; MEMORY_BYTES * 2 / 3];
-            let id = Oid::hash_object(ObjectType::Blob, &data).unwrap();
-            (id, GroupObjects::new(vec![(id, ObjectType::Blob, data)]))
-        };
-        let ((first, first_objects), (second, second_objects)) = (big(1), big(2));
-        reader.remember(&first_objects).unwrap();
-        assert!(reader.blob(first).is_ok());
-
-        reader.remember(&second_objects).unwrap();
-        assert!(reader.blob(second).is_ok());
-        assert!(reader.blob(first).is_err(), "the first group is forgotten");
     }
 
     #[test]
