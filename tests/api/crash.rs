@@ -1,6 +1,6 @@
 //! Crashes: the real binary, SIGKILLed under a write load and restarted, has lost nothing it
-//! acknowledged, the repository passes `git fsck --strict`, and a stale branch lock left
-//! behind does not stop the next server from writing.
+//! acknowledged, the repository passes `git fsck --strict`, holds no garbage and few packs,
+//! and a stale branch lock left behind does not stop the next server from writing.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tokio::process::Child;
 
 use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts, seed_repo, start_binary};
 
-const CRASHES: usize = 3;
+const CRASHES: usize = 5;
 const WRITERS: usize = 4;
 
 async fn start_server(repo: &Path) -> (Child, u16) {
@@ -96,8 +96,23 @@ async fn a_killed_server_loses_no_acknowledged_write() {
             .unwrap();
         assert_eq!(read.status(), 200, "{slug} is served");
     }
+    // What the killed servers left was cleaned up or packed by the next start.
+    let counted = std::process::Command::new("git")
+        .args(["count-objects", "-v"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let counted = String::from_utf8(counted.stdout).unwrap();
+    let field = |name: &str| -> usize {
+        let line = counted
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}: ")));
+        line.unwrap().split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(field("garbage"), 0, "{counted}");
+    assert!(field("packs") <= 10, "{counted}");
     let fsck = std::process::Command::new("git")
-        .args(["fsck", "--strict", "--no-progress"])
+        .args(["fsck", "--strict", "--full", "--no-progress"])
         .current_dir(&repo)
         .output()
         .unwrap();

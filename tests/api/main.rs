@@ -8,6 +8,7 @@ mod feed;
 mod helpers;
 mod history;
 mod list_order;
+mod maintenance;
 mod openapi;
 mod operations;
 mod reading;
