@@ -1,15 +1,15 @@
 //! Reading the branch's history for the revision index: a first-parent walk, and a tree
 //! diff that finds the post files each commit changed.
 //!
-//! The diff is written over git2 trees rather than with `git2::Diff`: it compares entry ids
+//! The diff is written over git2 trees rather than with `git2::Diff`: it compares entries
 //! and descends only into subtrees whose ids differ, so a commit that edits one post costs
-//! two tree reads and one merge-join, with none of libgit2's generic diff machinery.
+//! a few tree reads and merge-joins, with none of libgit2's generic diff machinery.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use git2::{ObjectType, Odb, OdbObject, Oid, Repository};
+use git2::{ObjectType, Oid, Repository, Tree};
 
 use super::{Store, StoreError};
 use crate::post::Slug;
@@ -134,8 +134,7 @@ impl HistoryReader {
         commits: impl Iterator<Item = Oid>,
         mut each: impl FnMut(Oid, Vec<PostFileChange>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let odb = self.repo.odb().map_err(|e| E::from(e.into()))?;
-        let mut trees = TreeCache::new(&odb);
+        let mut trees = TreeCache::new(&self.repo);
         let mut previous = match base {
             Some(id) => Some(self.root_tree_id(id).map_err(E::from)?),
             None => None,
@@ -205,29 +204,29 @@ impl HistoryReader {
 }
 
 /// Trees read while diffing one commit, kept for the next commit: there the new side of
-/// this step is the old side, so each tree is read and split into entries once per walk.
-struct TreeCache<'odb> {
-    odb: &'odb Odb<'odb>,
-    current: HashMap<Oid, Rc<RawTree<'odb>>>,
-    previous: HashMap<Oid, Rc<RawTree<'odb>>>,
+/// this step is the old side, so each tree is read once per walk.
+struct TreeCache<'repo> {
+    repo: &'repo Repository,
+    current: HashMap<Oid, Rc<Tree<'repo>>>,
+    previous: HashMap<Oid, Rc<Tree<'repo>>>,
 }
 
-impl<'odb> TreeCache<'odb> {
-    fn new(odb: &'odb Odb<'odb>) -> TreeCache<'odb> {
+impl<'repo> TreeCache<'repo> {
+    fn new(repo: &'repo Repository) -> TreeCache<'repo> {
         TreeCache {
-            odb,
+            repo,
             current: HashMap::new(),
             previous: HashMap::new(),
         }
     }
 
-    fn get(&mut self, id: Oid) -> Result<Rc<RawTree<'odb>>, git2::Error> {
+    fn get(&mut self, id: Oid) -> Result<Rc<Tree<'repo>>, git2::Error> {
         if let Some(tree) = self.current.get(&id) {
             return Ok(tree.clone());
         }
         let tree = match self.previous.remove(&id) {
             Some(tree) => tree,
-            None => Rc::new(RawTree::read(self.odb, id)?),
+            None => Rc::new(self.repo.find_tree(id)?),
         };
         self.current.insert(id, tree.clone());
         Ok(tree)
@@ -238,87 +237,13 @@ impl<'odb> TreeCache<'odb> {
     }
 }
 
-/// A tree object as stored (`<mode> <name>\0<20-byte id>` per entry, sorted), with where
-/// each entry lies in it.
-struct RawTree<'odb> {
-    object: OdbObject<'odb>,
-    entries: Vec<RawEntry>,
-}
-
-/// Byte offsets of one entry in its tree: it spans `start..nul + 21`, its name is
-/// `name..nul` and its id the 20 bytes after `nul`.
-#[derive(Clone, Copy)]
-struct RawEntry {
-    start: u32,
-    name: u32,
-    nul: u32,
-    /// `Tree`, `Blob` (files and symlinks) or `Commit` (a submodule); `None` if unknown.
-    kind: Option<ObjectType>,
-}
-
-impl<'odb> RawTree<'odb> {
-    fn read(odb: &'odb Odb<'odb>, id: Oid) -> Result<RawTree<'odb>, git2::Error> {
-        let object = odb.read(id)?;
-        if object.kind() != ObjectType::Tree {
-            return Err(git2::Error::from_str(&format!("{id} is not a tree")));
-        }
-        let malformed = || git2::Error::from_str(&format!("tree {id} is malformed"));
-        let data = object.data();
-        let mut entries = Vec::new();
-        let mut at = 0;
-        while at < data.len() {
-            let space = at
-                + data[at..]
-                    .iter()
-                    .position(|&b| b == b' ')
-                    .ok_or_else(malformed)?;
-            let nul = space
-                + data[space..]
-                    .iter()
-                    .position(|&b| b == 0)
-                    .ok_or_else(malformed)?;
-            if nul + 21 > data.len() {
-                return Err(malformed());
-            }
-            let kind = match &data[at..space] {
-                b"40000" => Some(ObjectType::Tree),
-                b"100644" | b"100755" | b"100664" | b"120000" => Some(ObjectType::Blob),
-                b"160000" => Some(ObjectType::Commit),
-                _ => None,
-            };
-            entries.push(RawEntry {
-                start: at as u32,
-                name: space as u32 + 1,
-                nul: nul as u32,
-                kind,
-            });
-            at = nul + 21;
-        }
-        Ok(RawTree { object, entries })
-    }
-
-    fn bytes(&self, entry: &RawEntry) -> &[u8] {
-        &self.object.data()[entry.start as usize..entry.nul as usize + 21]
-    }
-
-    fn name(&self, entry: &RawEntry) -> &[u8] {
-        &self.object.data()[entry.name as usize..entry.nul as usize]
-    }
-
-    fn id(&self, entry: &RawEntry) -> Oid {
-        let at = entry.nul as usize + 1;
-        Oid::from_bytes(&self.object.data()[at..at + 20]).expect("20 bytes make an object id")
-    }
-}
-
 /// Appends to `out` every blob path that differs between the trees `old` and `new` (either
 /// may be absent), descending only into subtrees whose ids differ and for which `descend`
 /// holds.
 ///
 /// # Performance
-/// A merge-join over the two trees' raw entries: an unchanged entry is one byte comparison
-/// (mode, name and id at once), with no parsing into objects and no allocation; only
-/// changed paths allocate.
+/// A merge-join over the two trees' entries in git's order: an unchanged entry costs a
+/// comparison of ids, modes and names, with no allocation; only changed paths allocate.
 fn diff_trees(
     trees: &mut TreeCache<'_>,
     old: Option<Oid>,
@@ -329,44 +254,47 @@ fn diff_trees(
 ) -> Result<(), git2::Error> {
     let old = old.map(|id| trees.get(id)).transpose()?;
     let new = new.map(|id| trees.get(id)).transpose()?;
-    let no_entries: &[RawEntry] = &[];
-    let old_entries = old.as_ref().map_or(no_entries, |t| &t.entries);
-    let new_entries = new.as_ref().map_or(no_entries, |t| &t.entries);
+    let (old_len, new_len) = (
+        old.as_ref().map_or(0, |t| t.len()),
+        new.as_ref().map_or(0, |t| t.len()),
+    );
     let (mut i, mut j) = (0, 0);
-    while i < old_entries.len() || j < new_entries.len() {
-        let pair = (old_entries.get(i), new_entries.get(j));
-        let order = match (&old, &new, pair) {
-            (Some(old), Some(new), (Some(a), Some(b))) => {
-                if old.bytes(a) == new.bytes(b) {
+    while i < old_len || j < new_len {
+        let left = old.as_ref().and_then(|t| t.get(i));
+        let right = new.as_ref().and_then(|t| t.get(j));
+        let order = match (&left, &right) {
+            (Some(a), Some(b)) => {
+                if a.id() == b.id()
+                    && a.filemode() == b.filemode()
+                    && a.name_bytes() == b.name_bytes()
+                {
                     i += 1;
                     j += 1;
                     continue;
                 }
-                git_order((old.name(a), a.kind), (new.name(b), b.kind))
+                a.cmp(b)
             }
-            (_, _, (Some(_), None)) => Ordering::Less,
+            (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
-        let left = (order != Ordering::Greater)
-            .then(|| old.as_ref().zip(old_entries.get(i)))
-            .flatten();
-        let right = (order != Ordering::Less)
-            .then(|| new.as_ref().zip(new_entries.get(j)))
-            .flatten();
+        let left = left.filter(|_| order != Ordering::Greater);
+        let right = right.filter(|_| order != Ordering::Less);
         i += usize::from(left.is_some());
         j += usize::from(right.is_some());
-        let of_kind = |side: Option<(&Rc<RawTree<'_>>, &RawEntry)>, kind: ObjectType| {
-            side.filter(|(_, e)| e.kind == Some(kind))
-                .map(|(tree, e)| tree.id(e))
+        let of_kind = |side: &Option<git2::TreeEntry<'_>>, kind: ObjectType| {
+            side.as_ref()
+                .filter(|e| e.kind() == Some(kind))
+                .map(|e| e.id())
         };
         let named = left
-            .or(right)
-            .map(|(tree, e)| tree.name(e))
+            .as_ref()
+            .or(right.as_ref())
+            .map(|e| e.name_bytes())
             .unwrap_or_default();
         let path = format!("{prefix}{}", String::from_utf8_lossy(named));
         let (old_blob, new_blob) = (
-            of_kind(left, ObjectType::Blob),
-            of_kind(right, ObjectType::Blob),
+            of_kind(&left, ObjectType::Blob),
+            of_kind(&right, ObjectType::Blob),
         );
         if old_blob != new_blob {
             out.push(TreeChange {
@@ -376,34 +304,14 @@ fn diff_trees(
             });
         }
         let (old_tree, new_tree) = (
-            of_kind(left, ObjectType::Tree),
-            of_kind(right, ObjectType::Tree),
+            of_kind(&left, ObjectType::Tree),
+            of_kind(&right, ObjectType::Tree),
         );
         if old_tree != new_tree && descend(&path) {
             diff_trees(trees, old_tree, new_tree, &format!("{path}/"), descend, out)?;
         }
     }
     Ok(())
-}
-
-/// Git's order of tree entries: by name, a subtree sorting as if its name ended in `/`.
-/// Entries with the same name and kind compare equal (the same path on both sides).
-fn git_order(a: (&[u8], Option<ObjectType>), b: (&[u8], Option<ObjectType>)) -> Ordering {
-    let (x, y) = (a.0, b.0);
-    let common = x.len().min(y.len());
-    x[..common].cmp(&y[..common]).then_with(|| {
-        let next = |name: &[u8], kind: Option<ObjectType>| match name.get(common) {
-            Some(&byte) => Some(byte),
-            None if kind == Some(ObjectType::Tree) => Some(b'/'),
-            None => None,
-        };
-        match (next(x, a.1), next(y, b.1)) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(p), Some(q)) => p.cmp(&q).then(x.len().cmp(&y.len())),
-        }
-    })
 }
 
 #[cfg(test)]
@@ -428,9 +336,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
         let (old, new) = (tree_with(&repo, old), tree_with(&repo, new));
-        let odb = repo.odb().unwrap();
         let mut out = Vec::new();
-        let mut trees = TreeCache::new(&odb);
+        let mut trees = TreeCache::new(&repo);
         diff_trees(&mut trees, Some(old), Some(new), "", &|_| true, &mut out).unwrap();
         out.into_iter()
             .map(|c| (c.path, c.old.is_some(), c.new.is_some()))

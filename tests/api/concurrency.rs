@@ -183,7 +183,7 @@ async fn a_git_push_between_api_writes_keeps_both_and_stales_the_etag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_git_gc_between_api_writes_leaves_reading_and_writing_working() {
     let app = std::sync::Arc::new(spawn_app().await);
-    // Writes alone (loose objects) and together (a group pack), before and after the gc.
+    // Writes alone and grouped, before and after the gc.
     let edit = |n: usize| {
         let app = &app;
         async move {
