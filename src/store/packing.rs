@@ -4,9 +4,9 @@
 //! A packing writes its pack and index into a scratch folder of the server's own
 //! (`<git dir>/palimpsest/tmp-<pid>/pack`), learns there which loose objects it holds,
 //! renames the pack and then the index into `objects/pack`, flushes, and only then
-//! removes those loose copies, and, when it packed everything the refs reach, the
-//! server's own earlier packs. The server's packs are listed in `<git dir>/palimpsest/packs`
-//! (written before anything is removed), so that a restarted server still knows them.
+//! removes those loose copies and the server's own packs it absorbed (every object of
+//! which it holds). The server's packs are listed in `<git dir>/palimpsest/packs` (written
+//! before anything is removed), so that a restarted server still knows them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -49,8 +49,12 @@ impl Packing {
     }
 }
 
-/// Packs what the branch reaches from its loose commits (or, once the server has
-/// [`MAX_OWN_PACKS`] packs, everything the refs reach) and removes what the pack replaces.
+/// Packs what the branch reaches from its loose commits, together with the server's own
+/// newest packs when they are no more than twice as big as what it packs besides them (a
+/// geometric progression: the server keeps O(log writes) packs, and each object is packed
+/// again O(log writes) times), and all of them once there are [`MAX_OWN_PACKS`]. Removes
+/// what the new pack replaces: the loose copies and the absorbed packs, every object of
+/// which it holds.
 ///
 /// # Errors
 /// Git or I/O errors; nothing is removed before the new pack is installed and flushed.
@@ -61,20 +65,17 @@ pub(crate) fn pack(store: &Store) -> Result<bool, StoreError> {
     };
     let git_dir = repo.commondir().to_path_buf();
     let objects = git_dir.join("objects");
+    let pack_dir = objects.join("pack");
     let ledger = Ledger(git_dir.join("palimpsest").join("packs"));
-    let own: Vec<String> = ledger
+    let own: Vec<(String, usize)> = ledger
         .read()
         .into_iter()
-        .filter(|name| objects.join("pack").join(format!("{name}.idx")).exists())
+        .filter(|(name, _)| pack_dir.join(format!("{name}.idx")).exists())
         .collect();
     let mut walk = repo.revwalk()?;
-    let everything = own.len() >= MAX_OWN_PACKS && walk.push_glob("*").is_ok();
-    if !everything {
-        walk = repo.revwalk()?;
-        walk.push(tip)?;
-        for packed in packed_boundary(&repo, &objects, tip)? {
-            walk.hide(packed)?;
-        }
+    walk.push(tip)?;
+    for packed in packed_boundary(&repo, &objects, tip)? {
+        walk.hide(packed)?;
     }
     let mut builder = repo.packbuilder()?;
     builder.set_threads(1);
@@ -82,11 +83,24 @@ pub(crate) fn pack(store: &Store) -> Result<bool, StoreError> {
     if builder.object_count() == 0 {
         return Ok(false);
     }
+    let (mut total, mut absorbed) = (builder.object_count(), 0);
+    for (_, objects) in own.iter().rev() {
+        if *objects > 2 * total && own.len() - absorbed < MAX_OWN_PACKS {
+            break;
+        }
+        total += objects;
+        absorbed += 1;
+    }
+    let (kept, absorbed) = own.split_at(own.len() - absorbed);
     let scratch = git_dir
         .join("palimpsest")
         .join(format!("tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
     let scratch_packs = scratch.join("pack");
     std::fs::create_dir_all(&scratch_packs).map_err(io("creating the packing's folder"))?;
+    for id in objects_of(&scratch.join("absorbed"), &pack_dir, absorbed)? {
+        builder.insert_object(id, None)?;
+    }
     builder.write(&scratch_packs, 0)?;
     let name = format!(
         "pack-{}",
@@ -97,23 +111,31 @@ pub(crate) fn pack(store: &Store) -> Result<bool, StoreError> {
     let packed_loose = loose_objects_in(&scratch, &repo)?;
     for extension in ["pack", "idx"] {
         let file = format!("{name}.{extension}");
-        std::fs::rename(scratch_packs.join(&file), objects.join("pack").join(&file))
+        std::fs::rename(scratch_packs.join(&file), pack_dir.join(&file))
             .map_err(io("installing the writer's pack"))?;
     }
     store
         .durability
         .flush(&objects, "making the writer's pack durable")?;
-    let replaced: Vec<&String> = own.iter().filter(|n| everything && **n != name).collect();
-    let mut listed: Vec<String> = own.iter().filter(|n| **n != name).cloned().collect();
-    listed.push(name.clone());
+    let new = (name.clone(), builder.object_count());
+    let mut listed: Vec<(String, usize)> =
+        own.iter().filter(|(n, _)| *n != name).cloned().collect();
+    listed.push(new.clone());
     ledger.write(&listed)?;
     for path in &packed_loose {
         remove_if_present(path);
     }
+    let replaced: Vec<&String> = absorbed
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| **n != name)
+        .collect();
     for old in &replaced {
-        remove_pack(&objects.join("pack"), old);
+        remove_pack(&pack_dir, old);
     }
-    listed.retain(|n| !replaced.contains(&n));
+    let mut listed: Vec<(String, usize)> =
+        kept.iter().filter(|(n, _)| *n != name).cloned().collect();
+    listed.push(new);
     ledger.write(&listed)?;
     let _ = std::fs::remove_dir_all(&scratch);
     tracing::info!(
@@ -123,6 +145,41 @@ pub(crate) fn pack(store: &Store) -> Result<bool, StoreError> {
         "the writer's objects packed"
     );
     Ok(!packed_loose.is_empty() || !replaced.is_empty())
+}
+
+/// Every object in the packs `names` of `pack_dir`, read through hard links in `folder`
+/// (an object database of those packs alone).
+fn objects_of(
+    folder: &Path,
+    pack_dir: &Path,
+    names: &[(String, usize)],
+) -> Result<Vec<Oid>, StoreError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let linked = folder.join("pack");
+    std::fs::create_dir_all(&linked).map_err(io("creating the packing's folder"))?;
+    for (name, _) in names {
+        for extension in ["pack", "idx"] {
+            let file = format!("{name}.{extension}");
+            std::fs::hard_link(pack_dir.join(&file), linked.join(&file))
+                .map_err(io("reading the server's own packs"))?;
+        }
+    }
+    let odb = Odb::new()?;
+    odb.add_disk_alternate(utf8(folder)?)?;
+    let mut ids = Vec::new();
+    odb.foreach(|id| {
+        ids.push(*id);
+        true
+    })?;
+    Ok(ids)
+}
+
+fn utf8(path: &Path) -> Result<&str, StoreError> {
+    Ok(path
+        .to_str()
+        .ok_or_else(|| git2::Error::from_str("a repository path that is not UTF-8"))?)
 }
 
 /// The commits where the branch's loose history ends: the packed commits reached from
@@ -151,10 +208,7 @@ fn loose_path(objects: &Path, id: Oid) -> PathBuf {
 /// The loose objects of `repo` that the pack in `scratch/pack` holds, by path.
 fn loose_objects_in(scratch: &Path, repo: &Repository) -> Result<Vec<PathBuf>, StoreError> {
     let written = Odb::new()?;
-    let folder = scratch
-        .to_str()
-        .ok_or_else(|| git2::Error::from_str("a repository path that is not UTF-8"))?;
-    written.add_disk_alternate(folder)?;
+    written.add_disk_alternate(utf8(scratch)?)?;
     Ok(loose_objects(repo)
         .into_iter()
         .filter(|(id, _)| written.exists(*id))
@@ -212,23 +266,29 @@ fn remove_if_present(file: &Path) {
     }
 }
 
-/// The list of the server's own packs (`pack-<checksum>`, one a line).
+/// The list of the server's own packs: `pack-<checksum> <objects>`, one a line.
 struct Ledger(PathBuf);
 
 impl Ledger {
-    fn read(&self) -> Vec<String> {
+    fn read(&self) -> Vec<(String, usize)> {
         std::fs::read_to_string(&self.0)
             .unwrap_or_default()
             .lines()
-            .filter(|line| line.starts_with("pack-") && !line.contains('/'))
-            .map(str::to_string)
+            .filter_map(|line| {
+                let (name, objects) = line.split_once(' ').unwrap_or((line, "0"));
+                let valid = name.starts_with("pack-") && !name.contains('/');
+                valid.then(|| (name.to_string(), objects.trim().parse().unwrap_or(0)))
+            })
             .collect()
     }
 
     /// Replaces the list, atomically (a temporary file renamed over it).
-    fn write(&self, names: &[String]) -> Result<(), StoreError> {
+    fn write(&self, packs: &[(String, usize)]) -> Result<(), StoreError> {
         let temporary = self.0.with_extension(format!("tmp-{}", std::process::id()));
-        let text: String = names.iter().map(|name| format!("{name}\n")).collect();
+        let text: String = packs
+            .iter()
+            .map(|(name, n)| format!("{name} {n}\n"))
+            .collect();
         std::fs::write(&temporary, text)
             .and_then(|()| std::fs::rename(&temporary, &self.0))
             .map_err(io("listing the writer's packs"))
