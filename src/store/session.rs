@@ -33,7 +33,7 @@ use super::{CommitRequest, Oid, ReplacedBranch, Store, StoreError};
 use crate::post::Slug;
 
 /// How many loose objects the writer writes before they are packed together.
-pub const LOOSE_OBJECTS_PER_PACK: usize = 1000;
+pub const LOOSE_OBJECTS_PER_PACK: usize = 4000;
 
 /// The writer thread's access to the repository; not `Sync`, so it lives on one thread.
 pub struct WriteSession {

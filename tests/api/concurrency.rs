@@ -240,7 +240,7 @@ async fn a_git_gc_between_api_writes_leaves_reading_and_writing_working() {
 async fn a_post_edited_across_packings_reads_back_every_version() {
     const EDITS: usize = 70;
     const CREATORS: usize = 16;
-    const CREATES_EACH: usize = 14;
+    const CREATES_EACH: usize = 60;
     let app = std::sync::Arc::new(spawn_app().await);
     let mut written = Vec::new();
     for n in 0..EDITS {
