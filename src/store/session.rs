@@ -11,7 +11,11 @@
 //! --geometric=2` moves loose objects into a new pack together, unreachable ones included;
 //! `git gc` and `git maintenance run --task=gc` keep unreachable objects younger than
 //! `gc.pruneExpire` (two weeks), loose or in a cruft pack. So no pack of the server's ever
-//! holds an object the branch does not yet name, and none needs a `.keep`.
+//! holds an object the branch does not yet name, and none needs a `.keep`. One window
+//! stays, as for git's own commands: an object that already exists is not written again
+//! (libgit2 only refreshes its time), so one whose only copy is in a pack and unreachable
+//! (a post brought back to a version only a force-pushed-away commit held) can still be
+//! dropped by a concurrent `repack -a -d` before the branch names it.
 //!
 //! **Consolidation** (see `packing`): loose objects must not pile up (git's own `gc.auto`
 //! threshold is 6,700), and nothing in the server runs `git gc`. Once the writer has
