@@ -144,7 +144,8 @@ pub async fn get_asset(
         Some(rev) => {
             let wanted = path.clone();
             web::block(move || {
-                let commit = store.resolve_revision(&rev)?;
+                let reader = store.history_reader()?;
+                let (commit, _) = snapshot.resolve_revision(&reader, &store, &rev)?;
                 store.asset_blob_at(commit, &wanted)
             })
             .await??
@@ -174,7 +175,7 @@ pub async fn get_asset(
         return Ok(response.finish());
     }
     let store = state.site.store().clone();
-    let bytes = web::block(move || store.blob(blob)).await??;
+    let bytes = web::block(move || store.history_reader()?.blob(blob)).await??;
     Ok(response.content_type(path.content_type()).body(bytes))
 }
 

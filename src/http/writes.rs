@@ -339,9 +339,12 @@ async fn resolve(
     field: &str,
 ) -> Result<crate::store::Oid, ApiError> {
     let store = state.site.store().clone();
-    web::block(move || store.resolve_revision(&revision))
-        .await?
-        .map_err(|error| revision_error(error, field))
+    web::block(move || {
+        let reader = store.history_reader()?;
+        reader.resolve_revision(&store, &revision, |_| false)
+    })
+    .await?
+    .map_err(|error| revision_error(error, field))
 }
 
 /// A revision the client sent in the body field `field` that names no usable commit.

@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
 use crate::post::Addresses;
-use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
+use crate::store::{self, HistoryReader, Oid, Store, StoreError};
 pub use assets::Assets;
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
@@ -128,15 +128,13 @@ impl Site {
 
     /// Builds, without showing it, the snapshot of `tip`: a commit the writer has written
     /// but whose branch move is not yet durable, so that the snapshot is ready (built while
-    /// the writer waits for the disk) when it is. The commits' new `objects` are read from
-    /// memory. Blocking, like [`Site::refresh`].
+    /// the writer waits for the disk) when it is. Blocking, like [`Site::refresh`].
     ///
     /// # Errors
     /// Git errors reading the commit.
-    pub fn prepare(&self, tip: Oid, objects: &GroupObjects) -> Result<Prepared, StoreError> {
+    pub fn prepare(&self, tip: Oid) -> Result<Prepared, StoreError> {
         let mut kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
         self.with_reader(&mut kept, |reader| {
-            reader.remember(objects)?;
             let base = self.current.load_full();
             let next = self.build_next(&base, reader, Some(tip))?;
             Ok(Prepared { base, next })
@@ -269,11 +267,7 @@ mod tests {
             &[("posts/a.md".into(), post(title))],
         );
         session
-            .batch(|batch| {
-                let commit = batch.write_commit(parent, &request).unwrap();
-                batch.write_objects().unwrap();
-                commit
-            })
+            .batch(|batch| batch.write_commit(parent, &request).unwrap())
             .unwrap()
     }
 
@@ -298,7 +292,7 @@ mod tests {
 
         let second = written(&session, first, "Two");
         let builds = site.snapshot_builds();
-        let prepared = site.prepare(second, &GroupObjects::default()).unwrap();
+        let prepared = site.prepare(second).unwrap();
         assert_eq!(
             site.snapshot().tip,
             first,
@@ -324,7 +318,7 @@ mod tests {
         // Prepared from a snapshot the site no longer shows (a push came first): the site
         // refreshes from the branch instead.
         let third = written(&session, Some(second), "Three");
-        let prepared = site.prepare(third, &GroupObjects::default()).unwrap();
+        let prepared = site.prepare(third).unwrap();
         store
             .move_branch(&repo, third, Some(second), "three")
             .unwrap();

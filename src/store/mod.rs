@@ -1,5 +1,7 @@
 //! The only module that touches git: opening the content repository, reading the branch
-//! tip and the posts in it, and writing commits without a working tree.
+//! tip and the posts in it, and writing commits without a working tree, through libgit2's
+//! own object machinery (see `session` for what is written where, and why `git gc` beside
+//! the server cannot drop it).
 //!
 //! `git2::Repository` is `Send` but not `Sync`, and its objects borrow it, so a `Store` is a
 //! cheap, cloneable description of where the repository is; each blocking call opens its own
@@ -8,15 +10,13 @@
 mod assets;
 mod branch;
 mod commit;
-mod compose;
-mod delta;
 mod durability;
 mod failure;
 mod history;
+mod leftovers;
 mod lock;
-mod pack;
+mod packing;
 mod patch;
-mod periodic;
 mod read;
 mod reflog;
 mod seed;
@@ -33,11 +33,11 @@ pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
 pub use failure::WriteFailure;
 pub use git2::Oid;
-pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
+pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
 pub use read::PostFile;
 pub use seed::{SeedReport, seed_repository};
-pub use session::{Batch, WriteSession};
+pub use session::{Batch, LOOSE_OBJECTS_PER_PACK, WriteSession};
 
 /// Where the content lives: a repository (bare or not) and the branch the blog is served from.
 #[derive(Debug, Clone)]
@@ -130,8 +130,8 @@ impl Store {
 
 /// Drops repository handles on a thread of their own. The last handle on a removed pack
 /// frees the pack's blocks when it closes, which on a filesystem mounted with `discard`
-/// waits for the device (milliseconds for a periodic packing's worth of group packs): the
-/// writer, which removes them, must not wait for that. Without a thread they close here.
+/// waits for the device: the writer, after a packing removed files, must not wait for
+/// that. Without a thread they close here.
 pub fn close_in_background<T: Send + 'static>(handles: T) {
     let _ = std::thread::Builder::new()
         .name("closer".into())

@@ -254,7 +254,8 @@ mod tests {
         .unwrap();
         assert_eq!(report.commits, 1);
         let store = Store::open(&repo.path().join("c.git"), "main").unwrap();
-        assert_eq!(store.post_files(report.tip).unwrap().len(), 1);
+        let reader = store.history_reader().unwrap();
+        assert_eq!(reader.post_files(report.tip).unwrap().len(), 1);
     }
 
     #[test]

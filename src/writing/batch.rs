@@ -21,7 +21,7 @@ const MAX_GROUP: usize = 64;
 /// How often a group is rebuilt on a branch that keeps moving under it before giving up.
 const MAX_ATTEMPTS: usize = 20;
 
-/// How often an idle writer checks whether the pack being written is done.
+/// How often an idle writer checks whether the packing under way is done.
 const PACKING_POLL: Duration = Duration::from_millis(100);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
@@ -93,14 +93,14 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
     }
 }
 
-/// Closes what the last group replaced, and starts or finishes the periodic packing of
-/// the writer's commits.
+/// Closes what the last group replaced, and starts or finishes the packing of the
+/// writer's loose objects.
 fn housekeeping(site: &Site, session: &WriteSession) {
     session.close_replaced_branch();
     match session.pack_if_due() {
         Ok(true) => site.reopen_reader(),
         Ok(false) => {}
-        Err(error) => tracing::warn!(%error, "could not pack the writer's commits"),
+        Err(error) => tracing::warn!(%error, "could not pack the writer's objects"),
     }
 }
 
@@ -178,13 +178,11 @@ fn build_group(
         outcomes.push(outcome);
     }
     let moved = match parent {
-        // The next snapshot is built while the branch move waits for the disk, from the
-        // objects handed over; written first, so that a group too big to hand over is read
-        // from its pack.
-        Some(new) if parent != tip => batch.write_objects().and_then(|()| {
-            preparer.prepare(new, batch.objects());
+        // The next snapshot is built while the branch move waits for the disk.
+        Some(new) if parent != tip => {
+            preparer.prepare(new);
             batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
-        }),
+        }
         _ => Ok(()),
     };
     Ok((moved, outcomes))

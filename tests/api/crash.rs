@@ -1,6 +1,7 @@
 //! Crashes: the real binary, SIGKILLed under a write load while it holds the branch's lock
 //! and restarted, writes again at once and has lost nothing it acknowledged, and the
-//! repository passes `git fsck --full --strict`; with and without a working tree (reflogs).
+//! repository passes `git fsck --full --strict`, holds no garbage and few packs; with and
+//! without a working tree (reflogs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -104,6 +105,25 @@ async fn crashes_lose_nothing(repo: &Path) {
         "the load wrote"
     );
     assert_answers_were_true(repo, &outcomes);
+    assert_no_garbage_and_few_packs(repo);
+}
+
+/// What the killed servers left was cleaned up or packed by the next start.
+fn assert_no_garbage_and_few_packs(repo: &Path) {
+    let counted = std::process::Command::new("git")
+        .args(["count-objects", "-v"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    let counted = String::from_utf8(counted.stdout).unwrap();
+    let field = |name: &str| -> usize {
+        let line = counted
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}: ")));
+        line.unwrap().split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(field("garbage"), 0, "{counted}");
+    assert!(field("packs") <= 10, "{counted}");
 }
 
 /// The first write after a restart: it must be acknowledged within a few seconds.

@@ -412,3 +412,16 @@ pub async fn start_binary(
     });
     (child, port, log)
 }
+
+/// Runs the `git` CLI in `dir` as an author pushing from a clone would.
+pub fn git_as_pusher(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Pushing Author")
+        .env("GIT_AUTHOR_EMAIL", "push@example.org")
+        .env("GIT_COMMITTER_NAME", "Pushing Author")
+        .env("GIT_COMMITTER_EMAIL", "push@example.org")
+        .output()
+        .expect("running git")
+}

@@ -13,6 +13,7 @@ mod history;
 mod list_order;
 mod locks;
 mod logging;
+mod maintenance;
 mod openapi;
 mod operations;
 mod reading;
