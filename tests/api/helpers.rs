@@ -375,8 +375,29 @@ pub async fn start_binary(
     u16,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 ) {
+    start_binary_as(None, repo, args, envs).await
+}
+
+/// [`start_binary`], the server running as the user and group `id` when one is given (the
+/// test must run as root for that).
+pub async fn start_binary_as(
+    id: Option<u32>,
+    repo: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"));
+    if let Some(id) = id {
+        // The standard library drops root's supplementary groups with the uid; git's
+        // configuration is looked for in a home the user may read.
+        command.uid(id).gid(id).env("HOME", repo);
+    }
+    let mut child = command
         .args(["serve", "--repo", repo.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--workers", "2"])
         .args(args)

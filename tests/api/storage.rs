@@ -1,8 +1,9 @@
 //! A full disk and a read-only repository: writes are refused with 507 and 503
 //! (problem+json), nothing half-written is left, reads go on, and writes work again as
 //! soon as space or permission is back, without a restart. The full disk needs root for a
-//! small tmpfs of its own (skipped with a message otherwise); the read-only repository is
-//! a tmpfs remounted read-only as root, else a repository without write permission.
+//! small tmpfs of its own (skipped with a message otherwise); the read-only repository is one
+//! whose write permission is taken away (the server runs unprivileged when the tests run as
+//! root, since root ignores permission bits).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::process::Command;
 use reqwest::Client;
 use serde_json::json;
 
-use crate::helpers::{TOKEN, assert_problem, sample_posts, seed_repo};
+use crate::helpers::{AUTHOR, TOKEN, assert_problem, sample_posts, seed_repo, start_binary_as};
 use crate::locks::{Outcome, assert_answers_were_true, start_server};
 
 fn is_root() -> bool {
@@ -45,15 +46,6 @@ impl Tmpfs {
 
     fn path(&self) -> &Path {
         self.dir.path()
-    }
-
-    fn remount(&self, mode: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(self.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount {mode}");
     }
 }
 
@@ -161,57 +153,84 @@ async fn a_full_disk_refuses_writes_with_507_until_space_is_freed() {
     assert_no_garbage(&repo);
 }
 
-/// Makes the repository read-only and writable again: a read-only remount of a tmpfs as
-/// root (root ignores permission bits), else taking the write permission away.
-enum ReadOnly {
-    Remount(Tmpfs),
-    Permissions(tempfile::TempDir),
+/// The user a read-only repository is served as when the tests run as root: root ignores
+/// permission bits, and a tmpfs cannot be remounted read-only while the server holds files
+/// open for writing (its search index's writer lock), so the server runs unprivileged.
+const NOBODY: u32 = 65534;
+
+/// A repository folder whose write permission is taken away and given back.
+struct ReadOnly {
+    dir: tempfile::TempDir,
 }
 
 impl ReadOnly {
-    fn new(test: &str) -> ReadOnly {
-        if !is_root() {
-            return ReadOnly::Permissions(tempfile::tempdir().unwrap());
-        }
-        match Tmpfs::mount(test) {
-            Some(tmpfs) => ReadOnly::Remount(tmpfs),
-            None => ReadOnly::Permissions(tempfile::tempdir().unwrap()),
-        }
+    fn new() -> ReadOnly {
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), "a+rx", false);
+        ReadOnly { dir }
     }
 
     fn path(&self) -> &Path {
-        match self {
-            ReadOnly::Remount(tmpfs) => tmpfs.path(),
-            ReadOnly::Permissions(dir) => dir.path(),
+        self.dir.path()
+    }
+
+    /// The user the server runs as: unprivileged when the tests run as root.
+    fn server_user(&self) -> Option<u32> {
+        is_root().then_some(NOBODY)
+    }
+
+    /// Hands the seeded repository to the server's user.
+    fn hand_over(&self) {
+        if let Some(user) = self.server_user() {
+            let owner = format!("{user}:{user}");
+            let status = Command::new("chown")
+                .args(["-R", &owner])
+                .arg(self.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown -R {owner}");
+        }
+    }
+
+    /// Gives the repository back to the test's own user, for git's checks.
+    fn take_back(&self) {
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "0:0"])
+                .arg(self.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown -R 0:0");
         }
     }
 
     fn set(&self, read_only: bool) {
-        match self {
-            ReadOnly::Remount(tmpfs) => tmpfs.remount(if read_only { "ro" } else { "rw" }),
-            ReadOnly::Permissions(dir) => {
-                let mode = if read_only { "a-w" } else { "u+w" };
-                let status = Command::new("chmod")
-                    .args(["-R", mode])
-                    .arg(dir.path())
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "chmod -R {mode}");
-            }
-        }
+        let mode = if read_only { "a-w" } else { "u+w" };
+        chmod(self.path(), mode, true);
     }
+}
+
+fn chmod(path: &Path, mode: &str, recursive: bool) {
+    let mut command = Command::new("chmod");
+    if recursive {
+        command.arg("-R");
+    }
+    let status = command.arg(mode).arg(path).status().unwrap();
+    assert!(status.success(), "chmod {mode}");
+}
+
+async fn start_server_as(user: Option<u32>, repo: &Path) -> (tokio::process::Child, u16) {
+    let envs = [("PALIMPSEST_TOKEN", TOKEN), ("PALIMPSEST_AUTHOR", AUTHOR)];
+    let (child, port, _log) = start_binary_as(user, repo, &[], &envs).await;
+    (child, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_repository_refuses_writes_with_503_until_it_is_writable() {
-    let place =
-        ReadOnly::new("a_read_only_repository_refuses_writes_with_503_until_it_is_writable");
-    if matches!(place, ReadOnly::Permissions(_)) && is_root() {
-        println!("skipped: root ignores permission bits and no tmpfs could be mounted");
-        return;
-    }
+    let place = ReadOnly::new();
     let repo = seed_repo(place.path(), &sample_posts());
-    let (mut server, port) = start_server(&repo).await;
+    place.hand_over();
+    let (mut server, port) = start_server_as(place.server_user(), &repo).await;
     let client = Client::new();
     let mut outcomes = vec![accepted(&client, port, "before-read-only").await];
 
@@ -231,7 +250,7 @@ async fn a_read_only_repository_refuses_writes_with_503_until_it_is_writable() {
     // A server started on the read-only repository serves it, and refuses writes the same.
     server.start_kill().unwrap();
     server.wait().await.unwrap();
-    let (mut server, port) = start_server(&repo).await;
+    let (mut server, port) = start_server_as(place.server_user(), &repo).await;
     outcomes.push(
         refused(
             &client,
@@ -247,6 +266,7 @@ async fn a_read_only_repository_refuses_writes_with_503_until_it_is_writable() {
 
     server.start_kill().unwrap();
     server.wait().await.unwrap();
+    place.take_back();
     assert_answers_were_true(&repo, &outcomes);
     assert_no_garbage(&repo);
 }
