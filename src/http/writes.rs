@@ -361,7 +361,9 @@ async fn write(
     };
     match state.writer.write(request).await {
         Ok(written) => {
-            state.metrics.commit_made();
+            if written.committed {
+                state.metrics.commit_made();
+            }
             Ok(respond(state, &written, status))
         }
         Err(refused) => {

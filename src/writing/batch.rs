@@ -73,7 +73,10 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
         let prepared = preparer.take();
         // The snapshot being replaced is freed after the acknowledgements, not before.
         let replaced = site.snapshot();
-        if outcomes.iter().any(Result::is_ok) {
+        if outcomes
+            .iter()
+            .any(|outcome| outcome.as_ref().is_ok_and(|written| written.committed))
+        {
             let shown = match prepared {
                 Some(Ok(prepared)) => site.show(prepared),
                 _ => site.refresh(),
@@ -162,7 +165,9 @@ fn build_group(
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
         let outcome = commit_one(batch, committer, &job.request, parent)?;
-        if let Ok(written) = &outcome {
+        if let Ok(written) = &outcome
+            && written.committed
+        {
             parent = Some(written.commit);
         }
         outcomes.push(outcome);
@@ -194,6 +199,20 @@ fn commit_one(
         Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
+    let file = prepared
+        .text
+        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
+        .transpose()
+        .map_err(unavailable)?;
+    if let (true, Some(tip)) = (prepared.changes.is_empty(), parent) {
+        return Ok(Ok(Written {
+            commit: tip,
+            slug: request.edit.slug().clone(),
+            file,
+            merged: prepared.merged,
+            committed: false,
+        }));
+    }
     let commit = batch
         .write_commit(
             parent,
@@ -206,16 +225,12 @@ fn commit_one(
             },
         )
         .map_err(unavailable)?;
-    let file = prepared
-        .text
-        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
-        .transpose()
-        .map_err(unavailable)?;
     Ok(Ok(Written {
         commit,
         slug: request.edit.slug().clone(),
         file,
         merged: prepared.merged,
+        committed: true,
     }))
 }
 

@@ -4,6 +4,7 @@
 mod concurrency;
 mod contract;
 mod crash;
+mod draft_secrecy;
 mod feed;
 mod helpers;
 mod history;
