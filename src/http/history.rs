@@ -19,8 +19,8 @@ use crate::history::{
     Author, ChangeRef, HistoryIndex, PostDiff, StatsCache, Version, change_stats, diff_versions,
     rfc3339,
 };
-use crate::post::{Post, Slug};
-use crate::site::Snapshot;
+use crate::post::Slug;
+use crate::site::{PastPostError, Snapshot};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -134,34 +134,45 @@ pub async fn post_as_of(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
-    let (etag, body) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
+    let (blob, text, past) = web::block({
+        let snapshot = snapshot.clone();
+        let slug = slug.clone();
+        move || -> Result<_, ApiError> {
+            if !snapshot.history_visible(&slug, audience, &store)? {
+                return Err(no_post(&slug));
+            }
+            let history = &snapshot.history;
+            let reader = store.history_reader()?;
+            let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
+            let past = position.and_then(|p| history.post_history(&slug, Some(p)));
+            let blob = match (&past, position) {
+                (Some(past), _) => Some(past.blob),
+                (None, Some(_)) => None,
+                (None, None) => reader.post_blob_at(commit, &slug)?,
+            };
+            let blob = blob.ok_or_else(|| {
+                ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
+            })?;
+            Ok((blob, text_of(&reader.blob(blob)?), past))
         }
-        let history = &snapshot.history;
-        let reader = store.history_reader()?;
-        let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
-        let past = position.and_then(|p| history.post_history(&slug, Some(p)));
-        let blob = match (&past, position) {
-            (Some(past), _) => Some(past.blob),
-            (None, Some(_)) => None,
-            (None, None) => reader.post_blob_at(commit, &slug)?,
-        };
-        let blob = blob.ok_or_else(|| {
-            ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
-        })?;
-        let text = text_of(&reader.blob(blob)?);
-        let post = Post::parse(slug, &text)?;
-        let links_to: Vec<Slug> = post
-            .links_to
-            .iter()
-            .filter(|target| snapshot.visible(target, audience).is_some())
-            .cloned()
-            .collect();
-        let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
-        Ok((caching::post_etag(blob, &body), body))
     })
     .await??;
+    let post = state
+        .past_posts
+        .get(blob, slug, text)
+        .await
+        .map_err(|error| match error {
+            PastPostError::Invalid(invalid) => ApiError::from(invalid),
+            busy @ PastPostError::Busy => ApiError::Unavailable(busy.to_string()),
+        })?;
+    let links_to: Vec<Slug> = post
+        .links_to
+        .iter()
+        .filter(|target| snapshot.visible(target, audience).is_some())
+        .cloned()
+        .collect();
+    let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+    let etag = caching::post_etag(blob, &body);
     Ok(caching::json_read(request, viewer, &etag, || body))
 }
 

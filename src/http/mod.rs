@@ -29,7 +29,7 @@ use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::site::Site;
+use crate::site::{PastPosts, Site};
 use crate::writing::Writer;
 pub use auth::Viewer;
 pub use write_requests::json_config;
@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// Past versions of posts, rendered once and a few at a time.
+    pub past_posts: PastPosts,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            past_posts: PastPosts::default(),
         }
     }
 }

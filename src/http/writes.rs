@@ -15,7 +15,7 @@ use super::write_responses::{WrittenPost, refusal, respond};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::store::StoreError;
-use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest};
+use crate::writing::{self, Edit, Expected, PostBody, PostFile, WriteError, WriteRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_post)
@@ -48,12 +48,7 @@ pub async fn create_post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(body.slug.as_deref(), post_body)?;
+    let file = prepare_file(body.slug, body.front_matter, body.markdown, body.raw).await?;
     let edit = Edit::Create {
         slug: file.slug,
         text: file.text,
@@ -99,13 +94,15 @@ pub async fn replace_post(
             "the slug differs from the one in the path; rename the post instead",
         ));
     }
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(Some(slug.as_str()), post_body)?;
-    let expected = match (if_match(&request)?, body.base_revision) {
+    let expected = if_match(&request)?;
+    let file = prepare_file(
+        Some(slug.to_string()),
+        body.front_matter,
+        body.markdown,
+        body.raw,
+    )
+    .await?;
+    let expected = match (expected, body.base_revision) {
         (Some(expected), _) => expected,
         (None, Some(revision)) => {
             Expected::Revision(resolve(&state, revision, "base_revision").await?)
@@ -295,6 +292,21 @@ pub async fn restore_post(
         expected,
     };
     write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// Checks and composes the post a create or replace carries, on a blocking thread: the
+/// check renders it (see [`writing::prepare`]).
+async fn prepare_file(
+    slug: Option<String>,
+    front_matter: Option<Value>,
+    markdown: Option<String>,
+    raw: Option<String>,
+) -> Result<PostFile, ApiError> {
+    web::block(move || {
+        let submitted = post_body(front_matter.as_ref(), markdown.as_deref(), raw.as_deref())?;
+        Ok(writing::prepare(slug.as_deref(), submitted)?)
+    })
+    .await?
 }
 
 /// The whole post a create or replace carries: exactly one of the two forms.

@@ -8,6 +8,7 @@
 
 mod log;
 mod order;
+mod past_posts;
 mod saving;
 mod snapshot;
 mod versions;
@@ -22,6 +23,7 @@ use crate::history::{self, HistoryIndex};
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
+pub use past_posts::{PastPostError, PastPosts};
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::merge;
-use super::submission::Rejection;
+use super::submission::{self, Rejection};
 use crate::post::{self, FrontMatter, Post, PostError, Slug};
 use crate::store::{Change, Identity, Oid};
 
@@ -204,7 +204,9 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let invalid =
                 |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
             let text = patch(&current, front_matter).map_err(invalid)?;
-            Post::front_matter(&text).map_err(invalid)?;
+            let patched = Post::front_matter(&text).map_err(invalid)?;
+            submission::check_front_matter_slug(&patched.fields, slug)
+                .map_err(WriteError::Invalid)?;
             Ok(upsert(slug, text, merged, Some(&bytes)))
         }
         Edit::Delete { slug, expected } => {

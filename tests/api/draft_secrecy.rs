@@ -22,14 +22,9 @@ async fn create_draft(app: &TestApp) -> Value {
 async fn public_log(app: &TestApp) -> String {
     let mut text = String::new();
     for page in 1..=20 {
-        let body: Value = app
-            .get(&format!("/api/v1/history?page={page}&per_page=100"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = app
+            .json(&format!("/api/v1/history?page={page}&per_page=100"))
+            .await;
         text.push_str(&body.to_string());
         if body["commits"].as_array().is_none_or(Vec::is_empty) {
             break;

@@ -160,6 +160,11 @@ impl TestApp {
         commit.to_string()
     }
 
+    /// The body of an anonymous `GET path`, as JSON, whatever the status.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
     /// The body of an anonymous `GET path`, as text, whatever the status.
     pub async fn text(&self, path: &str) -> String {
         self.get(path).send().await.unwrap().text().await.unwrap()

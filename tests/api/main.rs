@@ -12,5 +12,6 @@ mod list_order;
 mod openapi;
 mod operations;
 mod reading;
+mod render_limits;
 mod tokens;
 mod writing;
