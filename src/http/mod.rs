@@ -16,6 +16,7 @@ pub mod openapi;
 mod posts;
 pub mod problem_fallback;
 mod tags;
+mod unique_keys;
 mod views;
 mod write_requests;
 mod write_responses;

@@ -179,8 +179,9 @@ pub struct NewPost {
     /// The slug; default: the front matter's `slug`, else one made from the title.
     #[schema(example = "kv-cache-growth")]
     pub slug: Option<String>,
-    /// Front matter as an object; `title` is required.
+    /// Front matter as an object; `title` is required; each key at most once.
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "super::unique_keys::optional")]
     pub front_matter: Option<Value>,
     /// The body, after the front matter.
     pub markdown: Option<String>,
@@ -199,6 +200,7 @@ pub struct ReplacedPost {
     /// Must equal the slug in the path if given (renaming is its own endpoint).
     pub slug: Option<String>,
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "super::unique_keys::optional")]
     pub front_matter: Option<Value>,
     pub markdown: Option<String>,
     pub raw: Option<String>,
@@ -215,6 +217,7 @@ pub struct ReplacedPost {
 #[schema(example = json!({"front_matter": {"status": "published", "date": "2026-11-29"}, "message": "Publish the KV cache post"}))]
 pub struct FrontMatterPatch {
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "super::unique_keys::required")]
     pub front_matter: Value,
     /// The commit message; default `Update post <slug>`, or `Publish post <slug>`.
     pub message: Option<String>,

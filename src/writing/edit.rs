@@ -206,6 +206,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let text = patch(&current, front_matter).map_err(invalid)?;
             let patched = Post::front_matter(&text).map_err(invalid)?;
             submission::check_front_matter_slug(&patched.fields, slug)
+                .and_then(|()| submission::check_characters(front_matter, "", false))
                 .map_err(WriteError::Invalid)?;
             Ok(upsert(slug, text, merged, Some(&bytes)))
         }

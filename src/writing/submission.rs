@@ -80,12 +80,58 @@ pub fn prepare(slug: Option<&str>, body: PostBody<'_>) -> Result<PostFile, Rejec
     };
     let front_matter =
         Post::front_matter(&text).map_err(|e| Rejection::from_post_error(&e, raw))?;
+    check_characters(&front_matter.fields, &text, raw)?;
     check_render_cost(&text, raw)?;
     let slug = choose_slug(slug, &front_matter.fields, &front_matter.title)?;
     // What is committed reads back as a post: its front matter, read here as the site will
     // read it, is all a post can fail on (the Markdown always renders). The site renders
     // it while the writer makes the commit durable, off the acknowledgement's path.
     Ok(PostFile { slug, text })
+}
+
+/// Whether `c` may not be stored in a post: a control character other than tab and line
+/// breaks. A NUL makes git treat the file as binary (its diffs say only "Binary files
+/// differ"); the others render as nothing or break terminals.
+fn forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Refuses control characters in the post's file and in its front matter's values (where a
+/// YAML escape such as `"\0"` hides them from the file), naming the field that holds one.
+///
+/// # Errors
+/// A [`Rejection`] naming the front matter key, or `markdown` (`raw`) for the body.
+pub fn check_characters(
+    fields: &Map<String, Value>,
+    text: &str,
+    raw: bool,
+) -> Result<(), Rejection> {
+    fn holds(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.chars().any(forbidden),
+            Value::Array(items) => items.iter().any(holds),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| k.chars().any(forbidden) || holds(v)),
+            _ => false,
+        }
+    }
+    let refuse = |field: &str| {
+        Err(Rejection::new(
+            field,
+            "control characters (NUL and others but tab and line breaks) are not allowed",
+        ))
+    };
+    if let Some((key, _)) = fields
+        .iter()
+        .find(|(key, value)| key.chars().any(forbidden) || holds(value))
+    {
+        return refuse(if raw { "raw" } else { key });
+    }
+    if text.chars().any(forbidden) {
+        return refuse(if raw { "raw" } else { "markdown" });
+    }
+    Ok(())
 }
 
 /// Refuses a post that would cost more to render than [`post::limits`] allows, so that the

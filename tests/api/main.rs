@@ -14,4 +14,5 @@ mod operations;
 mod reading;
 mod render_limits;
 mod tokens;
+mod validation;
 mod writing;
