@@ -95,7 +95,7 @@ pub async fn list_revisions(
     tag = "history",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)"),
+        ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)", pattern = "^[0-9a-fA-F]{4,40}$"),
     ),
     responses(
         (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then, a dash and a hash of the body", body = PostView),

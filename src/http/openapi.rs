@@ -11,8 +11,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
+mod post_bodies;
 
 use conventions::Conventions;
+use post_bodies::PostBodies;
 
 use super::{
     feed, health, history, history_views, listing, metrics, posts, tags, views, write_requests,
@@ -68,7 +70,7 @@ use crate::error::{FieldError, Problem};
         crate::history::ChangeKind,
         crate::history::SectionStatus,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions),
+    modifiers(&BearerAuth, &Documents, &Conventions, &PostBodies),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),

@@ -205,7 +205,7 @@ pub struct ReplacedPost {
     pub markdown: Option<String>,
     pub raw: Option<String>,
     /// The commit the edit is based on, instead of `If-Match`.
-    #[schema(example = "3f2a9c1")]
+    #[schema(example = "3f2a9c1", pattern = "^[0-9a-fA-F]{4,40}$")]
     pub base_revision: Option<String>,
     /// The commit message; default `Update post <slug>`.
     pub message: Option<String>,
@@ -228,6 +228,8 @@ pub struct FrontMatterPatch {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"new_slug": "kv-cache", "message": "Shorter slug"}))]
 pub struct NewSlug {
+    /// A slug: lowercase letters and digits in hyphen-separated runs, at most 80 characters.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 80)]
     pub new_slug: String,
     /// The commit message; default `Rename post <old> to <new>`.
     pub message: Option<String>,
@@ -239,6 +241,7 @@ pub struct NewSlug {
 #[schema(example = json!({"revision": "3f2a9c1", "message": "Back to the first takeaway"}))]
 pub struct RestoredRevision {
     /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits).
+    #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub revision: String,
     /// The commit message; default `Restore post <slug> to <short revision>`.
     pub message: Option<String>,

@@ -94,7 +94,9 @@ pub async fn replace_post(
             "the slug differs from the one in the path; rename the post instead",
         ));
     }
-    let expected = if_match(&request)?;
+    if let Some(revision) = &body.base_revision {
+        check_revision("base_revision", revision)?;
+    }
     let file = prepare_file(
         Some(slug.to_string()),
         body.front_matter,
@@ -102,7 +104,7 @@ pub async fn replace_post(
         body.raw,
     )
     .await?;
-    let expected = match (expected, body.base_revision) {
+    let expected = match (if_match(&request)?, body.base_revision) {
         (Some(expected), _) => expected,
         (None, Some(revision)) => {
             Expected::Revision(resolve(&state, revision, "base_revision").await?)
@@ -205,7 +207,7 @@ pub async fn delete_post(
         (status = 400, description = "Invalid JSON or slug", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A post with the new slug exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post with the new slug exists (this post included)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
     ),
@@ -225,10 +227,8 @@ pub async fn rename_post(
     let to = Slug::parse(&body.new_slug)
         .map_err(|e| ApiError::invalid_field("new_slug", e.to_string()))?;
     if to == from {
-        return Err(ApiError::invalid_field(
-            "new_slug",
-            "the new slug is the current one",
-        ));
+        // The slug is taken, by this very post.
+        return Err(ApiError::Conflict(format!("the post is already at `{to}`")));
     }
     let edit = Edit::Rename {
         from,
@@ -267,6 +267,7 @@ pub async fn restore_post(
     let slug = Slug::parse(&slug)?;
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
+    check_revision("revision", &body.revision)?;
     let expected = if_match(&request)?.unwrap_or(Expected::Current);
     // The post is followed back across renames: its file then may have had another name.
     let snapshot = state.site.snapshot();
@@ -342,6 +343,19 @@ async fn resolve(
     web::block(move || store.resolve_revision(&revision))
         .await?
         .map_err(|error| revision_error(error, field))
+}
+
+/// A revision in the body field `field` must be written as one before any header is
+/// looked at, so a malformed request is a 400 whatever its `If-Match`.
+fn check_revision(field: &str, revision: &str) -> Result<(), ApiError> {
+    if crate::store::is_revision(revision) {
+        Ok(())
+    } else {
+        Err(revision_error(
+            StoreError::InvalidRevision(revision.to_string()),
+            field,
+        ))
+    }
 }
 
 /// A revision the client sent in the body field `field` that names no usable commit.

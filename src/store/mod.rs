@@ -30,7 +30,7 @@ pub use commit::{Change, CommitRequest, Identity};
 pub use git2::Oid;
 pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
-pub use read::PostFile;
+pub use read::{PostFile, is_revision};
 pub use seed::{SeedReport, seed_repository};
 pub use session::{Batch, WriteSession};
 

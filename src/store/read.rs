@@ -84,6 +84,12 @@ impl Store {
     }
 }
 
+/// Whether `rev` is written as a revision: a commit id or a prefix of one, 4 to 40
+/// hexadecimal digits (what the OpenAPI document's pattern says).
+pub fn is_revision(rev: &str) -> bool {
+    (4..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The commit `rev` names (a full id or an unambiguous prefix of 4 to 40 hexadecimal
 /// digits), wherever it is in the repository; reachability is the caller's check.
 ///
@@ -91,8 +97,7 @@ impl Store {
 /// `InvalidRevision` for anything that is not hex, `UnknownRevision` when no commit matches,
 /// `AmbiguousRevision` for a prefix matching several objects.
 pub(crate) fn lookup_commit_in(repo: &Repository, rev: &str) -> Result<Oid, StoreError> {
-    let is_hex = rev.bytes().all(|b| b.is_ascii_hexdigit());
-    if !(4..=40).contains(&rev.len()) || !is_hex {
+    if !is_revision(rev) {
         return Err(StoreError::InvalidRevision(rev.to_string()));
     }
     let unknown = || StoreError::UnknownRevision(rev.to_string());

@@ -116,3 +116,27 @@ async fn the_bearer_scheme_is_case_insensitive() {
         .unwrap();
     assert_problem(wrong, 401).await;
 }
+
+#[tokio::test]
+async fn what_the_openapi_document_promises_is_what_the_server_enforces() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/history?page=1000001",
+        "/api/v1/posts/attention-scaling/revisions?page=1000001",
+        "/api/v1/posts/attention-scaling/revisions/0",
+        "/api/v1/posts/attention-scaling/diff?to=",
+    ] {
+        assert_problem(app.get(path).send().await.unwrap(), 400).await;
+    }
+    let same = json!({"new_slug": SLUG});
+    assert_problem(app.rename_post(SLUG, &same).await, 409).await;
+    let restore = app
+        .as_author(Method::POST, &format!("/api/v1/posts/{SLUG}/restore"))
+        .header("if-match", "")
+        .json(&json!({"revision": ""}));
+    let problem = assert_problem(restore.send().await.unwrap(), 400).await;
+    assert_eq!(
+        problem["errors"][0]["field"], "revision",
+        "checked before If-Match"
+    );
+}
