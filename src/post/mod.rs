@@ -204,4 +204,6 @@ impl PostError {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -167,3 +167,20 @@ pub(crate) fn blob_in(repo: &Repository, blob: Oid) -> Result<Option<Vec<u8>>, S
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod revision_properties {
+    use proptest::prelude::*;
+
+    use super::is_revision;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_revision_is_4_to_40_hexadecimal_digits(text in "[0-9a-fA-F]{0,45}|\\PC{0,12}") {
+            let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(is_revision(&text), hex && (4..=40).contains(&text.len()));
+        }
+    }
+}
