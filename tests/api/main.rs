@@ -15,4 +15,5 @@ mod reading;
 mod render_limits;
 mod tokens;
 mod validation;
+mod write_model;
 mod writing;
