@@ -207,7 +207,7 @@ pub async fn get_diff(
     let store = state.site.store().clone();
     let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
-    let body = web::block(move || -> Result<_, ApiError> {
+    let (key, old, new) = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
             return Err(no_post(&slug));
         }
@@ -240,18 +240,27 @@ pub async fn get_diff(
             Some((commit, position)) => version_at(&snapshot, &reader, &slug, commit, position)?,
             None => None,
         };
-        let (unified, front_matter, sections, open_questions) =
-            diff_versions(as_version(&old), as_version(&new))?;
-        Ok(views::to_bytes(&PostDiff {
-            from: from.map(|(commit, _)| commit.to_string()),
-            to: to.to_string(),
-            unified,
-            front_matter,
-            sections,
-            open_questions,
-        }))
+        let key = (slug, from.map(|(commit, _)| commit), to);
+        Ok((key, old, new))
     })
     .await??;
+    let (from, to) = (key.1, key.2);
+    let body = state
+        .past_posts
+        .diff(key, move || -> Result<_, ApiError> {
+            let (unified, front_matter, sections, open_questions) =
+                diff_versions(as_version(&old), as_version(&new))?;
+            Ok(views::to_bytes(&PostDiff {
+                from: from.map(|commit| commit.to_string()),
+                to: to.to_string(),
+                unified,
+                front_matter,
+                sections,
+                open_questions,
+            }))
+        })
+        .await
+        .map_err(|busy| ApiError::Unavailable(busy.to_string()))??;
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 

@@ -1,21 +1,24 @@
-//! Past versions of posts, rendered once: anyone may ask for any version (`?rev=`,
-//! `/revisions/{rev}`), so each is rendered at most once while it stays in a cache bounded
-//! in bytes, and only a few are rendered at a time; the rest wait briefly, then are told to
-//! come back (503 with `Retry-After`).
+//! Past versions of posts and diffs between them, computed once: anyone may ask for any
+//! version (`?rev=`, `/revisions/{rev}`) or any pair (`/diff?from=&to=`), so each is
+//! computed at most once while it stays in a cache bounded in bytes, and only a few are
+//! computed at a time; the rest wait briefly, then are told to come back (503 with
+//! `Retry-After`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::Semaphore;
 
 use crate::post::{Post, PostError, Slug};
 use crate::store::Oid;
 
-/// How much rendered past versions may hold, counted as the bytes of their text and HTML.
+/// How much rendered past versions may hold, counted as the bytes of their text and HTML;
+/// diffs may hold as much again.
 const BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
-/// How many past versions are rendered at once, at most.
+/// How many past versions and diffs are computed at once, at most.
 const CONCURRENT_RENDERS: usize = 2;
 
 /// How long a render waits for its turn before the client is asked to retry.
@@ -24,7 +27,17 @@ const RENDER_WAIT: Duration = Duration::from_secs(2);
 /// The cache of rendered past versions and the turns to render one.
 pub struct PastPosts {
     cache: Mutex<Cache>,
+    diffs: Mutex<DiffCache>,
     renders: Semaphore,
+}
+
+/// A diff as answered: the post, and the commits it goes from (none: an empty file) and to.
+pub type DiffKey = (Slug, Option<Oid>, Oid);
+
+/// Serialised diffs, least recently used first out.
+struct DiffCache {
+    bodies: LruCache<DiffKey, Bytes>,
+    bytes: usize,
 }
 
 /// Rendered versions by file and slug (the slug is part of the post: its links to itself are
@@ -39,7 +52,7 @@ struct Cache {
 pub enum PastPostError {
     #[error(transparent)]
     Invalid(#[from] PostError),
-    #[error("too many past versions are being rendered; try again in a moment")]
+    #[error("too many past versions and diffs are being computed; try again in a moment")]
     Busy,
 }
 
@@ -48,6 +61,10 @@ impl Default for PastPosts {
         PastPosts {
             cache: Mutex::new(Cache {
                 posts: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            diffs: Mutex::new(DiffCache {
+                bodies: LruCache::unbounded(),
                 bytes: 0,
             }),
             renders: Semaphore::new(CONCURRENT_RENDERS),
@@ -70,10 +87,7 @@ impl PastPosts {
         if let Some(post) = self.lock().posts.get(&key) {
             return Ok(post.clone());
         }
-        let _turn = tokio::time::timeout(RENDER_WAIT, self.renders.acquire())
-            .await
-            .map_err(|_| PastPostError::Busy)?
-            .map_err(|_| PastPostError::Busy)?;
+        let _turn = self.turn().await?;
         // Another request may have rendered it while this one waited.
         if let Some(post) = self.lock().posts.get(&key) {
             return Ok(post.clone());
@@ -85,6 +99,55 @@ impl PastPosts {
         let post = Arc::new(post);
         self.insert(key, post.clone());
         Ok(post)
+    }
+
+    /// The serialised diff `key` names, computed by `compute` unless cached.
+    ///
+    /// # Errors
+    /// `Busy` when no turn to compute came in time; `compute`'s own error as the inner one.
+    pub async fn diff<E: Send + 'static>(
+        &self,
+        key: DiffKey,
+        compute: impl FnOnce() -> Result<Bytes, E> + Send + 'static,
+    ) -> Result<Result<Bytes, E>, PastPostError> {
+        if let Some(body) = self.lock_diffs().bodies.get(&key) {
+            return Ok(Ok(body.clone()));
+        }
+        let _turn = self.turn().await?;
+        if let Some(body) = self.lock_diffs().bodies.get(&key) {
+            return Ok(Ok(body.clone()));
+        }
+        let body = match tokio::task::spawn_blocking(compute).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(error)) => return Ok(Err(error)),
+            Err(_) => return Err(PastPostError::Busy),
+        };
+        if body.len() <= BUDGET_BYTES {
+            let mut cache = self.lock_diffs();
+            if let Some(replaced) = cache.bodies.put(key, body.clone()) {
+                cache.bytes -= replaced.len();
+            }
+            cache.bytes += body.len();
+            while cache.bytes > BUDGET_BYTES {
+                match cache.bodies.pop_lru() {
+                    Some((_, evicted)) => cache.bytes -= evicted.len(),
+                    None => break,
+                }
+            }
+        }
+        Ok(Ok(body))
+    }
+
+    /// A turn to compute, waited for at most [`RENDER_WAIT`].
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, PastPostError> {
+        tokio::time::timeout(RENDER_WAIT, self.renders.acquire())
+            .await
+            .map_err(|_| PastPostError::Busy)?
+            .map_err(|_| PastPostError::Busy)
+    }
+
+    fn lock_diffs(&self) -> std::sync::MutexGuard<'_, DiffCache> {
+        self.diffs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn insert(&self, key: (Oid, Slug), post: Arc<Post>) {
