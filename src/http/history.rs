@@ -20,7 +20,7 @@ use crate::history::{
     rfc3339,
 };
 use crate::post::Slug;
-use crate::site::{PastPostError, Snapshot};
+use crate::site::{BodyKey, PastPostError, Snapshot};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -134,9 +134,10 @@ pub async fn post_as_of(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
-    let (blob, text, past) = web::block({
+    let tip = snapshot.tip;
+    let (blob, key, fresh) = web::block({
         let snapshot = snapshot.clone();
-        let slug = slug.clone();
+        let past_posts = state.past_posts.clone();
         move || -> Result<_, ApiError> {
             if !snapshot.history_visible(&slug, audience, &store)? {
                 return Err(no_post(&slug));
@@ -153,25 +154,42 @@ pub async fn post_as_of(
             let blob = blob.ok_or_else(|| {
                 ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
             })?;
-            Ok((blob, text_of(&reader.blob(blob)?), past))
+            let key = BodyKey::Version {
+                slug: slug.clone(),
+                commit,
+                tip,
+                audience,
+            };
+            if let Some(body) = past_posts.cached(&key) {
+                return Ok((blob, key, Err(body)));
+            }
+            Ok((blob, key, Ok((slug, text_of(&reader.blob(blob)?), past))))
         }
     })
     .await??;
-    let post = state
-        .past_posts
-        .get(blob, slug, text)
-        .await
-        .map_err(|error| match error {
-            PastPostError::Invalid(invalid) => ApiError::from(invalid),
-            busy @ PastPostError::Busy => ApiError::Unavailable(busy.to_string()),
-        })?;
-    let links_to: Vec<Slug> = post
-        .links_to
-        .iter()
-        .filter(|target| snapshot.visible(target, audience).is_some())
-        .cloned()
-        .collect();
-    let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+    let body = match fresh {
+        Err(cached) => cached,
+        Ok((slug, text, past)) => {
+            let post =
+                state
+                    .past_posts
+                    .get(blob, slug, text)
+                    .await
+                    .map_err(|error| match error {
+                        PastPostError::Invalid(invalid) => ApiError::from(invalid),
+                        busy @ PastPostError::Busy => ApiError::Unavailable(busy.to_string()),
+                    })?;
+            let links_to: Vec<Slug> = post
+                .links_to
+                .iter()
+                .filter(|target| snapshot.visible(target, audience).is_some())
+                .cloned()
+                .collect();
+            let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+            state.past_posts.remember(key, body.clone());
+            body
+        }
+    };
     let etag = caching::post_etag(blob, &body);
     Ok(caching::json_read(request, viewer, &etag, || body))
 }
@@ -245,6 +263,7 @@ pub async fn get_diff(
     })
     .await??;
     let (from, to) = (key.1, key.2);
+    let key = BodyKey::Diff(key.0, from, to);
     let body = state
         .past_posts
         .diff(key, move || -> Result<_, ApiError> {

@@ -50,7 +50,7 @@ pub struct AppState {
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
     /// Past versions of posts, rendered once and a few at a time.
-    pub past_posts: PastPosts,
+    pub past_posts: Arc<PastPosts>,
 }
 
 impl AppState {
@@ -62,7 +62,7 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
-            past_posts: PastPosts::default(),
+            past_posts: Arc::new(PastPosts::default()),
         }
     }
 }

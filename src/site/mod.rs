@@ -23,7 +23,7 @@ use crate::history::{self, HistoryIndex};
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
-pub use past_posts::{PastPostError, PastPosts};
+pub use past_posts::{BodyKey, PastPostError, PastPosts};
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::Semaphore;
 
+use super::Audience;
 use crate::post::{Post, PostError, Slug};
 use crate::store::Oid;
 
@@ -31,12 +32,24 @@ pub struct PastPosts {
     renders: Semaphore,
 }
 
-/// A diff as answered: the post, and the commits it goes from (none: an empty file) and to.
-pub type DiffKey = (Slug, Option<Oid>, Oid);
+/// A response body kept once computed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BodyKey {
+    /// A diff: the post, and the commits it goes from (none: an empty file) and to.
+    Diff(Slug, Option<Oid>, Oid),
+    /// A past version as served to `audience` while the branch is at `tip` (its links to
+    /// other posts depend on which are visible then).
+    Version {
+        slug: Slug,
+        commit: Oid,
+        tip: Option<Oid>,
+        audience: Audience,
+    },
+}
 
-/// Serialised diffs, least recently used first out.
+/// Serialised diffs and past versions, least recently used first out.
 struct DiffCache {
-    bodies: LruCache<DiffKey, Bytes>,
+    bodies: LruCache<BodyKey, Bytes>,
     bytes: usize,
 }
 
@@ -107,7 +120,7 @@ impl PastPosts {
     /// `Busy` when no turn to compute came in time; `compute`'s own error as the inner one.
     pub async fn diff<E: Send + 'static>(
         &self,
-        key: DiffKey,
+        key: BodyKey,
         compute: impl FnOnce() -> Result<Bytes, E> + Send + 'static,
     ) -> Result<Result<Bytes, E>, PastPostError> {
         if let Some(body) = self.lock_diffs().bodies.get(&key) {
@@ -122,20 +135,31 @@ impl PastPosts {
             Ok(Err(error)) => return Ok(Err(error)),
             Err(_) => return Err(PastPostError::Busy),
         };
-        if body.len() <= BUDGET_BYTES {
-            let mut cache = self.lock_diffs();
-            if let Some(replaced) = cache.bodies.put(key, body.clone()) {
-                cache.bytes -= replaced.len();
-            }
-            cache.bytes += body.len();
-            while cache.bytes > BUDGET_BYTES {
-                match cache.bodies.pop_lru() {
-                    Some((_, evicted)) => cache.bytes -= evicted.len(),
-                    None => break,
-                }
+        self.remember(key, body.clone());
+        Ok(Ok(body))
+    }
+
+    /// The body kept under `key`, if any.
+    pub fn cached(&self, key: &BodyKey) -> Option<Bytes> {
+        self.lock_diffs().bodies.get(key).cloned()
+    }
+
+    /// Keeps `body` under `key`, within the budget.
+    pub fn remember(&self, key: BodyKey, body: Bytes) {
+        if body.len() > BUDGET_BYTES {
+            return;
+        }
+        let mut cache = self.lock_diffs();
+        if let Some(replaced) = cache.bodies.put(key, body.clone()) {
+            cache.bytes -= replaced.len();
+        }
+        cache.bytes += body.len();
+        while cache.bytes > BUDGET_BYTES {
+            match cache.bodies.pop_lru() {
+                Some((_, evicted)) => cache.bytes -= evicted.len(),
+                None => break,
             }
         }
-        Ok(Ok(body))
     }
 
     /// A turn to compute, waited for at most [`RENDER_WAIT`].
