@@ -20,6 +20,7 @@ mod preview;
 pub mod problem_fallback;
 mod search;
 mod tags;
+mod unique_keys;
 mod views;
 mod write_requests;
 mod write_responses;
@@ -34,7 +35,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::search::Search;
-use crate::site::Site;
+use crate::site::{PastPosts, Site};
 use crate::writing::Writer;
 pub use auth::Viewer;
 pub use write_requests::json_config;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub cors_origins: cors::WriteOrigins,
     /// The largest asset accepted, in bytes.
     pub max_asset_bytes: usize,
+    /// Past versions of posts, rendered once and a few at a time.
+    pub past_posts: Arc<PastPosts>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             public_url: settings.public_url.clone(),
             cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
             max_asset_bytes: settings.max_asset_bytes,
+            past_posts: Arc::new(PastPosts::default()),
         }
     }
 }

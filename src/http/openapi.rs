@@ -12,9 +12,11 @@ use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
 mod free_form;
+mod post_bodies;
 
 use conventions::Conventions;
 use free_form::FreeFormMaps;
+use post_bodies::PostBodies;
 
 use super::{
     assets, feed, health, history, history_views, listing, metrics, posts, preview, search, tags,
@@ -76,7 +78,7 @@ use crate::error::{FieldError, Problem};
         crate::history::ChangeKind,
         crate::history::SectionStatus,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps),
+    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps, &PostBodies),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),

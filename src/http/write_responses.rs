@@ -19,7 +19,9 @@ use crate::writing::{Subject, WriteError, Written};
 pub struct WrittenPost<'a> {
     #[serde(flatten)]
     pub post: PostView<'a>,
-    /// The commit this write made.
+    /// The commit this write made. A write that changes nothing (the same content, an
+    /// empty patch, a restore to the current version) makes no commit: it answers 200 with
+    /// the post as it is, and `commit` is the branch tip it was compared with.
     #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
     pub commit: String,
     /// Whether the edit was based on an older version and merged with the changes since.

@@ -15,7 +15,7 @@ use super::write_responses::{WrittenPost, refusal, respond};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::store::StoreError;
-use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest, Written};
+use crate::writing::{self, Edit, Expected, PostBody, PostFile, WriteError, WriteRequest, Written};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_post)
@@ -50,12 +50,7 @@ pub async fn create_post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(body.slug.as_deref(), post_body)?;
+    let file = prepare_file(body.slug, body.front_matter, body.markdown, body.raw).await?;
     let edit = Edit::Create {
         slug: file.slug,
         text: file.text,
@@ -103,12 +98,16 @@ pub async fn replace_post(
             "the slug differs from the one in the path; rename the post instead",
         ));
     }
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(Some(slug.as_str()), post_body)?;
+    if let Some(revision) = &body.base_revision {
+        check_revision("base_revision", revision)?;
+    }
+    let file = prepare_file(
+        Some(slug.to_string()),
+        body.front_matter,
+        body.markdown,
+        body.raw,
+    )
+    .await?;
     let expected = match (if_match(&request)?, body.base_revision) {
         (Some(expected), _) => expected,
         (None, Some(revision)) => {
@@ -216,7 +215,7 @@ pub async fn delete_post(
         (status = 400, description = "Invalid JSON or slug", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A post with the new slug exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post with the new slug exists (this post included)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
@@ -238,10 +237,8 @@ pub async fn rename_post(
     let to = Slug::parse(&body.new_slug)
         .map_err(|e| ApiError::invalid_field("new_slug", e.to_string()))?;
     if to == from {
-        return Err(ApiError::invalid_field(
-            "new_slug",
-            "the new slug is the current one",
-        ));
+        // The slug is taken, by this very post.
+        return Err(ApiError::Conflict(format!("the post is already at `{to}`")));
     }
     let edit = Edit::Rename {
         from,
@@ -282,6 +279,7 @@ pub async fn restore_post(
     let slug = Slug::parse(&slug)?;
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
+    check_revision("revision", &body.revision)?;
     let expected = if_match(&request)?.unwrap_or(Expected::Current);
     // The post is followed back across renames: its file then may have had another name.
     let snapshot = state.site.snapshot();
@@ -307,6 +305,21 @@ pub async fn restore_post(
         expected,
     };
     write(&state, edit, author, body.message, StatusCode::OK).await
+}
+
+/// Checks and composes the post a create or replace carries, on a blocking thread: the
+/// check renders it (see [`writing::prepare`]).
+async fn prepare_file(
+    slug: Option<String>,
+    front_matter: Option<Value>,
+    markdown: Option<String>,
+    raw: Option<String>,
+) -> Result<PostFile, ApiError> {
+    web::block(move || {
+        let submitted = post_body(front_matter.as_ref(), markdown.as_deref(), raw.as_deref())?;
+        Ok(writing::prepare(slug.as_deref(), submitted)?)
+    })
+    .await?
 }
 
 /// The whole post a create or replace carries: exactly one of the two forms.
@@ -345,6 +358,19 @@ async fn resolve(
     })
     .await?
     .map_err(|error| revision_error(error, field))
+}
+
+/// A revision in the body field `field` must be written as one before any header is
+/// looked at, so a malformed request is a 400 whatever its `If-Match`.
+fn check_revision(field: &str, revision: &str) -> Result<(), ApiError> {
+    if crate::store::is_revision(revision) {
+        Ok(())
+    } else {
+        Err(revision_error(
+            StoreError::InvalidRevision(revision.to_string()),
+            field,
+        ))
+    }
 }
 
 /// A revision the client sent in the body field `field` that names no usable commit.
@@ -390,7 +416,9 @@ pub(super) async fn commit(
     };
     match state.writer.write(request).await {
         Ok(written) => {
-            state.metrics.commit_made();
+            if written.committed {
+                state.metrics.commit_made();
+            }
             Ok(written)
         }
         Err(refused) => {

@@ -7,6 +7,7 @@ pub mod asset;
 mod file;
 pub mod front_matter;
 mod headings;
+pub mod limits;
 pub mod links;
 pub mod render;
 mod sanitize;
@@ -69,6 +70,9 @@ pub struct Post {
     pub word_count: usize,
     /// `ceil(word_count / 220)`.
     pub reading_minutes: u32,
+    /// Why the body is shown as plain text instead of rendered (see [`limits`]), if it is.
+    #[serde(skip)]
+    pub not_rendered: Option<String>,
 }
 
 impl Post {
@@ -108,12 +112,21 @@ impl Post {
         markdown: &str,
         addresses: &Addresses,
     ) -> Post {
+        if let Some(warning) = limits::body_over_limit(markdown) {
+            return Post::as_plain_text(slug, front_matter, markdown, warning);
+        }
         let document = render::Document::parse_with(markdown, addresses);
         let spans = sections::spans(&document, markdown);
         let sections: Vec<Section> = spans
             .iter()
             .map(|span| span.to_section(&document, markdown))
             .collect();
+        let html = document.html(&document.events);
+        let html_bytes = html.len() + sections.iter().map(|s| s.html.len()).sum::<usize>();
+        if html_bytes > limits::MAX_HTML_BYTES {
+            let warning = limits::html_over_limit(html_bytes);
+            return Post::as_plain_text(slug, front_matter, markdown, warning);
+        }
         let summary = front_matter
             .summary
             .filter(|summary| !summary.trim().is_empty())
@@ -138,7 +151,7 @@ impl Post {
             summary,
             front_matter: front_matter.fields,
             markdown: markdown.to_owned(),
-            html: document.html(&document.events),
+            html,
             open_questions: sections::open_questions(&sections),
             toc: document.toc,
             sections,
@@ -147,6 +160,41 @@ impl Post {
             assets,
             word_count,
             reading_minutes: text::reading_minutes(word_count),
+            not_rendered: None,
+        }
+    }
+}
+
+impl Post {
+    /// A post whose body is too costly to render: its body as escaped plain text, no
+    /// sections, and `warning` saying why.
+    fn as_plain_text(
+        slug: Slug,
+        front_matter: FrontMatter,
+        markdown: &str,
+        warning: String,
+    ) -> Post {
+        let mut warnings = front_matter.warnings;
+        warnings.push(warning.clone());
+        Post {
+            slug,
+            title: front_matter.title,
+            date: front_matter.date,
+            tags: front_matter.tags,
+            status: front_matter.status,
+            summary: front_matter.summary,
+            front_matter: front_matter.fields,
+            markdown: markdown.to_owned(),
+            html: limits::plain_text(markdown),
+            toc: Vec::new(),
+            sections: Vec::new(),
+            open_questions: Vec::new(),
+            warnings,
+            links_to: Vec::new(),
+            assets: Vec::new(),
+            word_count: 0,
+            reading_minutes: 0,
+            not_rendered: Some(warning),
         }
     }
 }
@@ -182,5 +230,7 @@ impl PostError {
     }
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -85,8 +85,12 @@ pub struct Section {
     pub html: String,
 }
 
-/// Splits a Markdown body into its sections.
+/// Splits a Markdown body into its sections; none for a body over
+/// [`MAX_BODY_BYTES`](super::limits::MAX_BODY_BYTES), which is not rendered.
 pub fn split(markdown: &str) -> Vec<Section> {
+    if super::limits::body_over_limit(markdown).is_some() {
+        return Vec::new();
+    }
     let document = Document::parse(markdown);
     spans(&document, markdown)
         .iter()

@@ -9,6 +9,7 @@
 mod assets;
 mod log;
 mod order;
+mod past_posts;
 mod saving;
 mod snapshot;
 mod versions;
@@ -25,6 +26,7 @@ use crate::store::{self, HistoryReader, Oid, Store, StoreError};
 pub use assets::Assets;
 pub use log::Log;
 pub use order::{PostOrder, StatusSelection};
+pub use past_posts::{BodyKey, PastPostError, PastPosts};
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 

@@ -13,7 +13,7 @@ use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
 const MAX_CHANGED_POSTS: usize = 64;
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Audience {
     Public = 0,
     Authors = 1,

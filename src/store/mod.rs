@@ -35,7 +35,7 @@ pub use failure::WriteFailure;
 pub use git2::Oid;
 pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
-pub use read::PostFile;
+pub use read::{PostFile, is_revision};
 pub use seed::{SeedReport, seed_repository};
 pub use session::{Batch, LOOSE_OBJECTS_PER_PACK, WriteSession};
 

@@ -34,6 +34,12 @@ impl Store {
     }
 }
 
+/// Whether `rev` is written as a revision: a commit id or a prefix of one, 4 to 40
+/// hexadecimal digits (what the OpenAPI document's pattern says).
+pub fn is_revision(rev: &str) -> bool {
+    (4..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Resolves a client-supplied revision to a commit on the served branch.
 ///
 /// Only hexadecimal commit ids (or unambiguous prefixes of at least 4 digits) are accepted:
@@ -55,8 +61,7 @@ pub(crate) fn resolve_revision_in(
     rev: &str,
     on_branch: impl Fn(Oid) -> bool,
 ) -> Result<Oid, StoreError> {
-    let is_hex = rev.bytes().all(|b| b.is_ascii_hexdigit());
-    if !(4..=40).contains(&rev.len()) || !is_hex {
+    if !is_revision(rev) {
         return Err(StoreError::InvalidRevision(rev.to_string()));
     }
     let unknown = || StoreError::UnknownRevision(rev.to_string());
@@ -131,5 +136,22 @@ pub(crate) fn blob_in(repo: &Repository, blob: Oid) -> Result<Option<Vec<u8>>, S
         Ok(blob) => Ok(Some(blob.content().to_vec())),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod revision_properties {
+    use proptest::prelude::*;
+
+    use super::is_revision;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_revision_is_4_to_40_hexadecimal_digits(text in "[0-9a-fA-F]{0,45}|\\PC{0,12}") {
+            let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(is_revision(&text), hex && (4..=40).contains(&text.len()));
+        }
     }
 }

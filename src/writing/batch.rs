@@ -74,7 +74,10 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
         let prepared = preparer.take();
         // The snapshot being replaced is freed after the acknowledgements, not before.
         let replaced = site.snapshot();
-        if outcomes.iter().any(Result::is_ok) {
+        if outcomes
+            .iter()
+            .any(|outcome| outcome.as_ref().is_ok_and(|written| written.committed))
+        {
             let shown = match prepared {
                 Some(Ok(prepared)) => site.show(prepared),
                 _ => site.refresh(),
@@ -172,7 +175,9 @@ fn build_group(
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
         let outcome = commit_one(batch, &assets, committer, &job.request, parent)?;
-        if let Ok(written) = &outcome {
+        if let Ok(written) = &outcome
+            && written.committed
+        {
             parent = Some(written.commit);
         }
         outcomes.push(outcome);
@@ -207,6 +212,21 @@ fn commit_one(
         Err(failure) if failure.is_failure() => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
+    let file = prepared
+        .text
+        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
+        .transpose()
+        .map_err(unavailable)?;
+    if let (true, Some(tip)) = (prepared.changes.is_empty(), parent) {
+        return Ok(Ok(Written {
+            commit: tip,
+            subject: request.edit.subject(),
+            file,
+            merged: prepared.merged,
+            existed: prepared.existed,
+            committed: false,
+        }));
+    }
     let commit = batch
         .write_commit(
             parent,
@@ -219,11 +239,6 @@ fn commit_one(
             },
         )
         .map_err(unavailable)?;
-    let file = prepared
-        .text
-        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
-        .transpose()
-        .map_err(unavailable)?;
     assets.record(&request.edit)?;
     Ok(Ok(Written {
         commit,
@@ -231,6 +246,7 @@ fn commit_one(
         file,
         merged: prepared.merged,
         existed: prepared.existed,
+        committed: true,
     }))
 }
 

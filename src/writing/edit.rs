@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::merge;
-use super::submission::Rejection;
+use super::submission::{self, Rejection};
 use crate::post::{self, AssetPath, FrontMatter, Post, PostError, Slug};
 use crate::store::{Change, Identity, Oid, WriteFailure};
 
@@ -143,6 +143,9 @@ pub struct Written {
     pub merged: bool,
     /// Whether the file was there before the edit (a replaced asset, not a new one).
     pub existed: bool,
+    /// Whether a commit was made: an edit that leaves the post as it is makes none, so
+    /// `commit` is then the tip the edit was compared with.
+    pub committed: bool,
 }
 
 /// Why an edit was not committed.
@@ -195,6 +198,7 @@ pub trait Tree {
 /// An edit turned into file changes against one tip.
 #[derive(Debug)]
 pub struct Prepared {
+    /// Empty when the edit leaves the tree as it is: nothing to commit.
     pub changes: Vec<Change>,
     /// The post's new text, `None` after a delete.
     pub text: Option<String>,
@@ -217,7 +221,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             }
             Ok(Prepared {
                 existed: false,
-                ..upsert(slug, text.clone(), false)
+                ..upsert(slug, text.clone(), false, None)
             })
         }
         Edit::Replace {
@@ -227,12 +231,12 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
         } => {
             let (blob, current) = existing(tree, slug)?;
             match base_of(tree, slug, expected, blob)? {
-                None => Ok(upsert(slug, text.clone(), false)),
+                None => Ok(upsert(slug, text.clone(), false, Some(&current))),
                 Some(base) => {
                     let merged = merge::lines(&utf8(&base), &utf8(&current), text)
                         .filter(|merged| Post::front_matter(merged).is_ok())
                         .ok_or_else(|| WriteError::Stale(slug.clone()))?;
-                    Ok(upsert(slug, merged, true))
+                    Ok(upsert(slug, merged, true, Some(&current)))
                 }
             }
         }
@@ -241,8 +245,8 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             front_matter,
             expected,
         } => {
-            let (blob, current) = existing(tree, slug)?;
-            let current = utf8(&current);
+            let (blob, bytes) = existing(tree, slug)?;
+            let current = utf8(&bytes);
             let merged = match base_of(tree, slug, expected, blob)? {
                 None => false,
                 Some(base) if merge::keys_unchanged(&utf8(&base), &current, front_matter) => true,
@@ -251,8 +255,11 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let invalid =
                 |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
             let text = patch(&current, front_matter).map_err(invalid)?;
-            Post::front_matter(&text).map_err(invalid)?;
-            Ok(upsert(slug, text, merged))
+            let patched = Post::front_matter(&text).map_err(invalid)?;
+            submission::check_front_matter_slug(&patched.fields, slug)
+                .and_then(|()| submission::check_characters(front_matter, "", false))
+                .map_err(WriteError::Invalid)?;
+            Ok(upsert(slug, text, merged, Some(&bytes)))
         }
         Edit::Delete { slug, expected } => {
             let (blob, _) = existing(tree, slug)?;
@@ -302,7 +309,8 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             if stale {
                 return Err(WriteError::Stale(slug.clone()));
             }
-            Ok(upsert(slug, utf8(text), false))
+            let current = current.map(|(_, bytes)| bytes);
+            Ok(upsert(slug, utf8(text), false, current.as_deref()))
         }
         Edit::PutAsset {
             path,
@@ -357,12 +365,20 @@ fn asset_base_holds(
     }
 }
 
-fn upsert(slug: &Slug, text: String, merged: bool) -> Prepared {
-    Prepared {
-        changes: vec![Change::Upsert {
+/// The post's file set to `text`; no change at all when that is its `current` content, so
+/// that a write which changes nothing makes no commit (an empty commit would name the post
+/// in the site's log, a draft's too).
+fn upsert(slug: &Slug, text: String, merged: bool, current: Option<&[u8]>) -> Prepared {
+    let changes = if current == Some(text.as_bytes()) {
+        Vec::new()
+    } else {
+        vec![Change::Upsert {
             path: slug.path(),
             content: text.clone().into_bytes(),
-        }],
+        }]
+    };
+    Prepared {
+        changes,
         text: Some(text),
         merged,
         existed: true,

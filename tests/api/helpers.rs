@@ -180,7 +180,7 @@ impl TestApp {
         commit.to_string()
     }
 
-    /// The body of an anonymous `GET path`, as JSON.
+    /// The body of an anonymous `GET path`, as JSON, whatever the status.
     pub async fn json(&self, path: &str) -> Value {
         self.get(path).send().await.unwrap().json().await.unwrap()
     }
