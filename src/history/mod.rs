@@ -9,6 +9,7 @@ mod blame;
 mod build;
 mod diff;
 mod index;
+mod ledger;
 mod outline;
 mod persist;
 mod renames;
@@ -23,6 +24,7 @@ pub use diff::{
     StatsCache, ValueChange, Version, change_stats, diff_versions,
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
+pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
 pub use persist::{index_file, load, save};
 pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
 

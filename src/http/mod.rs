@@ -16,6 +16,7 @@ pub mod observe;
 pub mod openapi;
 mod posts;
 pub mod problem_fallback;
+mod questions;
 mod tags;
 mod views;
 mod write_requests;
@@ -85,7 +86,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tags::configure)
             .configure(feed::configure)
             .configure(history::configure)
-            .configure(blame::configure),
+            .configure(blame::configure)
+            .configure(questions::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

@@ -8,6 +8,7 @@
 
 mod log;
 mod order;
+mod questions;
 mod saving;
 mod snapshot;
 mod versions;
@@ -45,6 +46,8 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// The open-questions ledger, extended as readers ask for it.
+    ledger: questions::LedgerCache,
 }
 
 impl Site {
@@ -72,6 +75,7 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            ledger: questions::LedgerCache::default(),
         })
     }
 

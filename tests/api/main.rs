@@ -12,6 +12,7 @@ mod list_order;
 mod locks;
 mod openapi;
 mod operations;
+mod questions;
 mod reading;
 mod storage;
 mod tokens;
