@@ -1,6 +1,7 @@
 //! The HTTP API: routes, request parsing, and the JSON shapes of responses. Handlers only
 //! translate between HTTP and the site; decisions live below.
 
+mod as_of;
 mod auth;
 mod blame;
 mod caching;

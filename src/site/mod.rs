@@ -6,6 +6,7 @@
 //! external pushes) or, for the writer's own commits, prepared before their branch move is
 //! durable and shown once it is.
 
+mod as_of;
 mod log;
 mod order;
 mod questions;
@@ -48,6 +49,8 @@ pub struct Site {
     saver: Arc<IndexSaver>,
     /// The open-questions ledger, extended as readers ask for it.
     ledger: questions::LedgerCache,
+    /// Snapshots of the blog as of earlier times, built lately.
+    past: as_of::PastSnapshots,
 }
 
 impl Site {
@@ -76,6 +79,7 @@ impl Site {
             builds: AtomicU64::new(1),
             saver,
             ledger: questions::LedgerCache::default(),
+            past: as_of::PastSnapshots::default(),
         })
     }
 
