@@ -1,6 +1,10 @@
 //! Blame by section over HTTP: which revision last changed each line of a post.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -8,6 +12,34 @@ use super::{AppState, Viewer, caching, views};
 use crate::error::{ApiError, Problem};
 use crate::history::{Blame, blame};
 use crate::post::Slug;
+use crate::store::Oid;
+
+/// Blames already answered, by post and revision: a post's blame at one revision never
+/// changes, and working it out reads every version of the post, so a reader coming back
+/// to a post (or a page asking again) is answered without reading git.
+#[derive(Debug, Default)]
+pub struct BlameCache {
+    bodies: Mutex<HashMap<(Slug, Oid), Bytes>>,
+}
+
+impl BlameCache {
+    /// How many blames are kept; past that the cache starts afresh (a blame is a few
+    /// kilobytes per hundred lines).
+    const CAPACITY: usize = 512;
+
+    fn get(&self, key: &(Slug, Oid)) -> Option<Bytes> {
+        self.bodies.lock().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: (Slug, Oid), body: Bytes) {
+        if let Ok(mut bodies) = self.bodies.lock() {
+            if bodies.len() >= Self::CAPACITY {
+                bodies.clear();
+            }
+            bodies.insert(key, body);
+        }
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_blame);
@@ -69,6 +101,7 @@ pub async fn get_blame(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let audience = viewer.audience();
+    let cache = state.blame_cache.clone();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let body = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
@@ -86,10 +119,19 @@ pub async fn get_blame(
             },
             None => None,
         };
-        let revisions = snapshot.history.revisions(&slug, upto);
-        let blame = blame(&snapshot.history, &revisions, |blob| reader.blob(blob))?
-            .ok_or_else(|| ApiError::not_found(format!("the post `{slug}` did not exist then")))?;
-        Ok(views::to_bytes(&blame))
+        let history = &snapshot.history;
+        let revisions = history.revisions(&slug, upto);
+        let did_not_exist = || ApiError::not_found(format!("the post `{slug}` did not exist then"));
+        let newest = revisions.first().ok_or_else(did_not_exist)?;
+        let key = (slug.clone(), history.commit(newest.position).facts.id);
+        if let Some(body) = cache.get(&key) {
+            return Ok(body);
+        }
+        let blame =
+            blame(history, &revisions, |blob| reader.blob(blob))?.ok_or_else(did_not_exist)?;
+        let body = views::to_bytes(&blame);
+        cache.insert(key, body.clone());
+        Ok(body)
     })
     .await??;
     Ok(caching::json_read(&request, &viewer, &etag, || body))

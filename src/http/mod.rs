@@ -51,6 +51,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// Blames already worked out, shared by every worker.
+    pub blame_cache: Arc<blame::BlameCache>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            blame_cache: Arc::default(),
         }
     }
 }
