@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::post::{Post, Slug, Status};
 use crate::store::{CommitFacts, Oid, StoreError};
 
-use super::index::{ChangeKind, HistoryIndex};
+use super::index::{ChangeKind, HistoryIndex, PostChange};
 
 /// A revision that raised or settled a question: what the ledger says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,16 @@ impl Ledger {
         for position in self.covered.len()..len {
             let commit = history.commit(position as u32);
             let mark = Mark::of(&commit.facts);
-            for change in &commit.changes {
+            // Moves first: a commit may rename a post away and add a new one at its slug.
+            let moves = |change: &&PostChange| {
+                matches!(change.kind, ChangeKind::Renamed | ChangeKind::Deleted)
+            };
+            let changes = commit.changes.iter();
+            for change in changes
+                .clone()
+                .filter(moves)
+                .chain(changes.filter(|c| !moves(c)))
+            {
                 let slug = history.slug(change.path).clone();
                 let post = match change.kind {
                     ChangeKind::Added => None,
