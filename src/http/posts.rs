@@ -41,8 +41,10 @@ pub async fn list_posts(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     query.validate(&viewer)?;
+    // As of a time, the answer depends on the tip now too (posts that are drafts now are
+    // hidden): the ETag names the tip now, and the query names the time.
+    let etag = caching::tip_etag(&state.site.snapshot(), &request, &viewer);
     let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
-    let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let page = query.select(&snapshot);
     let mut response = caching::json_read(&request, &viewer, &etag, || {
         let audience = viewer.audience();

@@ -44,9 +44,15 @@ pub async fn list_tags(
     viewer: Viewer,
     query: web::Query<TagsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let now = state.site.snapshot();
+    let tip = now.tip.map(|t| t.to_string()).unwrap_or_default();
+    // As of a time, the answer depends on the tip now (posts that are drafts now are
+    // hidden) and on the time.
+    let etag = match &query.as_of {
+        None => format!("\"{tip}-tags-{}\"", u8::from(viewer.is_author())),
+        Some(_) => caching::tip_etag(&now, &request, &viewer),
+    };
     let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
-    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    let etag = format!("\"{tip}-tags-{}\"", u8::from(viewer.is_author()));
     Ok(caching::json_read(&request, &viewer, &etag, || {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for record in snapshot.posts() {

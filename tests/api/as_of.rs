@@ -207,6 +207,33 @@ async fn the_blog_as_of_a_time_is_the_branch_at_git_logs_commit_then() {
             "moe-routing"
         ]
     );
+
+    // A post turned draft now leaves the past list at once: no stale 304 for it.
+    let path = format!("/api/v1/posts?as_of={date}");
+    let etag = app.get(&path).send().await.unwrap().headers()["etag"].clone();
+    let norms = crate::helpers::sample_posts()
+        .into_iter()
+        .find(|(slug, _)| *slug == "layernorm-vs-rmsnorm")
+        .unwrap()
+        .1
+        .replace("status: published", "status: draft");
+    let hidden = app.commit_outside_at(
+        "Unpublish norms",
+        &[("posts/layernorm-vs-rmsnorm.md", Some(&norms))],
+        at(3),
+    );
+    app.eventually("/api/v1/posts/layernorm-vs-rmsnorm", |body| {
+        body["revision"]["commit"] == hidden.as_str()
+    })
+    .await;
+    let again = app
+        .get(&path)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(slugs(&app, &date, false).await, vec!["attention-scaling"]);
 }
 
 #[tokio::test]
