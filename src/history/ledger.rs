@@ -9,10 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::post::{Post, Slug, Status};
+use crate::post::sections::top_level_items;
+use crate::post::{Post, SectionKind, Slug, Status, split_front_matter};
 use crate::store::{CommitFacts, Oid, StoreError};
 
 use super::index::{ChangeKind, HistoryIndex, PostChange};
+use super::outline::outline;
 
 /// A revision that raised or settled a question: what the ledger says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +134,7 @@ impl Ledger {
                     continue;
                 };
                 let text = read(blob)?;
-                let Ok(version) = Post::parse(slug.clone(), &String::from_utf8_lossy(&text)) else {
+                let Some(version) = Version::read(&String::from_utf8_lossy(&text)) else {
                     // A file that does not read as a post keeps its last questions.
                     if let Some(mut post) = post {
                         post.slug = slug.clone();
@@ -155,6 +157,30 @@ impl Ledger {
             self.covered.push(commit.facts.id);
         }
         Ok(())
+    }
+}
+
+/// What the ledger needs of one version of a post file, read without rendering it.
+struct Version {
+    status: Status,
+    tags: Vec<String>,
+    open_questions: Vec<String>,
+}
+
+impl Version {
+    /// `None` for a file whose front matter does not read (it is no post).
+    fn read(text: &str) -> Option<Version> {
+        let front_matter = Post::front_matter(text).ok()?;
+        let open_questions = outline(split_front_matter(text).1)
+            .iter()
+            .filter(|section| section.kind == SectionKind::OpenQuestions)
+            .flat_map(|section| top_level_items(section.markdown))
+            .collect();
+        Some(Version {
+            status: front_matter.status,
+            tags: front_matter.tags,
+            open_questions,
+        })
     }
 }
 
@@ -268,6 +294,16 @@ mod tests {
         assert_eq!(scale.settled, None);
         assert_eq!(post.questions[1].settled, Some(mark(2)));
         assert!(shared_words("a b c d", "a b x y") >= 0.5);
+    }
+
+    #[test]
+    fn a_version_reads_the_open_questions_a_parsed_post_lists() {
+        let text = "---\ntitle: T\ntags: [a, b]\nstatus: draft\n---\n\n## Question\n\n- not this\n\n## Open Questions\n\n- One *emphasised*?\n  - a detail\n- [ ] Two?\n\nProse.\n";
+        let version = Version::read(text).unwrap();
+        let post = Post::parse(Slug::parse("t").unwrap(), text).unwrap();
+        assert_eq!(version.open_questions, post.open_questions);
+        assert_eq!(version.open_questions.len(), 2);
+        assert_eq!((version.status, version.tags), (post.status, post.tags));
         assert!(shared_words("a b c d", "a x y z") < 0.5);
     }
 }
