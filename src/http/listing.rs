@@ -63,6 +63,10 @@ pub struct ListQuery {
     /// Posts per page, at most 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<usize>,
+    /// The blog as of this time (RFC 3339, or `YYYY-MM-DD`: the end of that day, UTC): at
+    /// the last first-parent commit committed then or before.
+    #[param(example = "2026-11-02")]
+    pub as_of: Option<String>,
 }
 
 /// A page of posts, chosen and ordered.

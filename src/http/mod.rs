@@ -1,8 +1,10 @@
 //! The HTTP API: routes, request parsing, and the JSON shapes of responses. Handlers only
 //! translate between HTTP and the site; decisions live below.
 
+mod as_of;
 mod assets;
 mod auth;
+mod blame;
 mod caching;
 pub mod cors;
 mod feed;
@@ -18,6 +20,7 @@ pub mod openapi;
 mod posts;
 mod preview;
 pub mod problem_fallback;
+mod questions;
 mod search;
 mod tags;
 mod unique_keys;
@@ -62,6 +65,8 @@ pub struct AppState {
     pub max_asset_bytes: usize,
     /// Past versions of posts, rendered once and a few at a time.
     pub past_posts: Arc<PastPosts>,
+    /// Blames already worked out, shared by every worker.
+    pub blame_cache: Arc<blame::BlameCache>,
 }
 
 impl AppState {
@@ -77,6 +82,7 @@ impl AppState {
             cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
             max_asset_bytes: settings.max_asset_bytes,
             past_posts: Arc::new(PastPosts::default()),
+            blame_cache: Arc::default(),
         }
     }
 }
@@ -104,7 +110,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(feed::configure)
             .configure(history::configure)
             .configure(assets::configure_api)
-            .configure(preview::configure),
+            .configure(preview::configure)
+            .configure(blame::configure)
+            .configure(questions::configure),
     )
     .configure(assets::configure_files)
     .configure(openapi::configure)

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "A page of posts, with a `Link` header to the others", body = views::PostList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "A bad value of a known parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`as_of` before the branch's first commit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Drafts asked for without a valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
@@ -40,8 +41,10 @@ pub async fn list_posts(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(request.query_string())?;
     query.validate(&viewer)?;
-    let snapshot = state.site.snapshot();
-    let etag = caching::tip_etag(&snapshot, &request, &viewer);
+    // As of a time, the answer depends on the tip now too (posts that are drafts now are
+    // hidden): the ETag names the tip now, and the query names the time.
+    let etag = caching::tip_etag(&state.site.snapshot(), &request, &viewer);
+    let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
     let page = query.select(&snapshot);
     let mut response = caching::json_read(&request, &viewer, &etag, || {
         let audience = viewer.audience();
@@ -87,6 +90,10 @@ pub struct PostQuery {
     /// hexadecimal digits) on the served branch; `GET .../revisions` lists them.
     #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub rev: Option<String>,
+    /// The post as the blog had it at this time (RFC 3339, or `YYYY-MM-DD`: the end of that
+    /// day, UTC); not with `rev`.
+    #[param(example = "2026-11-02")]
+    pub as_of: Option<String>,
 }
 
 /// Get one post, rendered, with its sections and open questions.
@@ -98,7 +105,7 @@ pub struct PostQuery {
         (status = 301, description = "The post was renamed: `Location` is its URL under the new slug"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post (drafts are 404 to anonymous clients) or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post (drafts are 404 to anonymous clients), revision, or post at `as_of`", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
 )]
@@ -111,10 +118,14 @@ pub async fn get_post(
     query: web::Query<PostQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = Slug::parse(&slug)?;
-    let snapshot = state.site.snapshot();
-    if let Some(rev) = query.into_inner().rev {
+    let query = query.into_inner();
+    if let Some(rev) = query.rev {
+        if query.as_of.is_some() {
+            return Err(ApiError::bad_request("give `rev` or `as_of`, not both"));
+        }
         return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
+    let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
     let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
         return moved_or_missing(&request, &snapshot, &viewer, &slug);
     };

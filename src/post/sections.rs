@@ -210,7 +210,9 @@ pub fn open_questions(sections: &[Section]) -> Vec<String> {
         .collect()
 }
 
-fn top_level_items(markdown: &str) -> Vec<String> {
+/// The open questions listed in one Open Questions section's Markdown, as
+/// [`open_questions`] finds them (for readers that outline a post without rendering it).
+pub fn top_level_items(markdown: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut depth = 0usize;
     let mut in_top_list = false;

@@ -6,10 +6,12 @@
 //! external pushes) or, for the writer's own commits, prepared before their branch move is
 //! durable and shown once it is.
 
+mod as_of;
 mod assets;
 mod log;
 mod order;
 mod past_posts;
+mod questions;
 mod saving;
 mod snapshot;
 mod versions;
@@ -54,6 +56,10 @@ pub struct Site {
     observers: Mutex<Vec<MoveObserver>>,
     /// Where links in the posts' HTML point.
     addresses: Addresses,
+    /// The open-questions ledger, extended as readers ask for it.
+    ledger: questions::LedgerCache,
+    /// Snapshots of the blog as of earlier times, built lately.
+    past: as_of::PastSnapshots,
 }
 
 /// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
@@ -94,6 +100,8 @@ impl Site {
             saver,
             observers: Mutex::new(Vec::new()),
             addresses,
+            ledger: questions::LedgerCache::default(),
+            past: as_of::PastSnapshots::default(),
         })
     }
 

@@ -272,6 +272,28 @@ impl Snapshot {
         })
     }
 
+    /// This snapshot without the posts for which `hidden` holds (their links to each other
+    /// and backlinks gone with them).
+    pub(super) fn without(&self, hidden: impl Fn(&Slug) -> bool) -> Snapshot {
+        let posts: BTreeMap<Slug, Arc<PostRecord>> = self
+            .posts
+            .iter()
+            .filter(|(slug, _)| !hidden(slug))
+            .map(|(slug, record)| (slug.clone(), record.clone()))
+            .collect();
+        Snapshot {
+            tip: self.tip,
+            backlinks: backlinks_of(&posts),
+            posts,
+            broken: self.broken.clone(),
+            listings: Default::default(),
+            history: self.history.clone(),
+            change_stats: self.change_stats.clone(),
+            logs: Default::default(),
+            assets: OnceLock::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.posts.len()
     }

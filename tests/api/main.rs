@@ -1,7 +1,9 @@
 //! End-to-end tests: the real server on a random port over a temporary repository, spoken to
 //! over HTTP.
 
+mod as_of;
 mod assets;
+mod blame;
 mod concurrency;
 mod contract;
 mod cors;
@@ -17,6 +19,7 @@ mod logging;
 mod maintenance;
 mod openapi;
 mod operations;
+mod questions;
 mod reading;
 mod render_limits;
 mod search;
