@@ -15,6 +15,7 @@ pub mod observe;
 pub mod openapi;
 mod posts;
 pub mod problem_fallback;
+mod review;
 mod tags;
 mod views;
 mod write_requests;
@@ -86,6 +87,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(history::configure),
     )
     .configure(openapi::configure)
+    .configure(review::configure)
     .default_service(web::to(no_such_route));
 }
 

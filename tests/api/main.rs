@@ -11,5 +11,6 @@ mod list_order;
 mod openapi;
 mod operations;
 mod reading;
+mod review;
 mod tokens;
 mod writing;
