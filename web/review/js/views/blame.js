@@ -13,7 +13,10 @@ export async function blameView({ params: [slug], query }) {
     get(rev ? `/posts/${slug}/revisions/${rev}` : `/posts/${slug}`),
   ]);
   const revisions = blame.revisions || {};
-  const blocks = sectionBlocks(blame.lines, blame.sections);
+  const ages = agesOf(revisions);
+  const blocks = sectionBlocks(blame.lines, blame.sections)
+    .filter((block) => block.section || block.lines.some((line) => line.text.trim()))
+    .map((block, index) => ({ ...block, id: `rv-blame-${index}` }));
   return {
     title: `Blame of ${post.title}`,
     nodes: [
@@ -21,7 +24,8 @@ export async function blameView({ params: [slug], query }) {
       h('h1', {}, post.title),
       postNav(slug, rev ? null : 'blame'),
       h('p', { class: 'lede' }, 'Which revision last wrote each line, section by section. ', revisionCount(revisions)),
-      blocks.map((block, index) => sectionBlame(slug, block, revisions, index)),
+      overview(slug, blocks, revisions, ages),
+      blocks.map((block) => sectionBlame(slug, block, revisions, ages)),
     ],
   };
 }
@@ -53,30 +57,77 @@ function sectionBlocks(lines, sections) {
   return blocks;
 }
 
-function sectionBlame(slug, block, revisions, index) {
-  const section = block.section;
+/**
+ * Each revision's place from oldest (0) to newest (4), so that the lines a recent revision
+ * wrote stand out in the gutter.
+ */
+function agesOf(revisions) {
+  const commits = Object.keys(revisions).sort((a, b) =>
+    revisions[a].committed_at.localeCompare(revisions[b].committed_at),
+  );
+  const last = Math.max(commits.length - 1, 1);
+  return new Map(commits.map((commit, index) => [commit, Math.round((index / last) * 4)]));
+}
+
+function swatch(commit, ages) {
+  return h('span', { class: `swatch age-${ages.get(commit) ?? 0}`, 'aria-hidden': 'true' });
+}
+
+/** The sections at a glance: when each last changed, and how many revisions wrote it. */
+function overview(slug, blocks, revisions, ages) {
+  const rows = blocks
+    .filter((block) => block.section)
+    .map(({ section, id }) => {
+      const last = section.last_changed;
+      return h(
+        'tr',
+        {},
+        h('th', { scope: 'row' }, h('a', { href: `#${id}` }, section.title || sectionName(section.kind))),
+        h('td', {}, last ? [swatch(last, ages), revisionLink(slug, last, revisions), ' ', revisions[last] ? time(revisions[last].committed_at) : null] : '—'),
+        h('td', {}, String(section.commits.length)),
+      );
+    });
+  return h(
+    'div',
+    { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-labelledby': 'rv-blame-overview' },
+    h(
+      'table',
+      { class: 'blame-overview' },
+      h('caption', { id: 'rv-blame-overview' }, 'Sections at a glance'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Section'), h('th', { scope: 'col' }, 'Last changed by'), h('th', { scope: 'col' }, 'Revisions that wrote it'))),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function sectionBlame(slug, block, revisions, ages) {
+  const { section, id } = block;
   const title = section?.title || sectionName(block.kind);
-  const id = `rv-blame-${index}`;
   return h(
     'section',
     { class: 'blame-section', 'aria-labelledby': id, dataset: { kind: block.kind } },
     h('h2', { id }, title),
-    section ? writers(slug, section, revisions) : null,
+    section ? writers(slug, section, revisions, ages) : null,
     h(
-      'div',
-      { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-label': `Lines of ${title}` },
+      'details',
+      { class: 'blame-lines', open: block.kind !== 'front_matter' },
+      h('summary', {}, `Its ${block.lines.length} lines, each with the revision that last changed it`),
       h(
-        'table',
-        { class: 'blame' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Revision'), h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Text'))),
-        h('tbody', {}, block.lines.map((line, at) => lineRow(slug, line, block.lines[at - 1], revisions))),
+        'div',
+        { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-label': `Lines of ${title}` },
+        h(
+          'table',
+          { class: 'blame' },
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Revision'), h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Text'))),
+          h('tbody', {}, block.lines.map((line, at) => lineRow(slug, line, block.lines[at - 1], revisions, ages))),
+        ),
       ),
     ),
   );
 }
 
 /** The revisions that wrote a section, oldest first, and the one that last changed it. */
-function writers(slug, section, revisions) {
+function writers(slug, section, revisions, ages) {
   const commits = [...section.commits].sort((a, b) =>
     (revisions[a]?.committed_at || '').localeCompare(revisions[b]?.committed_at || ''),
   );
@@ -85,13 +136,13 @@ function writers(slug, section, revisions) {
     'div',
     { class: 'writers' },
     last
-      ? h('p', { class: 'last-changed' }, 'Last changed by ', revisionLink(slug, last, revisions), lineSummary(revisions[last]))
+      ? h('p', { class: 'last-changed' }, 'Last changed by ', swatch(last, ages), revisionLink(slug, last, revisions), lineSummary(revisions[last]))
       : null,
     h('p', {}, commits.length === 1 ? 'Written by one revision:' : `Written by ${commits.length} revisions:`),
     h(
       'ul',
       { class: 'writer-list' },
-      commits.map((commit) => h('li', {}, revisionLink(slug, commit, revisions), lineSummary(revisions[commit]))),
+      commits.map((commit) => h('li', {}, swatch(commit, ages), revisionLink(slug, commit, revisions), lineSummary(revisions[commit]))),
     ),
   );
 }
@@ -107,12 +158,12 @@ function revisionLink(slug, commit, revisions) {
 }
 
 /** A line, its number, and its revision where the previous line's differs (as `git blame` UIs do). */
-function lineRow(slug, line, previous, revisions) {
+function lineRow(slug, line, previous, revisions, ages) {
   const first = !previous || previous.commit !== line.commit;
   const revision = revisions[line.commit];
   return h(
     'tr',
-    { class: first ? 'run-start' : null },
+    { class: `age-${ages.get(line.commit) ?? 0}${first ? ' run-start' : ''}` },
     h(
       'td',
       { class: 'blame-commit' },
