@@ -190,6 +190,23 @@ await step('the post as of a revision has its math typeset', async () => {
   await axe(page, 'a revision');
 });
 
+await step('a table’s column alignment, the one inline style a post keeps, passes the CSP', async () => {
+  const { posts } = await (await fetch(`${base}/api/v1/posts?per_page=100`)).json();
+  let aligned;
+  for (const { slug: candidate } of posts) {
+    const post = await (await fetch(`${base}/api/v1/posts/${candidate}`)).json();
+    if (post.html.includes('style="text-align: right"')) aligned = candidate;
+  }
+  assert.ok(aligned, 'a sample post has a right-aligned table column');
+  await page.goto(page_url(`#/posts/${aligned}/at/latest`));
+  await shown(page, '.post-body');
+  const alignments = await page
+    .locator('.post-body td[style]')
+    .evaluateAll((cells) => cells.map((cell) => [cell.style.textAlign, getComputedStyle(cell).textAlign]));
+  assert.ok(alignments.length > 0);
+  for (const [declared, computed] of alignments) assert.equal(computed, declared);
+});
+
 await step('the blog’s questions show open and settled ones with dates', async () => {
   await page.locator('[data-nav="questions"]').click();
   await shown(page, '.question-list');
@@ -254,6 +271,8 @@ await step('at phone width and in the dark scheme the page fits and passes axe',
     [`#/posts/${slug}`, '.timeline', '08-phone-dark-timeline'],
     [diffHash, '.diff-section', '09-phone-dark-diff'],
     [`#/posts/${slug}/blame`, '.blame-section', '10-phone-dark-blame'],
+    [`#/posts/${slug}/at/latest`, '.post-body', '11-phone-dark-post'],
+    ['#/questions', '.question-list', '12-phone-dark-questions'],
   ]) {
     await tab.goto(page_url(hash));
     await shown(tab, selector);

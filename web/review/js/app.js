@@ -54,11 +54,28 @@ async function show(moveFocus) {
   main.removeAttribute('aria-busy');
   main.querySelectorAll('.post-body').forEach(typesetHtml);
   main.querySelectorAll('.tex-text').forEach(typesetText);
+  reachScrollers(main);
   if (moveFocus) {
     const heading = main.querySelector('h1');
     heading.tabIndex = -1;
     heading.focus();
     window.scrollTo(0, 0);
+  }
+}
+
+/**
+ * A formula, code block or table wider than the screen scrolls sideways; a keyboard can
+ * scroll it only once it can focus it.
+ */
+function reachScrollers(container) {
+  const selector = '.post-body pre, .post-body table, .katex-display, .table-scroll';
+  for (const wide of container.querySelectorAll(selector)) {
+    if (wide.scrollWidth <= wide.clientWidth || wide.hasAttribute('tabindex')) continue;
+    wide.tabIndex = 0;
+    if (wide.matches('pre, .katex-display')) {
+      wide.setAttribute('role', 'group');
+      wide.setAttribute('aria-label', wide.matches('pre') ? 'code (scrolls sideways)' : 'formula (scrolls sideways)');
+    }
   }
 }
 

@@ -13,7 +13,6 @@ export function typesetHtml(element) {
     const displayMode = span.classList.contains('math-display');
     katex.render(span.textContent, span, { ...OPTIONS, displayMode });
   }
-  markWideMath(element);
 }
 
 /** Typesets `$…$` and `$$…$$` in plain text inside `element`. */
@@ -27,16 +26,4 @@ export function typesetText(element) {
       { left: '$', right: '$', display: false },
     ],
   });
-  markWideMath(element);
-}
-
-/** A formula wider than the screen scrolls; a keyboard must be able to reach it to scroll. */
-function markWideMath(element) {
-  for (const display of element.querySelectorAll('.katex-display')) {
-    if (display.scrollWidth > display.clientWidth) {
-      display.tabIndex = 0;
-      display.setAttribute('role', 'group');
-      display.setAttribute('aria-label', 'formula (scrolls sideways)');
-    }
-  }
 }

@@ -89,7 +89,7 @@ function overview(slug, blocks, revisions, ages) {
     });
   return h(
     'div',
-    { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-labelledby': 'rv-blame-overview' },
+    { class: 'table-scroll', role: 'group', 'aria-labelledby': 'rv-blame-overview' },
     h(
       'table',
       { class: 'blame-overview' },
@@ -114,7 +114,7 @@ function sectionBlame(slug, block, revisions, ages) {
       h('summary', {}, `Its ${block.lines.length} lines, each with the revision that last changed it`),
       h(
         'div',
-        { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-label': `Lines of ${title}` },
+        { class: 'table-scroll', role: 'group', 'aria-label': `Lines of ${title}` },
         h(
           'table',
           { class: 'blame' },

@@ -124,7 +124,7 @@ function frontMatterChanges({ added, removed, changed }) {
     h('h2', { id: 'rv-front-matter' }, 'Front matter'),
     h(
       'div',
-      { class: 'table-scroll', tabindex: '0', role: 'group', 'aria-labelledby': 'rv-front-matter' },
+      { class: 'table-scroll', role: 'group', 'aria-labelledby': 'rv-front-matter' },
       h(
         'table',
         {},
