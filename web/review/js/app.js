@@ -51,10 +51,10 @@ async function show(moveFocus) {
   if (ticket !== shown) return; // the reader went elsewhere meanwhile
   replace(main, page.nodes);
   document.title = `${page.title} · Palimpsest review`;
-  main.removeAttribute('aria-busy');
   main.querySelectorAll('.post-body').forEach(typesetHtml);
   main.querySelectorAll('.tex-text').forEach(typesetText);
   reachScrollers(main);
+  main.removeAttribute('aria-busy');
   if (moveFocus) {
     const heading = main.querySelector('h1');
     heading.tabIndex = -1;
