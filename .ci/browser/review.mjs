@@ -121,6 +121,18 @@ await step('the search box filters the posts through the list’s ?q=', async ()
   await shown(page, '.post-item');
 });
 
+await step('the order select lists the posts by their last change', async () => {
+  await page.selectOption('#rv-sort', '-updated');
+  await page.click('.search button[type="submit"]');
+  await page.waitForURL(/sort=-updated/);
+  await shown(page, '.post-item');
+  const times = await page.locator('.post-item .byline time:last-of-type').evaluateAll((t) => t.map((e) => e.dateTime));
+  assert.ok(times.length >= 2);
+  assert.deepEqual(times, [...times].sort().reverse());
+  await page.goBack();
+  await shown(page, '.post-item');
+});
+
 await step('the post with the most revisions shows its timeline', async () => {
   const expected = Number(await page.locator(`.post-item[data-slug="${slug}"]`).getAttribute('data-revisions'));
   await page.locator(`.post-item[data-slug="${slug}"] h2 a`).click();

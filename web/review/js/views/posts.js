@@ -9,9 +9,10 @@ import { pagination } from '../parts.js';
 export async function postsView({ query }) {
   const q = query.get('q') || '';
   const tag = query.get('tag') || '';
+  const sort = query.get('sort') || '';
   const page = query.get('page') || '';
   const [list, tags] = await Promise.all([
-    get('/posts', { q, tag, page, per_page: 20, status: token() ? 'all' : '' }),
+    get('/posts', { q, tag, sort, page, per_page: 20, status: token() ? 'all' : '' }),
     get('/tags'),
   ]);
   const heading = tag ? `Posts tagged “${tag}”` : q ? `Posts matching “${q}”` : 'Posts';
@@ -19,11 +20,11 @@ export async function postsView({ query }) {
     title: heading,
     nodes: [
       h('h1', {}, heading),
-      searchForm(q, tag),
+      searchForm(q, tag, sort),
       tagList(tags.tags, tag),
       h('p', { class: 'count', role: 'status' }, countText(list.meta.total)),
       h('ol', { class: 'post-list' }, list.posts.map(postItem)),
-      pagination(list.meta, (n) => hashLink('/', { q, tag, page: n })),
+      pagination(list.meta, (n) => hashLink('/', { q, tag, sort, page: n })),
     ],
   };
 }
@@ -32,8 +33,20 @@ function countText(total) {
   return total === 1 ? '1 post' : `${total} posts`;
 }
 
-function searchForm(q, tag) {
+const ORDERS = [
+  ['', 'Newest first'],
+  ['-updated', 'Last changed first'],
+  ['date', 'Oldest first'],
+  ['title', 'By title'],
+];
+
+function searchForm(q, tag, sort) {
   const input = h('input', { id: 'rv-search', type: 'search', name: 'q', value: q });
+  const order = h(
+    'select',
+    { id: 'rv-sort', name: 'sort' },
+    ORDERS.map(([value, label]) => h('option', { value, selected: value === sort }, label)),
+  );
   return h(
     'form',
     {
@@ -41,11 +54,13 @@ function searchForm(q, tag) {
       class: 'search',
       onsubmit: (event) => {
         event.preventDefault();
-        location.hash = hashLink('/', { q: input.value.trim(), tag });
+        location.hash = hashLink('/', { q: input.value.trim(), tag, sort: order.value });
       },
     },
     h('label', { for: 'rv-search' }, 'Search posts'),
     input,
+    h('label', { for: 'rv-sort' }, 'Order'),
+    order,
     h('button', { type: 'submit' }, 'Search'),
   );
 }
