@@ -3,6 +3,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - [`http`]: handlers and their JSON shapes; nothing else;
+//! - [`search`]: full-text search over the posts and their past versions, following the site;
 //! - [`writing`]: authors' edits turned into commits by one writer thread (group commit);
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`history`]: the per-path revision index, revisions and diffs;
@@ -18,6 +19,7 @@ pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod post;
+pub mod search;
 pub mod site;
 pub mod startup;
 pub mod store;

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::search::Search;
 use crate::site::Site;
 use crate::store::{self, Store};
 
@@ -33,14 +34,19 @@ impl Application {
             move || open_or_seed(&settings)
         })
         .await??;
-        let store = web::block(move || clear_stale_lock(store)).await??;
+        let store = web::block(move || recover_dead_writers(store)).await??;
         let site = Arc::new(web::block(move || Site::load(store)).await??);
+        let search = web::block({
+            let site = site.clone();
+            move || Search::start(&site)
+        })
+        .await??;
         site.watch(settings.poll_interval);
 
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let state = web::Data::new(AppState::new(site.clone(), search, &settings));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -94,12 +100,21 @@ impl Application {
     }
 }
 
-/// A `<branch>.lock` left by a process killed mid-update would block every write; one that
-/// is still there, unchanged, after a moment belongs to no live writer.
-fn clear_stale_lock(store: Store) -> anyhow::Result<Store> {
-    store
-        .clear_stale_branch_lock(std::time::Duration::from_millis(500))
-        .context("clearing a stale branch lock")?;
+/// Removes the locks that server processes, now dead, left (see `store::lock`); a lock that
+/// no dead server recorded is left alone, and reported, since a live `git` may hold it.
+/// Writes look again whenever they meet a lock, so a failure here is only logged.
+fn recover_dead_writers(store: Store) -> anyhow::Result<Store> {
+    // A repository that cannot be written (read-only, say) is still served for reading.
+    if let Err(error) = store.recover_dead_writers() {
+        tracing::warn!(%error, "could not remove the locks of dead servers");
+    }
+    let lock = store.branch_lock_path(&store.repository()?);
+    if lock.exists() {
+        tracing::warn!(lock = %lock.display(),
+            "the branch is locked by another process (git, or another server); if it stays \
+             locked while no git command runs on the repository, a crash left the lock: \
+             remove it by hand");
+    }
     Ok(store)
 }
 

@@ -56,7 +56,9 @@ pub struct ListQuery {
     pub status: Option<StatusFilter>,
     /// Only posts with this tag.
     pub tag: Option<String>,
-    /// Only posts containing every word of this text (title, summary, tags, body).
+    /// Only posts containing every word of this text (title, summary, tags, body), as
+    /// case-insensitive substrings, in the list's order: a filter, not a ranking. For
+    /// relevance, stemming, phrases, snippets and past versions use `GET /api/v1/search`.
     pub q: Option<String>,
     /// `-date` (default), `date`, `-updated` or `title`.
     pub sort: Option<SortOrder>,

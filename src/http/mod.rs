@@ -16,6 +16,7 @@ pub mod openapi;
 mod posts;
 pub mod problem_fallback;
 mod review;
+mod search;
 mod tags;
 mod views;
 mod write_requests;
@@ -30,6 +31,7 @@ use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::search::Search;
 use crate::site::Site;
 use crate::writing::Writer;
 pub use auth::Viewer;
@@ -41,6 +43,8 @@ pub const API_PREFIX: &str = "/api/v1";
 /// What every handler can reach.
 pub struct AppState {
     pub site: Arc<Site>,
+    /// Full-text search, following the site.
+    pub search: Arc<Search>,
     pub authors: Authors,
     pub max_body_bytes: usize,
     /// The repository's one writer thread.
@@ -52,10 +56,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(site: Arc<Site>, settings: &Settings) -> AppState {
+    pub fn new(site: Arc<Site>, search: Arc<Search>, settings: &Settings) -> AppState {
         AppState {
             writer: Writer::start(site.clone(), settings.committer()),
             site,
+            search,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
@@ -81,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope(API_PREFIX)
             .configure(posts::configure)
+            .configure(search::configure)
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)

@@ -15,8 +15,8 @@ mod conventions;
 use conventions::Conventions;
 
 use super::{
-    feed, health, history, history_views, listing, metrics, posts, tags, views, write_requests,
-    writes,
+    feed, health, history, history_views, listing, metrics, posts, search, tags, views,
+    write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -30,6 +30,7 @@ use crate::error::{FieldError, Problem};
         posts::list_posts,
         posts::get_post,
         posts::get_backlinks,
+        search::search,
         tags::list_tags,
         history::list_revisions,
         history::get_revision,

@@ -104,5 +104,6 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
             }
         }
         WriteError::Unavailable(reason) => ApiError::Unavailable(reason),
+        WriteError::NotCommitted { failure, detail } => ApiError::not_committed(failure, detail),
     }
 }

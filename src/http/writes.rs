@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 409, description = "A post with this slug exists", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -79,6 +81,8 @@ pub async fn create_post(
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "Neither If-Match nor base_revision given", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -137,6 +141,8 @@ pub async fn replace_post(
         (status = 412, description = "If-Match is stale and the patched keys changed since", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -179,6 +185,8 @@ pub async fn patch_post(
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -211,6 +219,8 @@ pub async fn delete_post(
         (status = 409, description = "A post with the new slug exists", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -256,6 +266,8 @@ pub async fn rename_post(
         (status = 404, description = "Unknown revision, or the post did not exist at it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -8,6 +8,7 @@ mod headings;
 pub mod links;
 pub mod render;
 mod sanitize;
+pub mod searchable;
 pub mod sections;
 pub mod slug;
 pub mod structure;
@@ -21,6 +22,7 @@ use utoipa::ToSchema;
 pub use file::{compose, split_front_matter};
 pub use front_matter::{FrontMatter, Status};
 pub use render::{Rendered, TocEntry};
+pub use searchable::SearchableText;
 pub use sections::{Section, SectionKind};
 pub use slug::{Slug, SlugError};
 

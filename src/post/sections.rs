@@ -96,11 +96,11 @@ pub fn split(markdown: &str) -> Vec<Section> {
 
 /// Where one section lies in a [`Document`].
 pub(crate) struct Span {
-    kind: SectionKind,
+    pub(crate) kind: SectionKind,
     title: String,
     id: String,
     /// Event indices of the content under the heading.
-    events: Range<usize>,
+    pub(crate) events: Range<usize>,
     /// Byte range of that content in the body.
     source: Range<usize>,
 }

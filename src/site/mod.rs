@@ -45,7 +45,12 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]).
+    observers: Mutex<Vec<MoveObserver>>,
 }
+
+/// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
+pub type MoveObserver = Box<dyn Fn(&Arc<Snapshot>) + Send + Sync>;
 
 impl Site {
     /// Reads the branch and builds the first snapshot, with the history index saved by the
@@ -72,6 +77,7 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            observers: Mutex::new(Vec::new()),
         })
     }
 
@@ -181,7 +187,26 @@ impl Site {
         self.saver.save_later(next.history.clone());
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
+        for observer in self
+            .observers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            observer(&next);
+        }
         next
+    }
+
+    /// Calls `observer` with every snapshot shown from now on, whether an API write, a
+    /// `git push` or any other move of the branch brought it: how derived indexes (search)
+    /// follow the branch. The observer runs under the refresh lock, so it should only hand
+    /// the snapshot over to a thread of its own.
+    pub fn on_move(&self, observer: MoveObserver) {
+        self.observers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(observer);
     }
 
     /// How many snapshots have been built since start, the first included.

@@ -10,12 +10,14 @@ mod commit;
 mod compose;
 mod delta;
 mod durability;
+mod failure;
 mod history;
 mod lock;
 mod pack;
 mod patch;
 mod periodic;
 mod read;
+mod reflog;
 mod seed;
 mod session;
 
@@ -25,8 +27,9 @@ use git2::Repository;
 
 use durability::Durability;
 
-pub use branch::ReplacedBranch;
+pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
+pub use failure::WriteFailure;
 pub use git2::Oid;
 pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
@@ -40,6 +43,8 @@ pub struct Store {
     path: PathBuf,
     branch: String,
     durability: Durability,
+    /// Where this store's writes record the locks they take (see `lock`).
+    journal: lock::JournalSlot,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +63,7 @@ pub enum StoreError {
     AmbiguousRevision(String),
     #[error("the branch moved while committing (expected {expected:?})")]
     BranchMoved { expected: Option<Oid> },
-    #[error("the branch is locked by another writer (`{0}` exists)")]
+    #[error("the branch is locked by another process (`{0}` exists)")]
     BranchLocked(PathBuf),
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -82,6 +87,7 @@ impl Store {
             path: path.to_path_buf(),
             branch: branch.to_string(),
             durability: Durability::default(),
+            journal: lock::JournalSlot::default(),
         };
         store.repository()?;
         Ok(store)

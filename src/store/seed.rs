@@ -63,6 +63,7 @@ pub fn seed_repository(
         path: repo_path.to_path_buf(),
         branch: branch.to_string(),
         durability: Default::default(),
+        journal: Default::default(),
     };
     if store.tip_in(&repo)?.is_some() {
         return Err(StoreError::Seed(format!(

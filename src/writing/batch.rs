@@ -9,7 +9,7 @@ use super::edit::{self, Tree, WriteError, Written};
 use super::prepare::Preparer;
 use crate::post::Slug;
 use crate::site::Site;
-use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteSession};
+use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteFailure, WriteSession};
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
 const MAX_GROUP: usize = 64;
@@ -19,9 +19,6 @@ const MAX_ATTEMPTS: usize = 20;
 
 /// How often an idle writer checks whether the pack being written is done.
 const PACKING_POLL: Duration = Duration::from_millis(100);
-
-/// How long a branch lock must stay unchanged before it is taken for a crash's leftover.
-const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
 pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>) {
@@ -65,7 +62,7 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
         });
         if outcomes
             .iter()
-            .any(|outcome| matches!(outcome, Err(WriteError::Unavailable(_))))
+            .any(|outcome| matches!(outcome, Err(error) if error.is_failure()))
         {
             // The repository failed us: the next group starts from a fresh handle.
             session.reopen();
@@ -103,9 +100,17 @@ fn housekeeping(site: &Site, session: &WriteSession) {
     }
 }
 
+/// A store error as the answer to the edits it failed; says why when the client can act
+/// on it (a full disk, a read-only repository, a locked branch).
 fn unavailable(error: StoreError) -> WriteError {
     tracing::error!(%error, "write failed");
-    WriteError::Unavailable(error.to_string())
+    match error.write_failure() {
+        WriteFailure::Other => WriteError::Unavailable(error.to_string()),
+        failure => WriteError::NotCommitted {
+            failure,
+            detail: error.to_string(),
+        },
+    }
 }
 
 type Outcomes = Vec<Result<Written, WriteError>>;
@@ -134,12 +139,6 @@ fn commit_group(
             }
             Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
-            }
-            Ok(Ok((Err(StoreError::BranchLocked(lock)), _))) => {
-                tracing::warn!(lock = %lock.display(), "the branch is locked; waiting");
-                if let Err(error) = session.store().clear_stale_branch_lock(STALE_LOCK_WAIT) {
-                    return all(unavailable(error));
-                }
             }
             Ok(Ok((Err(error), _))) => return all(unavailable(error)),
         }
@@ -191,7 +190,7 @@ fn commit_one(
     let tree = AtCommit { batch, parent };
     let prepared = match edit::apply(&request.edit, &tree) {
         Ok(prepared) => prepared,
-        Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
+        Err(failure) if failure.is_failure() => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
     let commit = batch

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::merge;
 use super::submission::Rejection;
 use crate::post::{self, FrontMatter, Post, PostError, Slug};
-use crate::store::{Change, Identity, Oid};
+use crate::store::{Change, Identity, Oid, WriteFailure};
 
 /// What the author's edit was based on, so a change made meanwhile is never overwritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +134,22 @@ pub enum WriteError {
     Invalid(Rejection),
     #[error("the writer is unavailable: {0}")]
     Unavailable(String),
+    /// The repository refused the write (see [`WriteFailure`]); nothing was committed.
+    #[error("nothing was committed: {detail}")]
+    NotCommitted {
+        failure: WriteFailure,
+        detail: String,
+    },
+}
+
+impl WriteError {
+    /// Whether the repository failed the write, rather than the edit being refused.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            WriteError::Unavailable(_) | WriteError::NotCommitted { .. }
+        )
+    }
 }
 
 /// The post files an edit reads at the commit it is applied to.

@@ -97,7 +97,7 @@ async fn concurrent_editors_and_creators_never_lose_an_acknowledged_write() {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -116,7 +116,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Clones the app's bare repository, rewrites one line of a post, commits and pushes.
-fn push_edit(app: &TestApp, slug: &str, from: &str, to: &str) -> String {
+pub fn push_edit(app: &TestApp, slug: &str, from: &str, to: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let repo = app.repo.to_str().unwrap();
     git(dir.path(), &["clone", "--quiet", repo, "clone"]);
