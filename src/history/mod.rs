@@ -5,6 +5,7 @@
 //! merge is one revision of each post it changes relative to its first parent, and the
 //! commits of a merged branch are not revisions of their own (they stay readable by id).
 
+mod blame;
 mod build;
 mod diff;
 mod index;
@@ -15,6 +16,7 @@ mod renames;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use blame::{Blame, BlameLine, BlameRevision, BlameSection, FilePart, blame};
 pub use build::update;
 pub use diff::{
     ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,

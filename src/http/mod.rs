@@ -2,6 +2,7 @@
 //! translate between HTTP and the site; decisions live below.
 
 mod auth;
+mod blame;
 mod caching;
 mod feed;
 pub mod head;
@@ -90,7 +91,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
-            .configure(history::configure),
+            .configure(history::configure)
+            .configure(blame::configure),
     )
     .configure(openapi::configure)
     .configure(review::configure)

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on a random port over a temporary repository, spoken to
 //! over HTTP.
 
+mod blame;
 mod concurrency;
 mod contract;
 mod crash;
