@@ -127,7 +127,7 @@ impl HistoryBuilder {
                 self.latest.insert(new, after);
             }
             let last = position + 1 == end;
-            if last || (position + 1 - start) % COMMITS_PER_CHECKPOINT == 0 {
+            if last || (position + 1 - start).is_multiple_of(COMMITS_PER_CHECKPOINT) {
                 self.checkpoint(commit.facts.id)?;
             }
         }
