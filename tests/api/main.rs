@@ -22,6 +22,7 @@ mod operations;
 mod questions;
 mod reading;
 mod render_limits;
+mod review;
 mod search;
 mod storage;
 mod tokens;
