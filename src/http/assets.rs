@@ -113,7 +113,7 @@ fn no_asset(path: &AssetPath) -> ApiError {
 #[utoipa::path(
     tag = "assets",
     path = "/assets/{path}",
-    params(("path" = String, Path, description = "The path below `assets/`, e.g. `plots/loss.svg`"), AssetQuery),
+    params(("path" = String, Path, description = "The path below `assets/`, e.g. `plots/loss.svg`", pattern = "^[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}(/[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}){0,3}\\.(svg|png|jpg|jpeg|gif|webp|pdf|csv|json)$"), AssetQuery),
     responses(
         (status = 200, description = "The bytes, typed by extension (`image/svg+xml`, `image/png`, `application/pdf`...); `ETag` is the blob id", content_type = "*/*"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
@@ -221,7 +221,7 @@ pub async fn list_assets(
     tag = "assets",
     path = "/api/v1/assets/{path}",
     params(
-        ("path" = String, Path, description = "The path below `assets/`"),
+        ("path" = String, Path, description = "The path below `assets/`", pattern = "^[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}(/[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}){0,3}\\.(svg|png|jpg|jpeg|gif|webp|pdf|csv|json)$"),
         ("If-Match" = Option<String>, Header, description = "The asset's ETag as last read"),
         ("X-Commit-Message" = Option<String>, Header, description = "The commit message; default `Upload asset <path>`"),
     ),
@@ -280,7 +280,7 @@ pub async fn put_asset(
     tag = "assets",
     path = "/api/v1/assets/{path}",
     params(
-        ("path" = String, Path, description = "The path below `assets/`"),
+        ("path" = String, Path, description = "The path below `assets/`", pattern = "^[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}(/[A-Za-z0-9_~+-][A-Za-z0-9._~+-]{0,63}){0,3}\\.(svg|png|jpg|jpeg|gif|webp|pdf|csv|json)$"),
         ("If-Match" = String, Header, description = "The asset's ETag as last read"),
         ("X-Commit-Message" = Option<String>, Header, description = "The commit message; default `Delete asset <path>`"),
     ),

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct BlameQuery {
     /// Blame the post as of this commit (an id or unambiguous prefix on the branch's
     /// first-parent history); default: the tip.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub rev: Option<String>,
 }
 

@@ -65,7 +65,10 @@ pub struct ListQuery {
     pub per_page: Option<usize>,
     /// The blog as of this time (RFC 3339, or `YYYY-MM-DD`: the end of that day, UTC): at
     /// the last first-parent commit committed then or before.
-    #[param(example = "2026-11-02")]
+    #[param(
+        example = "2026-11-02",
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-](0[0-9]|1[0-2]):00))?$"
+    )]
     pub as_of: Option<String>,
 }
 

@@ -21,7 +21,7 @@ const UNDOCUMENTED_ALLOW: &str = "GET, HEAD";
 pub fn not_allowed(request: &HttpRequest) -> Option<HttpResponse> {
     let pattern = request.resource_map().match_pattern(request.path())?;
     let allow = allowed_methods()
-        .get(&pattern)
+        .get(&without_regexes(&pattern))
         .map(String::as_str)
         .unwrap_or(UNDOCUMENTED_ALLOW);
     let detail = format!(
@@ -34,6 +34,32 @@ pub fn not_allowed(request: &HttpRequest) -> Option<HttpResponse> {
         response.headers_mut().insert(header::ALLOW, value);
     }
     Some(response)
+}
+
+/// A route pattern as the OpenAPI document writes it: `{path:.*}` is `{path}`.
+fn without_regexes(pattern: &str) -> String {
+    let mut plain = String::with_capacity(pattern.len());
+    let mut depth = 0;
+    let mut in_regex = false;
+    for c in pattern.chars() {
+        match c {
+            '{' if depth == 0 => {
+                depth = 1;
+                plain.push(c);
+            }
+            '{' => depth += 1,
+            '}' if depth == 1 => {
+                depth = 0;
+                in_regex = false;
+                plain.push(c);
+            }
+            '}' => depth -= 1,
+            ':' if depth == 1 => in_regex = true,
+            _ if !in_regex => plain.push(c),
+            _ => {}
+        }
+    }
+    plain
 }
 
 /// Documented path → its methods, `GET, PUT` style; built once.
@@ -76,5 +102,12 @@ mod tests {
             Some("GET")
         );
         assert_eq!(allowed_methods()["/metrics"], "GET, HEAD");
+    }
+
+    #[test]
+    fn route_regexes_are_left_out_of_patterns() {
+        assert_eq!(without_regexes("/assets/{path:.*}"), "/assets/{path}");
+        assert_eq!(without_regexes("/a/{x:[0-9]{4}}/b/{y}"), "/a/{x}/b/{y}");
+        assert_eq!(without_regexes("/api/v1/posts"), "/api/v1/posts");
     }
 }

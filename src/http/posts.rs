@@ -92,7 +92,10 @@ pub struct PostQuery {
     pub rev: Option<String>,
     /// The post as the blog had it at this time (RFC 3339, or `YYYY-MM-DD`: the end of that
     /// day, UTC); not with `rev`.
-    #[param(example = "2026-11-02")]
+    #[param(
+        example = "2026-11-02",
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-](0[0-9]|1[0-2]):00))?$"
+    )]
     pub as_of: Option<String>,
 }
 

@@ -188,6 +188,7 @@ pub struct NewPost {
     /// The whole file instead of `front_matter` and `markdown`.
     pub raw: Option<String>,
     /// The commit message; default `Create post <slug>`.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$")]
     pub message: Option<String>,
 }
 
@@ -208,6 +209,7 @@ pub struct ReplacedPost {
     #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub base_revision: Option<String>,
     /// The commit message; default `Update post <slug>`.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$")]
     pub message: Option<String>,
 }
 
@@ -220,6 +222,7 @@ pub struct FrontMatterPatch {
     #[serde(deserialize_with = "super::unique_keys::required")]
     pub front_matter: Value,
     /// The commit message; default `Update post <slug>`, or `Publish post <slug>`.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$")]
     pub message: Option<String>,
 }
 
@@ -232,6 +235,7 @@ pub struct NewSlug {
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 80)]
     pub new_slug: String,
     /// The commit message; default `Rename post <old> to <new>`.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$")]
     pub message: Option<String>,
 }
 
@@ -247,6 +251,7 @@ pub struct RestoredRevision {
     #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub revision: String,
     /// The commit message; default `Restore post <slug> to <short revision>`.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$")]
     pub message: Option<String>,
 }
 

@@ -107,7 +107,15 @@ proptest! {
         let text = compose(&fields, &body).unwrap();
         let front_matter = FrontMatter::parse(split_front_matter(&text).0.unwrap()).unwrap();
         prop_assert_eq!(front_matter.fields.get("title"), Some(&Value::String(title.clone())));
-        prop_assert_eq!(&front_matter.tags, &tags);
+        // The key is kept exactly as written; the typed tags are a set (first occurrences).
+        prop_assert_eq!(front_matter.fields.get("tags"), Some(&json!(tags)));
+        let mut distinct: Vec<String> = Vec::new();
+        for tag in &tags {
+            if !distinct.contains(tag) {
+                distinct.push(tag.clone());
+            }
+        }
+        prop_assert_eq!(&front_matter.tags, &distinct);
         prop_assert_eq!(front_matter.fields.len(), fields.len());
     }
 

@@ -1,13 +1,13 @@
 //! What a whole post in a request body must hold, beyond the types of its fields: exactly one
 //! of `front_matter` (an object with a `title`) and `raw`. utoipa derives each field on its
-//! own, so the rule is added to the two schemas that carry a whole post.
+//! own, so the rule is added to the schemas that carry a whole post.
 
 use utoipa::Modify;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 
 /// The request bodies that carry a whole post.
-const WHOLE_POSTS: [&str; 2] = ["NewPost", "ReplacedPost"];
+const WHOLE_POSTS: [&str; 3] = ["NewPost", "ReplacedPost", "PreviewedPost"];
 
 pub struct PostBodies;
 
