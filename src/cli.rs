@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the blog over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create a new repository from a folder of posts (and its history.yaml, if any).
     Init {
         #[arg(long, env = "PALIMPSEST_REPO")]
@@ -124,6 +124,16 @@ struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// A URL told (`POST`, a `branch.moved` event) every time the branch moves; repeat the
+    /// flag for several, or separate them with commas in the environment variable.
+    #[arg(long = "webhook", env = "PALIMPSEST_WEBHOOKS", value_delimiter = ',')]
+    webhooks: Vec<String>,
+    /// The key webhook deliveries are signed with (`X-Palimpsest-Signature-256`).
+    #[arg(long, env = "PALIMPSEST_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Seconds a webhook receiver may take to answer before the delivery is retried.
+    #[arg(long, env = "PALIMPSEST_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    webhook_timeout: u64,
 }
 
 /// Runs one subcommand to completion.
@@ -133,9 +143,9 @@ struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeArgs::from_env()));
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::from_env())));
     match command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Init { repo, from, branch } => {
             let report = store::seed_repository(&repo, &from, &branch, &importer())?;
             println!(
@@ -193,6 +203,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     settings.workers = args.workers;
     settings.public_url = args.public_url;
     settings.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
+    settings.webhooks.urls = args
+        .webhooks
+        .into_iter()
+        .map(|url| url.trim().to_string())
+        .filter(|url| !url.is_empty())
+        .collect();
+    settings.webhooks.secret = args.webhook_secret.filter(|secret| !secret.is_empty());
+    settings.webhooks.retry.timeout = Duration::from_secs(args.webhook_timeout.max(1));
     settings.authors = match (&args.tokens_file, &args.token) {
         (Some(file), _) => Authors::from_file(file)?,
         (None, Some(token)) if !token.is_empty() => {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::authors::Authors;
 use crate::store::Identity;
+use crate::webhooks::WebhookSettings;
 
 /// The identity the server commits as (the committer; the author is the writer).
 pub const SERVER_IDENTITY: (&str, &str) = ("Palimpsest", "palimpsest@localhost");
@@ -30,6 +31,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_timeout: Duration,
+    /// Who is told when the branch moves.
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -46,6 +49,7 @@ impl Settings {
             workers: 0,
             public_url: None,
             shutdown_timeout: Duration::from_secs(30),
+            webhooks: WebhookSettings::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - [`http`]: handlers and their JSON shapes; nothing else;
+//! - [`webhooks`]: telling other systems that the branch moved, beside the writer;
 //! - [`writing`]: authors' edits turned into commits by one writer thread (group commit);
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`history`]: the per-path revision index, revisions and diffs;
@@ -17,11 +18,13 @@ pub mod healthcheck;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod own_files;
 pub mod post;
 pub mod site;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod writing;
 
 /// mimalloc instead of glibc's allocator, for every binary built on this library (the

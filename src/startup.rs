@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::site::Site;
 use crate::store::{self, Store};
+use crate::webhooks::Webhooks;
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -36,11 +37,12 @@ impl Application {
         let store = web::block(move || clear_stale_lock(store)).await??;
         let site = Arc::new(web::block(move || Site::load(store)).await??);
         site.watch(settings.poll_interval);
+        let webhooks = Arc::new(Webhooks::start(&site, &settings.webhooks)?);
 
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::new(site.clone(), &settings));
+        let state = web::Data::new(AppState::new(site.clone(), webhooks, &settings));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {

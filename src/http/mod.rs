@@ -17,6 +17,7 @@ mod posts;
 pub mod problem_fallback;
 mod tags;
 mod views;
+mod webhooks;
 mod write_requests;
 mod write_responses;
 mod writes;
@@ -30,6 +31,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::site::Site;
+use crate::webhooks::Webhooks;
 use crate::writing::Writer;
 pub use auth::Viewer;
 pub use write_requests::json_config;
@@ -48,10 +50,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// The webhooks told about branch moves, for `GET /api/v1/webhooks`.
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl AppState {
-    pub fn new(site: Arc<Site>, settings: &Settings) -> AppState {
+    pub fn new(site: Arc<Site>, webhooks: Arc<Webhooks>, settings: &Settings) -> AppState {
         AppState {
             writer: Writer::start(site.clone(), settings.committer()),
             site,
@@ -59,6 +63,7 @@ impl AppState {
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            webhooks,
         }
     }
 }
@@ -83,7 +88,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
-            .configure(history::configure),
+            .configure(history::configure)
+            .configure(webhooks::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

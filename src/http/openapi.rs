@@ -15,8 +15,8 @@ mod conventions;
 use conventions::Conventions;
 
 use super::{
-    feed, health, history, history_views, listing, metrics, posts, tags, views, write_requests,
-    writes,
+    feed, health, history, history_views, listing, metrics, posts, tags, views, webhooks,
+    write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -45,6 +45,7 @@ use crate::error::{FieldError, Problem};
         writes::restore_post,
         feed::feed,
         metrics::metrics,
+        webhooks::list_webhooks,
     ),
     components(schemas(
         Problem,
@@ -67,13 +68,15 @@ use crate::error::{FieldError, Problem};
         crate::history::RevisionStamp,
         crate::history::ChangeKind,
         crate::history::SectionStatus,
+        crate::webhooks::BranchMoved,
+        crate::webhooks::MovedCommit,
     )),
     modifiers(&BearerAuth, &Documents, &Conventions),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
         (name = "history", description = "Revisions, diffs and the site-wide log"),
-        (name = "operations", description = "Probes and metrics"),
+        (name = "operations", description = "Probes, metrics and webhooks"),
         (name = "documents", description = "This document and the interactive docs"),
     )
 )]

@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
 use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
-pub use log::Log;
+pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
@@ -45,6 +45,9 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// The tip shown to readers, for whoever must hear that the branch moved (webhooks):
+    /// every branch move, by a write or from outside, passes through [`Site::show_now`].
+    moves: tokio::sync::watch::Sender<Option<Oid>>,
 }
 
 impl Site {
@@ -72,6 +75,7 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            moves: tokio::sync::watch::Sender::new(tip),
         })
     }
 
@@ -181,7 +185,14 @@ impl Site {
         self.saver.save_later(next.history.clone());
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
+        self.moves.send_replace(next.tip);
         next
+    }
+
+    /// A receiver that sees the served tip change, once per change it has not yet seen
+    /// (a burst of moves may be seen as one). It ends when the site is dropped.
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<Option<Oid>> {
+        self.moves.subscribe()
     }
 
     /// How many snapshots have been built since start, the first included.

@@ -31,6 +31,20 @@ impl Store {
         }
     }
 
+    /// The best common ancestor of two commits, `None` when they share no history (or one
+    /// of them is no longer in the repository).
+    ///
+    /// # Errors
+    /// Git errors reading the graph.
+    pub fn merge_base(&self, one: Oid, other: Oid) -> Result<Option<Oid>, StoreError> {
+        let repo = self.repository()?;
+        match repo.merge_base(one, other) {
+            Ok(base) => Ok(Some(base)),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every post file (`posts/<slug>.md`) in the tree of `commit`; other files are ignored.
     ///
     /// # Errors

@@ -92,11 +92,21 @@ pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
 
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
 pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
+    spawn_app_configured(dir, repo, |_| {}).await
+}
+
+/// [`spawn_app_on`] with the test settings changed by `configure` first.
+pub async fn spawn_app_configured(
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::for_repo(repo.clone());
     settings.listen = "127.0.0.1:0".into();
     settings.authors = Authors::single(TOKEN, Identity::parse(AUTHOR).unwrap());
     settings.poll_interval = Duration::from_millis(50);
     settings.workers = 2;
+    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("building the app");

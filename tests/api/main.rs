@@ -11,5 +11,7 @@ mod list_order;
 mod openapi;
 mod operations;
 mod reading;
+mod receiver;
 mod tokens;
+mod webhooks;
 mod writing;
