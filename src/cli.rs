@@ -12,6 +12,7 @@ use crate::authors::{self, Authors};
 use crate::config::{self, Settings};
 use crate::store::{self, Identity, Store};
 use crate::telemetry::LogFormat;
+use crate::upstream::UpstreamSettings;
 
 /// The repository `serve` uses when given none; created from the sample blog on first start.
 const DEFAULT_REPO: &str = "data/content.git";
@@ -134,6 +135,16 @@ struct ServeArgs {
     /// Seconds a webhook receiver may take to answer before the delivery is retried.
     #[arg(long, env = "PALIMPSEST_WEBHOOK_TIMEOUT", default_value_t = 10)]
     webhook_timeout: u64,
+    /// Mirror this remote's branch (a path, `file://` or `git://` URL): cloned when --repo
+    /// does not exist, fetched on an interval, and every write pushed there first.
+    #[arg(long, env = "PALIMPSEST_UPSTREAM")]
+    upstream: Option<String>,
+    /// The token (password) for the upstream.
+    #[arg(long, env = "PALIMPSEST_UPSTREAM_TOKEN", hide_env_values = true)]
+    upstream_token: Option<String>,
+    /// Seconds between two fetches of the upstream.
+    #[arg(long, env = "PALIMPSEST_FETCH_INTERVAL", default_value_t = 10)]
+    fetch_interval: u64,
 }
 
 /// Runs one subcommand to completion.
@@ -211,6 +222,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .collect();
     settings.webhooks.secret = args.webhook_secret.filter(|secret| !secret.is_empty());
     settings.webhooks.retry.timeout = Duration::from_secs(args.webhook_timeout.max(1));
+    settings.upstream = args
+        .upstream
+        .filter(|url| !url.is_empty())
+        .map(|url| UpstreamSettings {
+            url,
+            token: args.upstream_token,
+            fetch_interval: Duration::from_secs(args.fetch_interval.max(1)),
+        });
     settings.authors = match (&args.tokens_file, &args.token) {
         (Some(file), _) => Authors::from_file(file)?,
         (None, Some(token)) if !token.is_empty() => {

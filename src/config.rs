@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::authors::Authors;
 use crate::store::Identity;
+use crate::upstream::UpstreamSettings;
 use crate::webhooks::WebhookSettings;
 
 /// The identity the server commits as (the committer; the author is the writer).
@@ -33,6 +34,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Who is told when the branch moves.
     pub webhooks: WebhookSettings,
+    /// The remote the served branch mirrors (upstream mode); `None`: the repository is the
+    /// truth.
+    pub upstream: Option<UpstreamSettings>,
 }
 
 impl Settings {
@@ -50,6 +54,7 @@ impl Settings {
             public_url: None,
             shutdown_timeout: Duration::from_secs(30),
             webhooks: WebhookSettings::default(),
+            upstream: None,
         }
     }
 

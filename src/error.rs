@@ -200,6 +200,10 @@ impl ResponseError for ApiError {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
         let mut response = problem_response(self.status_code());
+        if matches!(self, ApiError::Unavailable(_)) {
+            // Long enough for an unreachable upstream's next fetch, or a stuck lock to clear.
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

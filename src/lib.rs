@@ -5,6 +5,7 @@
 //! - [`http`]: handlers and their JSON shapes; nothing else;
 //! - [`webhooks`]: telling other systems that the branch moved, beside the writer;
 //! - [`writing`]: authors' edits turned into commits by one writer thread (group commit);
+//! - [`upstream`]: the remote the served branch mirrors, and the push every write waits for;
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`history`]: the per-path revision index, revisions and diffs;
 //! - [`post`]: the pure domain (slugs, front matter, sections, rendering);
@@ -24,6 +25,7 @@ pub mod site;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 pub mod webhooks;
 pub mod writing;
 

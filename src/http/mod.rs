@@ -8,6 +8,7 @@ pub mod head;
 mod health;
 mod history;
 mod history_views;
+mod hooks;
 mod listing;
 mod methods;
 mod metrics;
@@ -31,6 +32,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::site::Site;
+use crate::upstream::Upstream;
 use crate::webhooks::Webhooks;
 use crate::writing::Writer;
 pub use auth::Viewer;
@@ -52,12 +54,23 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The webhooks told about branch moves, for `GET /api/v1/webhooks`.
     pub webhooks: Arc<Webhooks>,
+    /// The remote the branch mirrors, in upstream mode.
+    pub upstream: Option<Arc<Upstream>>,
+    /// The secret forges sign their push webhooks with (the webhooks' secret).
+    pub push_hook_secret: Option<String>,
 }
 
 impl AppState {
-    pub fn new(site: Arc<Site>, webhooks: Arc<Webhooks>, settings: &Settings) -> AppState {
+    pub fn new(
+        site: Arc<Site>,
+        webhooks: Arc<Webhooks>,
+        upstream: Option<Arc<Upstream>>,
+        settings: &Settings,
+    ) -> AppState {
         AppState {
-            writer: Writer::start(site.clone(), settings.committer()),
+            writer: Writer::start(site.clone(), settings.committer(), upstream.clone()),
+            upstream,
+            push_hook_secret: settings.webhooks.secret.clone(),
             site,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
@@ -89,7 +102,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tags::configure)
             .configure(feed::configure)
             .configure(history::configure)
-            .configure(webhooks::configure),
+            .configure(webhooks::configure)
+            .configure(hooks::configure),
     )
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));

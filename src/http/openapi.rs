@@ -15,7 +15,7 @@ mod conventions;
 use conventions::Conventions;
 
 use super::{
-    feed, health, history, history_views, listing, metrics, posts, tags, views, webhooks,
+    feed, health, history, history_views, hooks, listing, metrics, posts, tags, views, webhooks,
     write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
@@ -46,6 +46,7 @@ use crate::error::{FieldError, Problem};
         feed::feed,
         metrics::metrics,
         webhooks::list_webhooks,
+        hooks::push_hook,
     ),
     components(schemas(
         Problem,

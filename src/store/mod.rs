@@ -16,6 +16,7 @@ mod pack;
 mod patch;
 mod periodic;
 mod read;
+mod remote;
 mod seed;
 mod session;
 
@@ -31,6 +32,7 @@ pub use git2::Oid;
 pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
 pub use patch::{TextDiff, diff_text};
 pub use read::PostFile;
+pub use remote::{Pushed, Remote, clone_bare};
 pub use seed::{SeedReport, seed_repository};
 pub use session::{Batch, WriteSession};
 

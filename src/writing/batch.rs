@@ -9,7 +9,8 @@ use super::edit::{self, Tree, WriteError, Written};
 use super::prepare::Preparer;
 use crate::post::Slug;
 use crate::site::Site;
-use crate::store::{Batch, CommitRequest, Identity, Oid, StoreError, WriteSession};
+use crate::store::{Batch, CommitRequest, Identity, Oid, Pushed, StoreError, WriteSession};
+use crate::upstream::Upstream;
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
 const MAX_GROUP: usize = 64;
@@ -24,7 +25,12 @@ const PACKING_POLL: Duration = Duration::from_millis(100);
 const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
-pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>) {
+pub(super) fn run(
+    site: &Arc<Site>,
+    committer: &Identity,
+    queue: &Receiver<Job>,
+    upstream: Option<&Upstream>,
+) {
     let session = site.store().write_session();
     let preparer = Preparer::start(site.clone());
     loop {
@@ -54,7 +60,7 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
         }
         // A bug in one group must not take the writer, and with it every later write, down.
         let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&session, committer, &group, &preparer)
+            commit_group(&session, committer, &group, &preparer, upstream)
         }))
         .unwrap_or_else(|_| {
             tracing::error!(
@@ -118,10 +124,17 @@ fn commit_group(
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
+    upstream: Option<&Upstream>,
 ) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
+    if let Some(why) = upstream.and_then(Upstream::unreachable) {
+        return all(WriteError::Unavailable(format!(
+            "the upstream is unreachable: {why}"
+        )));
+    }
     for _ in 0..MAX_ATTEMPTS {
-        let attempt = session.batch(|batch| build_group(batch, committer, group, preparer));
+        let attempt =
+            session.batch(|batch| build_group(batch, committer, group, preparer, upstream));
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
@@ -156,6 +169,7 @@ fn build_group(
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
+    upstream: Option<&Upstream>,
 ) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
     let tip = batch.tip().map_err(unavailable)?;
     let mut parent = tip;
@@ -173,7 +187,17 @@ fn build_group(
         // from its pack.
         Some(new) if parent != tip => batch.write_objects().and_then(|()| {
             preparer.prepare(new, batch.objects());
-            batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
+            let message = format!("palimpsest: {} write(s)", group.len());
+            let move_served = || batch.move_branch(new, tip, &message);
+            match upstream {
+                None => move_served(),
+                // One push per group; a refused lease is a branch that moved: the group is
+                // rebuilt on the tip just fetched.
+                Some(upstream) => match upstream.publish(new, tip, move_served)? {
+                    Pushed::Accepted => Ok(()),
+                    Pushed::Refused(_) => Err(StoreError::BranchMoved { expected: tip }),
+                },
+            }
         }),
         _ => Ok(()),
     };

@@ -13,5 +13,6 @@ mod operations;
 mod reading;
 mod receiver;
 mod tokens;
+mod upstream;
 mod webhooks;
 mod writing;
