@@ -154,13 +154,16 @@ impl Upstream {
         match &pushed {
             Ok(Pushed::Accepted) => {
                 self.reached(|contact| contact.fetched_tip = Some(new));
-                match move_served() {
-                    Ok(()) => {}
-                    // The remote has the commit: the served branch catches up with it.
-                    Err(StoreError::BranchMoved { .. }) => {
-                        self.fetch_and_follow()?;
-                    }
-                    Err(error) => return Err(error),
+                // The remote has the commit: from here on, no error may make the writer
+                // rebuild the group and push its edits a second time.
+                let followed = match move_served() {
+                    Err(StoreError::BranchMoved { .. }) => self.fetch_and_follow().map(|_| ()),
+                    other => other,
+                };
+                if let Err(error) = followed {
+                    return Err(upstream_error(&format!(
+                        "the upstream accepted the write, but the served branch could not follow: {error}"
+                    )));
                 }
             }
             Ok(Pushed::Refused(why)) => {
