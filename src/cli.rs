@@ -21,7 +21,8 @@ const DEFAULT_REPO: &str = "data/content.git";
 #[command(
     name = "palimpsest",
     version,
-    about = "A git-backed headless CMS for a learning blog"
+    about = "A git-backed headless CMS for a learning blog",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Log lines as text or JSON (to stderr; RUST_LOG filters them).
@@ -33,7 +34,11 @@ pub struct Cli {
         default_value_t
     )]
     pub log_format: LogFormat,
-    /// With no subcommand, `serve` with its defaults: `cargo run --release` serves the blog.
+    /// With no subcommand, `serve` (with these flags: `palimpsest --listen 0.0.0.0:8080`
+    /// works as `palimpsest serve --listen 0.0.0.0:8080` does), so that `cargo run
+    /// --release` alone serves the blog.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -122,6 +127,17 @@ struct ServeArgs {
     /// How often to look for commits pushed from outside, in milliseconds.
     #[arg(long, env = "PALIMPSEST_POLL_MS", default_value_t = 250)]
     poll_ms: u64,
+    /// Origins whose browser pages may write through the API, comma-separated
+    /// (`https://editor.example.org`); pages on any origin may read.
+    #[arg(long, env = "PALIMPSEST_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// The largest asset accepted by `PUT /api/v1/assets/{path}`, in bytes.
+    #[arg(long, env = "PALIMPSEST_MAX_ASSET_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_asset_bytes: usize,
+    /// Where a post lives on the frontend, `{slug}` standing for its slug: links between
+    /// posts in a post's `html` point there.
+    #[arg(long, env = "PALIMPSEST_POST_URL", default_value = config::DEFAULT_POST_URL)]
+    post_url: String,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -154,7 +170,7 @@ struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::from_env())));
+        .unwrap_or_else(|| Command::Serve(Box::new(cli.serve)));
     match command {
         Command::Serve(args) => serve(*args),
         Command::Init { repo, from, branch } => {
@@ -189,18 +205,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-impl ServeArgs {
-    /// `serve`'s arguments when none are given: the defaults, overridden by the environment.
-    fn from_env() -> ServeArgs {
-        #[derive(Parser)]
-        struct ServeOnly {
-            #[command(flatten)]
-            args: ServeArgs,
-        }
-        ServeOnly::parse_from(["palimpsest"]).args
-    }
-}
-
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let seed_from = args
         .seed_from
@@ -230,6 +234,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             token: args.upstream_token,
             fetch_interval: Duration::from_secs(args.fetch_interval.max(1)),
         });
+    settings.cors_origins = args.cors_origins;
+    settings.max_asset_bytes = args.max_asset_bytes;
+    if !args.post_url.contains("{slug}") {
+        anyhow::bail!("--post-url must contain `{{slug}}`, e.g. `/posts/{{slug}}`");
+    }
+    settings.post_url = args.post_url;
     settings.authors = match (&args.tokens_file, &args.token) {
         (Some(file), _) => Authors::from_file(file)?,
         (None, Some(token)) if !token.is_empty() => {
@@ -253,9 +263,12 @@ fn check(repo: &std::path::Path, branch: &str) -> anyhow::Result<ExitCode> {
     let store = Store::open(repo, branch)?;
     let snapshot = crate::site::Snapshot::build(&store, None)
         .with_context(|| format!("reading {branch} in {}", repo.display()))?;
+    let assets = snapshot.assets(&store)?;
     for record in snapshot.posts() {
-        for warning in &record.post().warnings {
-            println!("warning: {}: {warning}", record.post().slug);
+        let post = record.post();
+        let references = snapshot.reference_warnings(post, Some(&assets));
+        for warning in post.warnings.iter().chain(&references) {
+            println!("warning: {}: {warning}", post.slug);
         }
     }
     for (slug, reason) in &snapshot.broken {
@@ -295,7 +308,21 @@ mod tests {
         let cli = Cli::try_parse_from(["palimpsest"]).expect("no subcommand is accepted");
         assert!(cli.command.is_none());
         let expected = std::env::var("PALIMPSEST_LISTEN").unwrap_or("127.0.0.1:8080".into());
-        assert_eq!(ServeArgs::from_env().listen, expected);
+        assert_eq!(cli.serve.listen, expected);
+    }
+
+    #[test]
+    fn serve_flags_work_without_the_subcommand_too() {
+        let cli = Cli::try_parse_from(["palimpsest", "--listen", "0.0.0.0:9000", "--workers", "3"])
+            .expect("serve flags at the top level");
+        assert!(cli.command.is_none());
+        assert_eq!(
+            (cli.serve.listen.as_str(), cli.serve.workers),
+            ("0.0.0.0:9000", 3)
+        );
+        let init = Cli::try_parse_from(["palimpsest", "init", "--repo", "x.git"]).unwrap();
+        assert!(matches!(init.command, Some(Command::Init { .. })));
+        assert!(Cli::try_parse_from(["palimpsest", "--listen", "0.0.0.0:9000", "init"]).is_err());
     }
 
     /// The README's configuration table is the operator's reference: every `serve` flag and

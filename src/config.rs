@@ -37,7 +37,18 @@ pub struct Settings {
     /// The remote the served branch mirrors (upstream mode); `None`: the repository is the
     /// truth.
     pub upstream: Option<UpstreamSettings>,
+    /// Origins whose browser pages may write (`https://editor.example.org`); any origin
+    /// may read.
+    pub cors_origins: Vec<String>,
+    /// The largest asset accepted by `PUT /api/v1/assets/{path}`, in bytes.
+    pub max_asset_bytes: usize,
+    /// Where a post lives on the frontend, `{slug}` standing for its slug: links between
+    /// posts in `html` point there.
+    pub post_url: String,
 }
+
+/// The default `--post-url`.
+pub const DEFAULT_POST_URL: &str = "/posts/{slug}";
 
 impl Settings {
     /// Settings for a repository, with the defaults `serve` uses.
@@ -55,6 +66,9 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(30),
             webhooks: WebhookSettings::default(),
             upstream: None,
+            cors_origins: Vec::new(),
+            max_asset_bytes: 10 * 1024 * 1024,
+            post_url: DEFAULT_POST_URL.into(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::post::{PostError, SlugError};
-use crate::store::StoreError;
+use crate::store::{LOCK_WAIT, StoreError, WriteFailure};
 
 /// One offending input, named so a client can point at the field.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -75,6 +75,16 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the server is not ready: {0}")]
     Unavailable(String),
+    #[error("the disk holding the repository is full; nothing was committed")]
+    InsufficientStorage,
+    #[error(
+        "the repository cannot be written (a read-only filesystem, or no permission); nothing was committed"
+    )]
+    ReadOnly,
+    #[error(
+        "another process (a git command, or another server) holds the branch's lock; nothing was committed"
+    )]
+    Locked,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -103,6 +113,27 @@ impl ApiError {
         ApiError::NotFound(what.into())
     }
 
+    /// The answer to a write the repository refused; `detail` (the store's own words, which
+    /// name files) is logged by the writer and not passed on.
+    pub fn not_committed(failure: WriteFailure, detail: String) -> Self {
+        match failure {
+            WriteFailure::DiskFull => ApiError::InsufficientStorage,
+            WriteFailure::ReadOnly => ApiError::ReadOnly,
+            WriteFailure::Locked => ApiError::Locked,
+            WriteFailure::Other => ApiError::Unavailable(detail),
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for the answers that say so.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Locked => Some(LOCK_WAIT.as_secs().max(1)),
+            ApiError::Unavailable(_) => Some(5),
+            ApiError::ReadOnly => Some(30),
+            _ => None,
+        }
+    }
+
     fn kind_and_title(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::BadRequest { .. } => ("invalid-request", "The request is invalid"),
@@ -120,6 +151,9 @@ impl ApiError {
                 ("unsupported-media-type", "Unsupported content type")
             }
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::InsufficientStorage => ("insufficient-storage", "The disk is full"),
+            ApiError::ReadOnly => ("read-only", "The repository is read-only"),
+            ApiError::Locked => ("locked", "The branch is locked"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -190,7 +224,10 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ReadOnly | ApiError::Locked => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,15 +237,14 @@ impl ResponseError for ApiError {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
         let mut response = problem_response(self.status_code());
-        if matches!(self, ApiError::Unavailable(_)) {
-            // Long enough for an unreachable upstream's next fetch, or a stuck lock to clear.
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
-        }
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"palimpsest\""),
             ));
+        }
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         response.body(body)

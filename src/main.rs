@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     palimpsest::configure_allocator();
     let cli = palimpsest::cli::Cli::parse();
-    palimpsest::telemetry::init(cli.log_format);
+    let _log = palimpsest::telemetry::init(cli.log_format);
     palimpsest::store::configure_libgit2();
     match palimpsest::cli::run(cli) {
         Ok(code) => code,

@@ -11,6 +11,8 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::post::Addresses;
+use crate::search::Search;
 use crate::site::Site;
 use crate::store::{self, Store};
 use crate::upstream::{Upstream, UpstreamSettings};
@@ -35,8 +37,14 @@ impl Application {
             move || open_or_seed(&settings)
         })
         .await??;
-        let store = web::block(move || clear_stale_lock(store)).await??;
-        let site = Arc::new(web::block(move || Site::load(store)).await??);
+        let store = web::block(move || recover_dead_writers(store)).await??;
+        let addresses = Addresses::new(&settings.post_url, settings.public_url.as_deref());
+        let site = Arc::new(web::block(move || Site::load_with(store, addresses)).await??);
+        let search = web::block({
+            let site = site.clone();
+            move || Search::start(&site)
+        })
+        .await??;
         site.watch(settings.poll_interval);
         let webhooks = Arc::new(Webhooks::start(&site, &settings.webhooks)?);
         let upstream = match &settings.upstream {
@@ -47,7 +55,13 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::new(site.clone(), webhooks, upstream, &settings));
+        let state = web::Data::new(AppState::new(
+            site.clone(),
+            search,
+            webhooks,
+            upstream,
+            &settings,
+        ));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -56,6 +70,9 @@ impl Application {
                 // and head_as_get must run before anything else holds the request.
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
                 .wrap(from_fn(http::head::head_as_get))
+                // Outside problem_fallback, so that errors carry the CORS headers too.
+                .wrap(http::cors::middleware())
+                .wrap(from_fn(http::cors::write_origins))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(json.clone())
@@ -101,12 +118,21 @@ impl Application {
     }
 }
 
-/// A `<branch>.lock` left by a process killed mid-update would block every write; one that
-/// is still there, unchanged, after a moment belongs to no live writer.
-fn clear_stale_lock(store: Store) -> anyhow::Result<Store> {
-    store
-        .clear_stale_branch_lock(std::time::Duration::from_millis(500))
-        .context("clearing a stale branch lock")?;
+/// Removes the locks that server processes, now dead, left (see `store::lock`); a lock that
+/// no dead server recorded is left alone, and reported, since a live `git` may hold it.
+/// Writes look again whenever they meet a lock, so a failure here is only logged.
+fn recover_dead_writers(store: Store) -> anyhow::Result<Store> {
+    // A repository that cannot be written (read-only, say) is still served for reading.
+    if let Err(error) = store.recover_dead_writers() {
+        tracing::warn!(%error, "could not remove the locks of dead servers");
+    }
+    let lock = store.branch_lock_path(&store.repository()?);
+    if lock.exists() {
+        tracing::warn!(lock = %lock.display(),
+            "the branch is locked by another process (git, or another server); if it stays \
+             locked while no git command runs on the repository, a crash left the lock: \
+             remove it by hand");
+    }
     Ok(store)
 }
 

@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "target/bench-writes".into());
     let duration = Duration::from_secs(seconds);
     // The server's log lines, filtered by RUST_LOG (`RUST_LOG=warn` keeps the tables clean).
-    palimpsest::telemetry::init(palimpsest::telemetry::LogFormat::Text);
+    let _log = palimpsest::telemetry::init(palimpsest::telemetry::LogFormat::Text);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
     let root = root.canonicalize()?;

@@ -5,9 +5,13 @@
 //! merge is one revision of each post it changes relative to its first parent, and the
 //! commits of a merged branch are not revisions of their own (they stay readable by id).
 
+mod as_of;
+mod blame;
 mod build;
 mod diff;
 mod index;
+mod ledger;
+mod moved;
 mod outline;
 mod persist;
 mod renames;
@@ -15,12 +19,15 @@ mod renames;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use as_of::parse_as_of;
+pub use blame::{Blame, BlameLine, BlameRevision, BlameSection, FilePart, blame};
 pub use build::update;
 pub use diff::{
     ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,
     StatsCache, ValueChange, Version, change_stats, diff_versions,
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
+pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
 pub use persist::{index_file, load, save};
 pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
 

@@ -18,7 +18,30 @@ pub struct SectionSource<'a> {
 
 /// The sections of `body` (the Markdown after the front matter), in order.
 pub fn outline(body: &str) -> Vec<SectionSource<'_>> {
-    // (heading start, heading end, title) of each top-level `##` heading.
+    let headings = headings(body);
+    let mut sections = Vec::with_capacity(headings.len() + 1);
+    let preamble = &body[..headings.first().map_or(body.len(), |h| h.0)];
+    if !preamble.trim().is_empty() {
+        sections.push(SectionSource {
+            kind: SectionKind::Other,
+            title: String::new(),
+            markdown: preamble.trim(),
+        });
+    }
+    for (n, (_, end, title)) in headings.iter().enumerate() {
+        let next = headings.get(n + 1).map_or(body.len(), |h| h.0);
+        sections.push(SectionSource {
+            kind: SectionKind::from_title(title),
+            title: title.clone(),
+            markdown: body[*end..next].trim(),
+        });
+    }
+    sections
+}
+
+/// `(start, end, title)` of each top-level `##` heading of `body`: byte offsets of the
+/// heading's source and its text.
+pub fn headings(body: &str) -> Vec<(usize, usize, String)> {
     let mut headings: Vec<(usize, usize, String)> = Vec::new();
     let mut depth = 0usize;
     let mut title: Option<(usize, String)> = None;
@@ -47,24 +70,7 @@ pub fn outline(body: &str) -> Vec<SectionSource<'_>> {
             _ => {}
         }
     }
-    let mut sections = Vec::with_capacity(headings.len() + 1);
-    let preamble = &body[..headings.first().map_or(body.len(), |h| h.0)];
-    if !preamble.trim().is_empty() {
-        sections.push(SectionSource {
-            kind: SectionKind::Other,
-            title: String::new(),
-            markdown: preamble.trim(),
-        });
-    }
-    for (n, (_, end, title)) in headings.iter().enumerate() {
-        let next = headings.get(n + 1).map_or(body.len(), |h| h.0);
-        sections.push(SectionSource {
-            kind: SectionKind::from_title(title),
-            title: title.clone(),
-            markdown: body[*end..next].trim(),
-        });
-    }
-    sections
+    headings
 }
 
 /// The kinds of the sections that differ between two outlines (added, removed or

@@ -64,10 +64,11 @@ fn viewer_of(request: &HttpRequest) -> Result<Viewer, ApiError> {
     let value = value
         .to_str()
         .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    // The scheme is case-insensitive (RFC 9110, section 11.1).
     let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthorized("use `Authorization: Bearer <token>`"))?;
     let state = request
         .app_data::<web::Data<AppState>>()

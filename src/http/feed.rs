@@ -8,7 +8,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 
-use super::listing::NoQuery;
 use super::{AppState, caching};
 use crate::site::{PostRecord, Snapshot};
 
@@ -38,11 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
 )]
 #[get("/feed.atom")]
-pub async fn feed(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    _no_parameters: web::Query<NoQuery>,
-) -> HttpResponse {
+pub async fn feed(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.site.snapshot();
     let base = base_url(&request, state.public_url.as_deref());
     let etag = feed_etag(&snapshot, &base);

@@ -11,7 +11,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use super::history_views::{
     DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList,
 };
-use super::listing::NoQuery;
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -19,8 +18,8 @@ use crate::history::{
     Author, ChangeRef, HistoryIndex, PostDiff, StatsCache, Version, change_stats, diff_versions,
     rfc3339,
 };
-use crate::post::{Post, Slug};
-use crate::site::Snapshot;
+use crate::post::Slug;
+use crate::site::{BodyKey, PastPostError, Snapshot};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -95,7 +94,7 @@ pub async fn list_revisions(
     tag = "history",
     params(
         ("slug" = String, Path, description = "The post's slug"),
-        ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)"),
+        ("rev" = String, Path, description = "A commit id or unambiguous prefix (4 to 40 hexadecimal digits)", pattern = "^[0-9a-fA-F]{4,40}$"),
     ),
     responses(
         (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then, a dash and a hash of the body", body = PostView),
@@ -112,7 +111,6 @@ pub async fn get_revision(
     state: web::Data<AppState>,
     viewer: Viewer,
     path: web::Path<(String, String)>,
-    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, rev) = path.into_inner();
     post_as_of(&request, &state, &viewer, Slug::parse(&slug)?, rev).await
@@ -133,35 +131,64 @@ pub async fn post_as_of(
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
+    let addresses = state.site.addresses().clone();
     let audience = viewer.audience();
-    let (etag, body) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
+    let tip = snapshot.tip;
+    let (blob, key, fresh) = web::block({
+        let snapshot = snapshot.clone();
+        let past_posts = state.past_posts.clone();
+        move || -> Result<_, ApiError> {
+            if !snapshot.history_visible(&slug, audience, &store)? {
+                return Err(no_post(&slug));
+            }
+            let history = &snapshot.history;
+            let reader = store.history_reader()?;
+            let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
+            let past = position.and_then(|p| history.post_history(&slug, Some(p)));
+            let blob = match (&past, position) {
+                (Some(past), _) => Some(past.blob),
+                (None, Some(_)) => None,
+                (None, None) => reader.post_blob_at(commit, &slug)?,
+            };
+            let blob = blob.ok_or_else(|| {
+                ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
+            })?;
+            let key = BodyKey::Version {
+                slug: slug.clone(),
+                commit,
+                tip,
+                audience,
+            };
+            if let Some(body) = past_posts.cached(&key) {
+                return Ok((blob, key, Err(body)));
+            }
+            Ok((blob, key, Ok((slug, text_of(&reader.blob(blob)?), past))))
         }
-        let history = &snapshot.history;
-        let reader = store.history_reader()?;
-        let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
-        let past = position.and_then(|p| history.post_history(&slug, Some(p)));
-        let blob = match (&past, position) {
-            (Some(past), _) => Some(past.blob),
-            (None, Some(_)) => None,
-            (None, None) => reader.post_blob_at(commit, &slug)?,
-        };
-        let blob = blob.ok_or_else(|| {
-            ApiError::not_found(format!("the post `{slug}` did not exist at {commit}"))
-        })?;
-        let text = text_of(&reader.blob(blob)?);
-        let post = Post::parse(slug, &text)?;
-        let links_to: Vec<Slug> = post
-            .links_to
-            .iter()
-            .filter(|target| snapshot.visible(target, audience).is_some())
-            .cloned()
-            .collect();
-        let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
-        Ok((caching::post_etag(blob, &body), body))
     })
     .await??;
+    let body = match fresh {
+        Err(cached) => cached,
+        Ok((slug, text, past)) => {
+            let post = state
+                .past_posts
+                .get(blob, slug, text, addresses)
+                .await
+                .map_err(|error| match error {
+                    PastPostError::Invalid(invalid) => ApiError::from(invalid),
+                    busy @ PastPostError::Busy => ApiError::Unavailable(busy.to_string()),
+                })?;
+            let links_to: Vec<Slug> = post
+                .links_to
+                .iter()
+                .filter(|target| snapshot.visible(target, audience).is_some())
+                .cloned()
+                .collect();
+            let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+            state.past_posts.remember(key, body.clone());
+            body
+        }
+    };
+    let etag = caching::post_etag(blob, &body);
     Ok(caching::json_read(request, viewer, &etag, || body))
 }
 
@@ -176,7 +203,7 @@ pub async fn post_as_of(
     responses(
         (status = 200, description = "The diff", body = PostDiff),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid slug or revision, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid slug or revision, (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post or revision (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -196,7 +223,7 @@ pub async fn get_diff(
     let store = state.site.store().clone();
     let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
-    let body = web::block(move || -> Result<_, ApiError> {
+    let (key, old, new) = web::block(move || -> Result<_, ApiError> {
         if !snapshot.history_visible(&slug, audience, &store)? {
             return Err(no_post(&slug));
         }
@@ -229,18 +256,28 @@ pub async fn get_diff(
             Some((commit, position)) => version_at(&snapshot, &reader, &slug, commit, position)?,
             None => None,
         };
-        let (unified, front_matter, sections, open_questions) =
-            diff_versions(as_version(&old), as_version(&new))?;
-        Ok(views::to_bytes(&PostDiff {
-            from: from.map(|(commit, _)| commit.to_string()),
-            to: to.to_string(),
-            unified,
-            front_matter,
-            sections,
-            open_questions,
-        }))
+        let key = (slug, from.map(|(commit, _)| commit), to);
+        Ok((key, old, new))
     })
     .await??;
+    let (from, to) = (key.1, key.2);
+    let key = BodyKey::Diff(key.0, from, to);
+    let body = state
+        .past_posts
+        .diff(key, move || -> Result<_, ApiError> {
+            let (unified, front_matter, sections, open_questions) =
+                diff_versions(as_version(&old), as_version(&new))?;
+            Ok(views::to_bytes(&PostDiff {
+                from: from.map(|commit| commit.to_string()),
+                to: to.to_string(),
+                unified,
+                front_matter,
+                sections,
+                open_questions,
+            }))
+        })
+        .await
+        .map_err(|busy| ApiError::Unavailable(busy.to_string()))??;
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 
@@ -255,7 +292,7 @@ pub async fn get_diff(
     responses(
         (status = 200, description = "A page of commits, with a `Link` header to the others", body = HistoryLog),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid page or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid page", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::listing::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use super::listing::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
 use super::views::PageMeta;
 use crate::error::ApiError;
 use crate::history::{Author, ChangeKind};
@@ -72,13 +72,12 @@ pub struct HistoryLog {
     pub meta: PageMeta,
 }
 
-/// Pagination of the history lists. Unknown parameters are a 400.
+/// Pagination of the history lists (other parameters are ignored).
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<usize>,
     /// Entries per page, at most 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -93,8 +92,11 @@ impl PageQuery {
     pub fn select(&self, total: usize) -> Result<(std::ops::Range<usize>, PageMeta), ApiError> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page == 0 {
-            return Err(ApiError::invalid_field("page", "page starts at 1"));
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::invalid_field(
+                "page",
+                format!("page must be between 1 and {MAX_PAGE}"),
+            ));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::invalid_field(
@@ -116,12 +118,13 @@ impl PageQuery {
 
 /// The query of `GET /api/v1/posts/{slug}/diff`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The older revision (a commit id or unambiguous prefix); default: the revision
     /// before `to`.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub from: Option<String>,
     /// The newer revision; default: the post's latest revision.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub to: Option<String>,
 }

@@ -40,23 +40,20 @@ pub enum SortOrder {
     Title,
 }
 
-/// The query of an endpoint that takes no parameters: any parameter is a 400, as on every
-/// other read, rather than silently ignored.
+/// The query of `GET /api/v1/posts`. Parameters it does not name are ignored (cache
+/// busters, `utm_*`); a bad value of one it names is a 400.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct NoQuery {}
-
-/// The query of `GET /api/v1/posts`. Unknown parameters and values are a 400.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `published` (default), `draft` or `all`; the last two need a token.
     pub status: Option<StatusFilter>,
-    /// Only posts with this tag.
-    pub tag: Option<String>,
-    /// Only posts containing every word of this text (title, summary, tags, body).
+    /// Only posts with this tag; repeated (`tag=a&tag=b`), posts with every tag named.
+    #[serde(default)]
+    #[param(explode = true, style = Form)]
+    pub tag: Vec<String>,
+    /// Only posts containing every word of this text (title, summary, tags, body), as
+    /// case-insensitive substrings, in the list's order: a filter, not a ranking. For
+    /// relevance, stemming, phrases, snippets and past versions use `GET /api/v1/search`.
     pub q: Option<String>,
     /// `-date` (default), `date`, `-updated` or `title`.
     pub sort: Option<SortOrder>,
@@ -66,6 +63,10 @@ pub struct ListQuery {
     /// Posts per page, at most 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<usize>,
+    /// The blog as of this time (RFC 3339, or `YYYY-MM-DD`: the end of that day, UTC): at
+    /// the last first-parent commit committed then or before.
+    #[param(example = "2026-11-02")]
+    pub as_of: Option<String>,
 }
 
 /// A page of posts, chosen and ordered.
@@ -75,6 +76,15 @@ pub struct Page {
 }
 
 impl ListQuery {
+    /// Reads a query string; `tag` may repeat, which actix's `Query` cannot read.
+    ///
+    /// # Errors
+    /// 400 for a bad value of a known parameter.
+    pub fn parse(query_string: &str) -> Result<ListQuery, ApiError> {
+        serde_html_form::from_str(query_string)
+            .map_err(|error| ApiError::bad_request(format!("invalid query: {error}")))
+    }
+
     /// Checks values that serde cannot: the page bounds and who may ask for drafts.
     ///
     /// # Errors
@@ -121,16 +131,16 @@ impl ListQuery {
         );
         let matching = listing
             .iter()
-            .filter(|record| match &self.tag {
-                Some(tag) => record.post().tags.iter().any(|t| t == tag),
-                None => true,
+            .filter(|record| {
+                let tags = &record.post().tags;
+                self.tag.iter().all(|wanted| tags.contains(wanted))
             })
             .filter(|record| record.matches(&words));
 
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         let page = self.page.unwrap_or(1);
         // Unfiltered, every post of the listing matches: no need to visit them all to count.
-        let total = if self.tag.is_none() && words.is_empty() {
+        let total = if self.tag.is_empty() && words.is_empty() {
             listing.len()
         } else {
             matching.clone().count()

@@ -1,8 +1,12 @@
 //! The HTTP API: routes, request parsing, and the JSON shapes of responses. Handlers only
 //! translate between HTTP and the site; decisions live below.
 
+mod as_of;
+mod assets;
 mod auth;
+mod blame;
 mod caching;
+pub mod cors;
 mod feed;
 pub mod head;
 mod health;
@@ -15,8 +19,12 @@ mod metrics;
 pub mod observe;
 pub mod openapi;
 mod posts;
+mod preview;
 pub mod problem_fallback;
+mod questions;
+mod search;
 mod tags;
+mod unique_keys;
 mod views;
 mod webhooks;
 mod write_requests;
@@ -31,7 +39,8 @@ use crate::authors::Authors;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::site::Site;
+use crate::search::Search;
+use crate::site::{PastPosts, Site};
 use crate::upstream::Upstream;
 use crate::webhooks::Webhooks;
 use crate::writing::Writer;
@@ -44,6 +53,8 @@ pub const API_PREFIX: &str = "/api/v1";
 /// What every handler can reach.
 pub struct AppState {
     pub site: Arc<Site>,
+    /// Full-text search, following the site.
+    pub search: Arc<Search>,
     pub authors: Authors,
     pub max_body_bytes: usize,
     /// The repository's one writer thread.
@@ -58,11 +69,20 @@ pub struct AppState {
     pub upstream: Option<Arc<Upstream>>,
     /// The secret forges sign their push webhooks with (the webhooks' secret).
     pub push_hook_secret: Option<String>,
+    /// The origins whose pages may write (see `cors`).
+    pub cors_origins: cors::WriteOrigins,
+    /// The largest asset accepted, in bytes.
+    pub max_asset_bytes: usize,
+    /// Past versions of posts, rendered once and a few at a time.
+    pub past_posts: Arc<PastPosts>,
+    /// Blames already worked out, shared by every worker.
+    pub blame_cache: Arc<blame::BlameCache>,
 }
 
 impl AppState {
     pub fn new(
         site: Arc<Site>,
+        search: Arc<Search>,
         webhooks: Arc<Webhooks>,
         upstream: Option<Arc<Upstream>>,
         settings: &Settings,
@@ -72,11 +92,16 @@ impl AppState {
             upstream,
             push_hook_secret: settings.webhooks.secret.clone(),
             site,
+            search,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
             webhooks,
+            cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
+            max_asset_bytes: settings.max_asset_bytes,
+            past_posts: Arc::new(PastPosts::default()),
+            blame_cache: Arc::default(),
         }
     }
 }
@@ -98,13 +123,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope(API_PREFIX)
             .configure(posts::configure)
+            .configure(search::configure)
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
             .configure(history::configure)
             .configure(webhooks::configure)
-            .configure(hooks::configure),
+            .configure(hooks::configure)
+            .configure(assets::configure_api)
+            .configure(preview::configure)
+            .configure(blame::configure)
+            .configure(questions::configure),
     )
+    .configure(assets::configure_files)
     .configure(openapi::configure)
     .default_service(web::to(no_such_route));
 }

@@ -5,18 +5,22 @@ use actix_web::{HttpResponse, web};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
+mod free_form;
+mod post_bodies;
 
 use conventions::Conventions;
+use free_form::FreeFormMaps;
+use post_bodies::PostBodies;
 
 use super::{
-    feed, health, history, history_views, hooks, listing, metrics, posts, tags, views, webhooks,
-    write_requests, writes,
+    assets, feed, health, history, history_views, hooks, listing, metrics, posts, preview, search,
+    tags, views, webhooks, write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -30,11 +34,14 @@ use crate::error::{FieldError, Problem};
         posts::list_posts,
         posts::get_post,
         posts::get_backlinks,
+        search::search,
         tags::list_tags,
         history::list_revisions,
         history::get_revision,
         history::get_diff,
         history::site_history,
+        super::blame::get_blame,
+        super::questions::list_questions,
         health::healthz,
         health::readyz,
         writes::create_post,
@@ -47,6 +54,11 @@ use crate::error::{FieldError, Problem};
         metrics::metrics,
         webhooks::list_webhooks,
         hooks::push_hook,
+        preview::preview_post,
+        assets::get_asset,
+        assets::list_assets,
+        assets::put_asset,
+        assets::delete_asset,
     ),
     components(schemas(
         Problem,
@@ -66,16 +78,27 @@ use crate::error::{FieldError, Problem};
         history_views::LogEntry,
         history_views::TouchedPost,
         crate::history::Author,
+        crate::history::Blame,
+        crate::history::BlameLine,
+        crate::history::BlameSection,
+        crate::history::BlameRevision,
+        crate::history::FilePart,
+        super::questions::QuestionList,
+        super::questions::QuestionEntry,
+        super::questions::QuestionState,
+        super::questions::Raised,
+        super::questions::Settled,
         crate::history::RevisionStamp,
         crate::history::ChangeKind,
         crate::history::SectionStatus,
         crate::webhooks::BranchMoved,
         crate::webhooks::MovedCommit,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions),
+    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps, &PostBodies),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
+        (name = "assets", description = "Figures and other files under `assets/`: served, listed, uploaded"),
         (name = "history", description = "Revisions, diffs and the site-wide log"),
         (name = "operations", description = "Probes, metrics and webhooks"),
         (name = "documents", description = "This document and the interactive docs"),
@@ -121,7 +144,13 @@ impl Modify for Documents {
                     .content(
                         "application/json",
                         ContentBuilder::new()
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                            .schema(Some(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::Object)
+                                    .additional_properties(Some(AdditionalProperties::FreeForm(
+                                        true,
+                                    ))),
+                            ))
                             .build(),
                     ),
             );

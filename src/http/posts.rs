@@ -5,12 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::listing::{ListQuery, NoQuery};
+use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{AppState, Viewer, caching, history};
+use super::{API_PREFIX, AppState, Viewer, caching, history};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
-use crate::site::PostRecord;
+use crate::site::{PostRecord, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_posts)
@@ -27,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "A page of posts, with a `Link` header to the others", body = views::PostList),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Unknown parameter or value", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad value of a known parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`as_of` before the branch's first commit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Drafts asked for without a valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
@@ -37,11 +38,13 @@ pub async fn list_posts(
     request: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(request.query_string())?;
     query.validate(&viewer)?;
-    let snapshot = state.site.snapshot();
-    let etag = caching::tip_etag(&snapshot, &request, &viewer);
+    // As of a time, the answer depends on the tip now too (posts that are drafts now are
+    // hidden): the ETag names the tip now, and the query names the time.
+    let etag = caching::tip_etag(&state.site.snapshot(), &request, &viewer);
+    let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
     let page = query.select(&snapshot);
     let mut response = caching::json_read(&request, &viewer, &etag, || {
         let audience = viewer.audience();
@@ -81,13 +84,16 @@ fn join_list(entries: &[bytes::Bytes], meta: &str) -> bytes::Bytes {
 
 /// The query of `GET /api/v1/posts/{slug}`.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PostQuery {
     /// Read the post as of this commit (a full id or an unambiguous prefix of at least 4
-    /// hexadecimal digits) on the served branch.
-    #[param(pattern = "^[0-9a-fA-F]{4,40}$", example = "3f9a1c0d")]
+    /// hexadecimal digits) on the served branch; `GET .../revisions` lists them.
+    #[param(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub rev: Option<String>,
+    /// The post as the blog had it at this time (RFC 3339, or `YYYY-MM-DD`: the end of that
+    /// day, UTC); not with `rev`.
+    #[param(example = "2026-11-02")]
+    pub as_of: Option<String>,
 }
 
 /// Get one post, rendered, with its sections and open questions.
@@ -96,9 +102,10 @@ pub struct PostQuery {
     params(("slug" = String, Path, description = "The post's slug"), PostQuery),
     responses(
         (status = 200, description = "The post; `ETag` is its blob id, a dash and a hash of the body (authors and anonymous readers can get different bodies)", body = PostView),
+        (status = 301, description = "The post was renamed: `Location` is its URL under the new slug"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post (drafts are 404 to anonymous clients) or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such post (drafts are 404 to anonymous clients), revision, or post at `as_of`", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = []))
 )]
@@ -111,14 +118,31 @@ pub async fn get_post(
     query: web::Query<PostQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = Slug::parse(&slug)?;
-    let snapshot = state.site.snapshot();
-    if let Some(rev) = query.into_inner().rev {
+    let query = query.into_inner();
+    if let Some(rev) = query.rev {
+        if query.as_of.is_some() {
+            return Err(ApiError::bad_request("give `rev` or `as_of`, not both"));
+        }
         return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
-    let record = snapshot
-        .visible(&slug, viewer.audience())
-        .ok_or_else(|| no_post(&slug))?;
-    let (body, etag) = views::post_body(record, viewer.audience());
+    let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
+    let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
+        return moved_or_missing(&request, &snapshot, &viewer, &slug);
+    };
+    let assets = match snapshot.listed_assets() {
+        _ if record.post().assets.is_empty() => None,
+        Some(assets) => Some(assets.clone()),
+        None => {
+            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
+            Some(web::block(move || snapshot.assets(&store)).await??)
+        }
+    };
+    let warnings = snapshot.reference_warnings(record.post(), assets.as_deref());
+    let (body, etag) = if warnings.is_empty() {
+        views::post_body(record, viewer.audience())
+    } else {
+        views::post_body_warning(record, viewer.audience(), &warnings)
+    };
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 
@@ -139,7 +163,6 @@ pub async fn get_backlinks(
     state: web::Data<AppState>,
     viewer: Viewer,
     slug: web::Path<String>,
-    _no_parameters: web::Query<NoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = Slug::parse(&slug)?;
     let snapshot = state.site.snapshot();
@@ -161,6 +184,29 @@ pub async fn get_backlinks(
                 .collect(),
         })
     }))
+}
+
+/// A 301 to the post's new slug when `slug` is the old one of a renamed post (that the
+/// viewer may see), else a 404.
+fn moved_or_missing(
+    request: &HttpRequest,
+    snapshot: &Snapshot,
+    viewer: &Viewer,
+    slug: &Slug,
+) -> Result<HttpResponse, ApiError> {
+    let moved = snapshot
+        .history
+        .renamed_to(slug)
+        .filter(|new| snapshot.visible(new, viewer.audience()).is_some())
+        .ok_or_else(|| no_post(slug))?;
+    let mut location = format!("{API_PREFIX}/posts/{moved}");
+    if !request.query_string().is_empty() {
+        location = format!("{location}?{}", request.query_string());
+    }
+    Ok(HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=0, must-revalidate"))
+        .finish())
 }
 
 fn no_post(slug: &Slug) -> ApiError {

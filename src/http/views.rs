@@ -161,6 +161,23 @@ pub fn post_body(record: &PostRecord, audience: Audience) -> (bytes::Bytes, Stri
         .clone()
 }
 
+/// The serialised post for `audience` with more `warnings` than its own (what the site
+/// knows is wrong with its references); not cached, as posts with such warnings are rare
+/// and the warnings change with other files.
+pub fn post_body_warning(
+    record: &PostRecord,
+    audience: Audience,
+    more: &[String],
+) -> (bytes::Bytes, String) {
+    let warnings: Vec<String> = record.post().warnings.iter().chain(more).cloned().collect();
+    let mut view =
+        PostView::of(record.post(), record.links_to(audience)).with_history(record.history());
+    view.summary.warnings = &warnings;
+    let body = to_bytes(&view);
+    let etag = super::caching::post_etag(record.blob(), &body);
+    (body, etag)
+}
+
 /// The serialised list entry for `audience`, cached in its record.
 pub fn summary_body(record: &PostRecord, audience: Audience) -> bytes::Bytes {
     record.summary[audience as usize]

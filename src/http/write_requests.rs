@@ -179,8 +179,9 @@ pub struct NewPost {
     /// The slug; default: the front matter's `slug`, else one made from the title.
     #[schema(example = "kv-cache-growth")]
     pub slug: Option<String>,
-    /// Front matter as an object; `title` is required.
+    /// Front matter as an object; `title` is required; each key at most once.
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "super::unique_keys::optional")]
     pub front_matter: Option<Value>,
     /// The body, after the front matter.
     pub markdown: Option<String>,
@@ -199,11 +200,12 @@ pub struct ReplacedPost {
     /// Must equal the slug in the path if given (renaming is its own endpoint).
     pub slug: Option<String>,
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "super::unique_keys::optional")]
     pub front_matter: Option<Value>,
     pub markdown: Option<String>,
     pub raw: Option<String>,
     /// The commit the edit is based on, instead of `If-Match`.
-    #[schema(example = "3f2a9c1")]
+    #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub base_revision: Option<String>,
     /// The commit message; default `Update post <slug>`.
     pub message: Option<String>,
@@ -215,6 +217,7 @@ pub struct ReplacedPost {
 #[schema(example = json!({"front_matter": {"status": "published", "date": "2026-11-29"}, "message": "Publish the KV cache post"}))]
 pub struct FrontMatterPatch {
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "super::unique_keys::required")]
     pub front_matter: Value,
     /// The commit message; default `Update post <slug>`, or `Publish post <slug>`.
     pub message: Option<String>,
@@ -225,6 +228,8 @@ pub struct FrontMatterPatch {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"new_slug": "kv-cache", "message": "Shorter slug"}))]
 pub struct NewSlug {
+    /// A slug: lowercase letters and digits in hyphen-separated runs, at most 80 characters.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 80)]
     pub new_slug: String,
     /// The commit message; default `Rename post <old> to <new>`.
     pub message: Option<String>,
@@ -233,9 +238,13 @@ pub struct NewSlug {
 /// The revision whose content the post should have again.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"revision": "3f2a9c1", "message": "Back to the first takeaway"}))]
+// No example revision: an id made up here names no commit of the reader's repository,
+// and the docs page would send it as it is.
+#[schema(example = json!({"message": "Back to the first takeaway"}))]
 pub struct RestoredRevision {
-    /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits).
+    /// A commit id (or an unambiguous prefix of at least 4 hexadecimal digits), as
+    /// `GET /api/v1/posts/{slug}/revisions` lists them.
+    #[schema(pattern = "^[0-9a-fA-F]{4,40}$")]
     pub revision: String,
     /// The commit message; default `Restore post <slug> to <short revision>`.
     pub message: Option<String>,

@@ -12,14 +12,16 @@ use super::views::{self, PostView};
 use crate::error::ApiError;
 use crate::post::{Post, Slug};
 use crate::site::Audience;
-use crate::writing::{WriteError, Written};
+use crate::writing::{Subject, WriteError, Written};
 
 /// A post as `GET /api/v1/posts/{slug}` returns it, plus what the write did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WrittenPost<'a> {
     #[serde(flatten)]
     pub post: PostView<'a>,
-    /// The commit this write made.
+    /// The commit this write made. A write that changes nothing (the same content, an
+    /// empty patch, a restore to the current version) makes no commit: it answers 200 with
+    /// the post as it is, and `commit` is the branch tip it was compared with.
     #[schema(example = "9b3c1f0e2d4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c")]
     pub commit: String,
     /// Whether the edit was based on an older version and merged with the changes since.
@@ -29,7 +31,7 @@ pub struct WrittenPost<'a> {
 pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    let Some((blob, text)) = &written.file else {
+    let (Some((blob, text)), Subject::Post(slug)) = (&written.file, &written.subject) else {
         return response.finish();
     };
     let commit = written.commit.to_string();
@@ -37,7 +39,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     // The ETag an author's GET gives when the site shows this version, else the bare blob
     // id (still a valid If-Match).
     let mut etag = format!("\"{blob}\"");
-    let body = match snapshot.get(&written.slug).filter(|r| r.blob() == *blob) {
+    let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
             let (post, cached_etag) = views::post_body(record, Audience::Authors);
@@ -45,7 +47,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
             with_write_fields(&post, &commit, written.merged)
         }
         // A later write (or a push) already replaced it; render the version written.
-        None => match Post::parse(written.slug.clone(), text) {
+        None => match Post::parse_with(slug.clone(), text, state.site.addresses()) {
             Ok(post) => {
                 let links_to: Vec<Slug> = post
                     .links_to
@@ -66,7 +68,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     };
     response
         .insert_header((header::ETAG, etag))
-        .insert_header((header::LOCATION, format!("/api/v1/posts/{}", written.slug)))
+        .insert_header((header::LOCATION, format!("/api/v1/posts/{slug}")))
         .content_type("application/json")
         .body(body)
 }
@@ -86,6 +88,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
         WriteError::NotFound(slug) => ApiError::not_found(format!("no post `{slug}`")),
         WriteError::Exists(slug) => ApiError::Conflict(format!("a post `{slug}` already exists")),
         WriteError::Invalid(rejection) => rejection.into(),
+        WriteError::AssetNotFound(path) => ApiError::not_found(format!("no asset `{path}`")),
+        WriteError::AssetStale(path) => ApiError::PreconditionFailed {
+            detail: WriteError::AssetStale(path).to_string(),
+            current: None,
+        },
         WriteError::Stale(slug) => {
             let site = state.site.clone();
             let snapshot = web::block(move || site.refresh())
@@ -104,5 +111,6 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
             }
         }
         WriteError::Unavailable(reason) => ApiError::Unavailable(reason),
+        WriteError::NotCommitted { failure, detail } => ApiError::not_committed(failure, detail),
     }
 }

@@ -15,7 +15,7 @@ use super::write_responses::{WrittenPost, refusal, respond};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::store::StoreError;
-use crate::writing::{self, Edit, Expected, PostBody, WriteError, WriteRequest};
+use crate::writing::{self, Edit, Expected, PostBody, PostFile, WriteError, WriteRequest, Written};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_post)
@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 409, description = "A post with this slug exists", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -48,12 +50,7 @@ pub async fn create_post(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(body.slug.as_deref(), post_body)?;
+    let file = prepare_file(body.slug, body.front_matter, body.markdown, body.raw).await?;
     let edit = Edit::Create {
         slug: file.slug,
         text: file.text,
@@ -79,6 +76,8 @@ pub async fn create_post(
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "Neither If-Match nor base_revision given", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -99,12 +98,16 @@ pub async fn replace_post(
             "the slug differs from the one in the path; rename the post instead",
         ));
     }
-    let post_body = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(Some(slug.as_str()), post_body)?;
+    if let Some(revision) = &body.base_revision {
+        check_revision("base_revision", revision)?;
+    }
+    let file = prepare_file(
+        Some(slug.to_string()),
+        body.front_matter,
+        body.markdown,
+        body.raw,
+    )
+    .await?;
     let expected = match (if_match(&request)?, body.base_revision) {
         (Some(expected), _) => expected,
         (None, Some(revision)) => {
@@ -137,6 +140,8 @@ pub async fn replace_post(
         (status = 412, description = "If-Match is stale and the patched keys changed since", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -179,6 +184,8 @@ pub async fn patch_post(
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -208,9 +215,11 @@ pub async fn delete_post(
         (status = 400, description = "Invalid JSON or slug", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A post with the new slug exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post with the new slug exists (this post included)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -228,10 +237,8 @@ pub async fn rename_post(
     let to = Slug::parse(&body.new_slug)
         .map_err(|e| ApiError::invalid_field("new_slug", e.to_string()))?;
     if to == from {
-        return Err(ApiError::invalid_field(
-            "new_slug",
-            "the new slug is the current one",
-        ));
+        // The slug is taken, by this very post.
+        return Err(ApiError::Conflict(format!("the post is already at `{to}`")));
     }
     let edit = Edit::Rename {
         from,
@@ -256,6 +263,8 @@ pub async fn rename_post(
         (status = 404, description = "Unknown revision, or the post did not exist at it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The post changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Nothing was committed: another process holds the branch's lock, or the repository cannot be written; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Nothing was committed: the disk holding the repository is full", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -270,6 +279,7 @@ pub async fn restore_post(
     let slug = Slug::parse(&slug)?;
     let body = body.into_inner();
     check_message(body.message.as_deref())?;
+    check_revision("revision", &body.revision)?;
     let expected = if_match(&request)?.unwrap_or(Expected::Current);
     // The post is followed back across renames: its file then may have had another name.
     let snapshot = state.site.snapshot();
@@ -297,8 +307,23 @@ pub async fn restore_post(
     write(&state, edit, author, body.message, StatusCode::OK).await
 }
 
+/// Checks and composes the post a create or replace carries, on a blocking thread: the
+/// check renders it (see [`writing::prepare`]).
+async fn prepare_file(
+    slug: Option<String>,
+    front_matter: Option<Value>,
+    markdown: Option<String>,
+    raw: Option<String>,
+) -> Result<PostFile, ApiError> {
+    web::block(move || {
+        let submitted = post_body(front_matter.as_ref(), markdown.as_deref(), raw.as_deref())?;
+        Ok(writing::prepare(slug.as_deref(), submitted)?)
+    })
+    .await?
+}
+
 /// The whole post a create or replace carries: exactly one of the two forms.
-fn post_body<'a>(
+pub(super) fn post_body<'a>(
     front_matter: Option<&'a Value>,
     markdown: Option<&'a str>,
     raw: Option<&'a str>,
@@ -327,9 +352,25 @@ async fn resolve(
     field: &str,
 ) -> Result<crate::store::Oid, ApiError> {
     let store = state.site.store().clone();
-    web::block(move || store.resolve_revision(&revision))
-        .await?
-        .map_err(|error| revision_error(error, field))
+    web::block(move || {
+        let reader = store.history_reader()?;
+        reader.resolve_revision(&store, &revision, |_| false)
+    })
+    .await?
+    .map_err(|error| revision_error(error, field))
+}
+
+/// A revision in the body field `field` must be written as one before any header is
+/// looked at, so a malformed request is a 400 whatever its `If-Match`.
+fn check_revision(field: &str, revision: &str) -> Result<(), ApiError> {
+    if crate::store::is_revision(revision) {
+        Ok(())
+    } else {
+        Err(revision_error(
+            StoreError::InvalidRevision(revision.to_string()),
+            field,
+        ))
+    }
 }
 
 /// A revision the client sent in the body field `field` that names no usable commit.
@@ -354,6 +395,20 @@ async fn write(
     message: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
+    let written = commit(state, edit, author, message).await?;
+    Ok(respond(state, &written, status))
+}
+
+/// Hands an edit (of a post or an asset) to the writer, counting commits and conflicts.
+///
+/// # Errors
+/// The refusal as HTTP (404, 409, 412...), see [`refusal`].
+pub(super) async fn commit(
+    state: &AppState,
+    edit: Edit,
+    author: crate::store::Identity,
+    message: Option<String>,
+) -> Result<Written, ApiError> {
     let request = WriteRequest {
         edit,
         author,
@@ -361,11 +416,16 @@ async fn write(
     };
     match state.writer.write(request).await {
         Ok(written) => {
-            state.metrics.commit_made();
-            Ok(respond(state, &written, status))
+            if written.committed {
+                state.metrics.commit_made();
+            }
+            Ok(written)
         }
         Err(refused) => {
-            if matches!(refused, WriteError::Stale(_) | WriteError::Exists(_)) {
+            if matches!(
+                refused,
+                WriteError::Stale(_) | WriteError::Exists(_) | WriteError::AssetStale(_)
+            ) {
                 state.metrics.conflict();
             }
             Err(refusal(state, refused).await)

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use pulldown_cmark::{Event, Tag};
 
+use super::asset::{AssetPath, asset_reference};
 use super::render::{Document, Spanned};
 use super::slug::Slug;
 
@@ -30,9 +31,29 @@ pub(crate) fn links_in(events: &[Spanned<'_>]) -> Vec<Slug> {
     slugs.into_iter().collect()
 }
 
+/// The assets a body's images and links refer to, distinct and sorted.
+pub(crate) fn assets_in(events: &[Spanned<'_>]) -> Vec<AssetPath> {
+    let assets: BTreeSet<AssetPath> = events
+        .iter()
+        .filter_map(|(event, _)| match event {
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                asset_reference(dest_url).map(|(path, _)| path)
+            }
+            _ => None,
+        })
+        .collect();
+    assets.into_iter().collect()
+}
+
 /// The slug a link destination points to, if it points to a post.
 fn post_slug(destination: &str) -> Option<Slug> {
-    let path = destination.split(['#', '?']).next()?;
+    post_reference(destination).map(|(slug, _)| slug)
+}
+
+/// The post a link destination points to, and what follows its path (`?query#fragment`).
+pub(crate) fn post_reference(destination: &str) -> Option<(Slug, &str)> {
+    let end = destination.find(['#', '?']).unwrap_or(destination.len());
+    let (path, rest) = destination.split_at(end);
     let name = ["/posts/", "posts/", "./"]
         .iter()
         .find_map(|prefix| path.strip_prefix(prefix))
@@ -40,7 +61,7 @@ fn post_slug(destination: &str) -> Option<Slug> {
     let name = name.strip_suffix('/').unwrap_or(name);
     let name = name.strip_suffix(".md").unwrap_or(name);
     // The slug alphabet has no `:` or `/`, so URLs with a scheme and other paths fail here.
-    Slug::parse(name).ok()
+    Slug::parse(name).ok().map(|slug| (slug, rest))
 }
 
 #[cfg(test)]

@@ -2,12 +2,16 @@
 //!
 //! Pure domain code: no I/O, no git, no HTTP.
 
+pub mod addresses;
+pub mod asset;
 mod file;
 pub mod front_matter;
 mod headings;
+pub mod limits;
 pub mod links;
 pub mod render;
 mod sanitize;
+pub mod searchable;
 pub mod sections;
 pub mod slug;
 pub mod structure;
@@ -18,9 +22,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+pub use addresses::Addresses;
+pub use asset::{AssetPath, AssetPathError};
 pub use file::{compose, split_front_matter};
 pub use front_matter::{FrontMatter, Status};
 pub use render::{Rendered, TocEntry};
+pub use searchable::SearchableText;
 pub use sections::{Section, SectionKind};
 pub use slug::{Slug, SlugError};
 
@@ -55,10 +62,17 @@ pub struct Post {
     pub warnings: Vec<String>,
     /// Other posts this one links to, distinct and sorted; not checked for existence.
     pub links_to: Vec<Slug>,
+    /// The assets its images and links refer to, distinct and sorted; not checked for
+    /// existence.
+    #[serde(skip)]
+    pub assets: Vec<AssetPath>,
     /// Prose words of the body (code blocks, math and raw HTML excluded).
     pub word_count: usize,
     /// `ceil(word_count / 220)`.
     pub reading_minutes: u32,
+    /// Why the body is shown as plain text instead of rendered (see [`limits`]), if it is.
+    #[serde(skip)]
+    pub not_rendered: Option<String>,
 }
 
 impl Post {
@@ -68,9 +82,18 @@ impl Post {
     /// [`PostError::NoFrontMatter`] without a complete `---` block, and any front matter
     /// error. Problems with the body are never errors: they become `warnings`.
     pub fn parse(slug: Slug, source: &str) -> Result<Post, PostError> {
+        Post::parse_with(slug, source, &Addresses::default())
+    }
+
+    /// [`Post::parse`], with links to posts and assets in the HTML pointing where
+    /// `addresses` say.
+    ///
+    /// # Errors
+    /// As [`Post::parse`].
+    pub fn parse_with(slug: Slug, source: &str, addresses: &Addresses) -> Result<Post, PostError> {
         let front_matter = Post::front_matter(source)?;
         let (_, body) = split_front_matter(source);
-        Ok(Post::assemble(slug, front_matter, body))
+        Ok(Post::assemble(slug, front_matter, body, addresses))
     }
 
     /// Reads a file's front matter: all that can keep it from reading as a post (the body
@@ -83,13 +106,27 @@ impl Post {
         FrontMatter::parse(yaml.ok_or(PostError::NoFrontMatter)?)
     }
 
-    fn assemble(slug: Slug, front_matter: FrontMatter, markdown: &str) -> Post {
-        let document = render::Document::parse(markdown);
+    fn assemble(
+        slug: Slug,
+        front_matter: FrontMatter,
+        markdown: &str,
+        addresses: &Addresses,
+    ) -> Post {
+        if let Some(warning) = limits::body_over_limit(markdown) {
+            return Post::as_plain_text(slug, front_matter, markdown, warning);
+        }
+        let document = render::Document::parse_with(markdown, addresses);
         let spans = sections::spans(&document, markdown);
         let sections: Vec<Section> = spans
             .iter()
             .map(|span| span.to_section(&document, markdown))
             .collect();
+        let html = document.html(&document.events);
+        let html_bytes = html.len() + sections.iter().map(|s| s.html.len()).sum::<usize>();
+        if html_bytes > limits::MAX_HTML_BYTES {
+            let warning = limits::html_over_limit(html_bytes);
+            return Post::as_plain_text(slug, front_matter, markdown, warning);
+        }
         let summary = front_matter
             .summary
             .filter(|summary| !summary.trim().is_empty())
@@ -103,6 +140,7 @@ impl Post {
         let mut links_to = links::links_in(&document.events);
         // A link to one's own section is not a backlink.
         links_to.retain(|target| *target != slug);
+        let assets = links::assets_in(&document.events);
         let word_count = text::word_count(&document.events);
         Post {
             slug,
@@ -113,14 +151,50 @@ impl Post {
             summary,
             front_matter: front_matter.fields,
             markdown: markdown.to_owned(),
-            html: document.html(&document.events),
+            html,
             open_questions: sections::open_questions(&sections),
             toc: document.toc,
             sections,
             warnings,
             links_to,
+            assets,
             word_count,
             reading_minutes: text::reading_minutes(word_count),
+            not_rendered: None,
+        }
+    }
+}
+
+impl Post {
+    /// A post whose body is too costly to render: its body as escaped plain text, no
+    /// sections, and `warning` saying why.
+    fn as_plain_text(
+        slug: Slug,
+        front_matter: FrontMatter,
+        markdown: &str,
+        warning: String,
+    ) -> Post {
+        let mut warnings = front_matter.warnings;
+        warnings.push(warning.clone());
+        Post {
+            slug,
+            title: front_matter.title,
+            date: front_matter.date,
+            tags: front_matter.tags,
+            status: front_matter.status,
+            summary: front_matter.summary,
+            front_matter: front_matter.fields,
+            markdown: markdown.to_owned(),
+            html: limits::plain_text(markdown),
+            toc: Vec::new(),
+            sections: Vec::new(),
+            open_questions: Vec::new(),
+            warnings,
+            links_to: Vec::new(),
+            assets: Vec::new(),
+            word_count: 0,
+            reading_minutes: 0,
+            not_rendered: Some(warning),
         }
     }
 }
@@ -156,5 +230,7 @@ impl PostError {
     }
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::addresses::Addresses;
 use super::headings::assign_heading_ids;
 use super::sanitize::{may_nest_deeper_than, sanitize};
 
@@ -75,10 +76,17 @@ pub(crate) struct Document<'a> {
     footnotes: HashMap<String, usize>,
     /// Set when raw HTML nests too deeply to sanitize in reasonable time.
     escape_raw_html: bool,
+    /// Where links to posts and assets point in the HTML.
+    addresses: Addresses,
 }
 
 impl<'a> Document<'a> {
     pub(crate) fn parse(markdown: &'a str) -> Self {
+        Document::parse_with(markdown, &Addresses::default())
+    }
+
+    /// Parses `markdown`, to be rendered with links pointing where `addresses` say.
+    pub(crate) fn parse_with(markdown: &'a str, addresses: &Addresses) -> Self {
         let mut events: Vec<Spanned<'a>> = Parser::new_ext(markdown, options())
             .into_offset_iter()
             .collect();
@@ -99,6 +107,7 @@ impl<'a> Document<'a> {
             warnings,
             footnotes,
             escape_raw_html: false,
+            addresses: addresses.clone(),
         };
         if document.raw_html_nests_too_deep() {
             document.escape_raw_html = true;
@@ -128,7 +137,39 @@ impl<'a> Document<'a> {
             Event::Html(raw) | Event::InlineHtml(raw) if self.escape_raw_html => {
                 Event::Text(raw.clone())
             }
-            _ => self.footnote_html(event).unwrap_or_else(|| event.clone()),
+            _ => self
+                .addressed(event)
+                .or_else(|| self.footnote_html(event))
+                .unwrap_or_else(|| event.clone()),
+        }
+    }
+
+    /// A link or image to a post or an asset, pointing where the addresses say.
+    fn addressed(&self, event: &Event<'a>) -> Option<Event<'a>> {
+        match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Some(Event::Start(Tag::Link {
+                link_type: *link_type,
+                dest_url: self.addresses.link(dest_url)?.into(),
+                title: title.clone(),
+                id: id.clone(),
+            })),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Some(Event::Start(Tag::Image {
+                link_type: *link_type,
+                dest_url: self.addresses.image(dest_url)?.into(),
+                title: title.clone(),
+                id: id.clone(),
+            })),
+            _ => None,
         }
     }
 
@@ -345,10 +386,11 @@ mod tests {
     }
 
     #[test]
-    fn relative_post_links_are_kept_as_written() {
-        let out = html("[next](other-slug) and [top](#question)");
-        assert!(out.contains(r#"href="other-slug""#), "{out}");
+    fn post_links_point_to_the_posts_url_and_anchors_stay() {
+        let out = html("[next](other-slug) and [top](#question) and ![f](assets/f.svg)");
+        assert!(out.contains(r#"href="/posts/other-slug""#), "{out}");
         assert!(out.contains(r##"href="#question""##), "{out}");
+        assert!(out.contains(r#"src="/assets/f.svg""#), "{out}");
     }
 
     #[test]

@@ -85,8 +85,12 @@ pub struct Section {
     pub html: String,
 }
 
-/// Splits a Markdown body into its sections.
+/// Splits a Markdown body into its sections; none for a body over
+/// [`MAX_BODY_BYTES`](super::limits::MAX_BODY_BYTES), which is not rendered.
 pub fn split(markdown: &str) -> Vec<Section> {
+    if super::limits::body_over_limit(markdown).is_some() {
+        return Vec::new();
+    }
     let document = Document::parse(markdown);
     spans(&document, markdown)
         .iter()
@@ -96,11 +100,11 @@ pub fn split(markdown: &str) -> Vec<Section> {
 
 /// Where one section lies in a [`Document`].
 pub(crate) struct Span {
-    kind: SectionKind,
+    pub(crate) kind: SectionKind,
     title: String,
     id: String,
     /// Event indices of the content under the heading.
-    events: Range<usize>,
+    pub(crate) events: Range<usize>,
     /// Byte range of that content in the body.
     source: Range<usize>,
 }
@@ -206,7 +210,9 @@ pub fn open_questions(sections: &[Section]) -> Vec<String> {
         .collect()
 }
 
-fn top_level_items(markdown: &str) -> Vec<String> {
+/// The open questions listed in one Open Questions section's Markdown, as
+/// [`open_questions`] finds them (for readers that outline a post without rendering it).
+pub fn top_level_items(markdown: &str) -> Vec<String> {
     let mut items = Vec::new();
     let mut depth = 0usize;
     let mut in_top_list = false;

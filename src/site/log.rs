@@ -59,8 +59,10 @@ impl Log {
 
 impl Snapshot {
     /// The site-wide log for `audience`, computed once per snapshot. Authors see every
-    /// commit; anonymous readers see no change to a draft, and no commit whose post changes
-    /// were all to drafts (a commit that touched no post is shown).
+    /// commit; anonymous readers see no change to a draft, no commit whose post changes
+    /// were all to drafts, and a commit that touched no post only when its message names
+    /// no hidden post (neither the slug of a post whose changes are hidden nor the title of
+    /// a draft): such a commit's message is usually one generated for a draft.
     ///
     /// # Errors
     /// Git errors reading the last version of deleted posts.
@@ -86,10 +88,12 @@ impl Snapshot {
         let history = &self.history;
         let mut hidden = HashSet::new();
         let mut shown = HashSet::new();
+        let mut secret_names = HashSet::new();
         for record in self.posts() {
             let side = if record.is_published() {
                 &mut shown
             } else {
+                secret_names.insert(record.post().title.to_lowercase());
                 &mut hidden
             };
             side.extend(history.revisions(&record.post().slug, None));
@@ -139,12 +143,22 @@ impl Snapshot {
                     any_shown = true;
                 } else {
                     hidden.insert(at);
+                    secret_names.insert(history.slug(change.path).to_string());
                 }
             }
             if any_shown {
                 commits.push(position);
             }
         }
+        // Only now are all hidden posts known: a commit that touched no post is often newer
+        // than the draft its message names.
+        commits.retain(|&position| {
+            let commit = history.commit(position);
+            !commit.changes.is_empty()
+                || !secret_names
+                    .iter()
+                    .any(|name| names(&commit.facts.message, name))
+        });
         Ok(Log { commits, hidden })
     }
 
@@ -172,6 +186,21 @@ impl Snapshot {
         let reader = store.history_reader()?;
         last_version_published(&self.history, slug, &reader, &mut HashMap::new())
     }
+}
+
+/// Whether `message` names `name` (a slug or a lower-cased title) as a word of its own:
+/// not as part of a longer slug or word, so `kv` is not named by `kv-cache`.
+fn names(message: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let message = message.to_lowercase();
+    let part_of_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    message.match_indices(name).any(|(start, _)| {
+        let before = message[..start].chars().next_back();
+        let after = message[start + name.len()..].chars().next();
+        !before.is_some_and(part_of_word) && !after.is_some_and(part_of_word)
+    })
 }
 
 /// Whether the last version of `slug` in `history` (a post no longer at the tip) was
@@ -211,4 +240,19 @@ fn is_published(
         .is_some_and(|front_matter| front_matter.status == Status::Published);
     known.insert(blob, published);
     Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn a_name_counts_only_as_a_word_of_its_own() {
+        assert!(names("Update post secret-plan", "secret-plan"));
+        assert!(names("Publish post Secret-Plan.", "secret-plan"));
+        assert!(names("notes on my secret plan", "my secret plan"));
+        assert!(!names("Update post kv-cache", "kv"));
+        assert!(!names("Update post kv-cache", "cache"));
+        assert!(!names("anything", ""));
+    }
 }

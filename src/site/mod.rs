@@ -6,8 +6,12 @@
 //! external pushes) or, for the writer's own commits, prepared before their branch move is
 //! durable and shown once it is.
 
+mod as_of;
+mod assets;
 mod log;
 mod order;
+mod past_posts;
+mod questions;
 mod saving;
 mod snapshot;
 mod versions;
@@ -19,9 +23,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::history::{self, HistoryIndex};
-use crate::store::{self, GroupObjects, HistoryReader, Oid, Store, StoreError};
+use crate::post::Addresses;
+use crate::store::{self, HistoryReader, Oid, Store, StoreError};
+pub use assets::Assets;
 pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
+pub use past_posts::{BodyKey, PastPostError, PastPosts};
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 
@@ -48,7 +55,18 @@ pub struct Site {
     /// The tip shown to readers, for whoever must hear that the branch moved (webhooks):
     /// every branch move, by a write or from outside, passes through [`Site::show_now`].
     moves: tokio::sync::watch::Sender<Option<Oid>>,
+    /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]).
+    observers: Mutex<Vec<MoveObserver>>,
+    /// Where links in the posts' HTML point.
+    addresses: Addresses,
+    /// The open-questions ledger, extended as readers ask for it.
+    ledger: questions::LedgerCache,
+    /// Snapshots of the blog as of earlier times, built lately.
+    past: as_of::PastSnapshots,
 }
+
+/// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
+pub type MoveObserver = Box<dyn Fn(&Arc<Snapshot>) + Send + Sync>;
 
 impl Site {
     /// Reads the branch and builds the first snapshot, with the history index saved by the
@@ -57,6 +75,14 @@ impl Site {
     /// # Errors
     /// Git errors reading the branch.
     pub fn load(store: Store) -> Result<Site, StoreError> {
+        Site::load_with(store, Addresses::default())
+    }
+
+    /// [`Site::load`], with links in the posts' HTML pointing where `addresses` say.
+    ///
+    /// # Errors
+    /// Git errors reading the branch.
+    pub fn load_with(store: Store, addresses: Addresses) -> Result<Site, StoreError> {
         let file = history::index_file(&store.git_dir()?);
         let saved = Arc::new(history::load(&file).unwrap_or_default());
         let reader = store.history_reader()?;
@@ -66,7 +92,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
-        let first = Snapshot::build_at(&reader, tip, None, index)?;
+        let first = Snapshot::build_at(&reader, tip, None, index, &addresses)?;
         Ok(Site {
             store,
             current: ArcSwap::from_pointee(first),
@@ -76,11 +102,20 @@ impl Site {
             builds: AtomicU64::new(1),
             saver,
             moves: tokio::sync::watch::Sender::new(tip),
+            observers: Mutex::new(Vec::new()),
+            addresses,
+            ledger: questions::LedgerCache::default(),
+            past: as_of::PastSnapshots::default(),
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Where links in the posts' HTML point.
+    pub fn addresses(&self) -> &Addresses {
+        &self.addresses
     }
 
     /// The snapshot readers should use now.
@@ -107,15 +142,13 @@ impl Site {
 
     /// Builds, without showing it, the snapshot of `tip`: a commit the writer has written
     /// but whose branch move is not yet durable, so that the snapshot is ready (built while
-    /// the writer waits for the disk) when it is. The commits' new `objects` are read from
-    /// memory. Blocking, like [`Site::refresh`].
+    /// the writer waits for the disk) when it is. Blocking, like [`Site::refresh`].
     ///
     /// # Errors
     /// Git errors reading the commit.
-    pub fn prepare(&self, tip: Oid, objects: &GroupObjects) -> Result<Prepared, StoreError> {
+    pub fn prepare(&self, tip: Oid) -> Result<Prepared, StoreError> {
         let mut kept = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
         self.with_reader(&mut kept, |reader| {
-            reader.remember(objects)?;
             let base = self.current.load_full();
             let next = self.build_next(&base, reader, Some(tip))?;
             Ok(Prepared { base, next })
@@ -175,7 +208,7 @@ impl Site {
         tip: Option<Oid>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         let index: Arc<HistoryIndex> = history::update(&current.history, reader, tip)?;
-        let next = Snapshot::build_at(reader, tip, Some(current), index)?;
+        let next = Snapshot::build_at(reader, tip, Some(current), index, &self.addresses)?;
         self.builds.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(next))
     }
@@ -185,6 +218,14 @@ impl Site {
         self.saver.save_later(next.history.clone());
         tracing::info!(tip = ?next.tip, posts = next.len(), "branch moved; snapshot rebuilt");
         self.current.store(next.clone());
+        for observer in self
+            .observers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            observer(&next);
+        }
         self.moves.send_replace(next.tip);
         next
     }
@@ -193,6 +234,17 @@ impl Site {
     /// (a burst of moves may be seen as one). It ends when the site is dropped.
     pub fn moves(&self) -> tokio::sync::watch::Receiver<Option<Oid>> {
         self.moves.subscribe()
+    }
+
+    /// Calls `observer` with every snapshot shown from now on, whether an API write, a
+    /// `git push` or any other move of the branch brought it: how derived indexes (search)
+    /// follow the branch. The observer runs under the refresh lock, so it should only hand
+    /// the snapshot over to a thread of its own.
+    pub fn on_move(&self, observer: MoveObserver) {
+        self.observers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(observer);
     }
 
     /// How many snapshots have been built since start, the first included.
@@ -236,11 +288,7 @@ mod tests {
             &[("posts/a.md".into(), post(title))],
         );
         session
-            .batch(|batch| {
-                let commit = batch.write_commit(parent, &request).unwrap();
-                batch.write_objects().unwrap();
-                commit
-            })
+            .batch(|batch| batch.write_commit(parent, &request).unwrap())
             .unwrap()
     }
 
@@ -265,7 +313,7 @@ mod tests {
 
         let second = written(&session, first, "Two");
         let builds = site.snapshot_builds();
-        let prepared = site.prepare(second, &GroupObjects::default()).unwrap();
+        let prepared = site.prepare(second).unwrap();
         assert_eq!(
             site.snapshot().tip,
             first,
@@ -291,7 +339,7 @@ mod tests {
         // Prepared from a snapshot the site no longer shows (a push came first): the site
         // refreshes from the branch instead.
         let third = written(&session, Some(second), "Three");
-        let prepared = site.prepare(third, &GroupObjects::default()).unwrap();
+        let prepared = site.prepare(third).unwrap();
         store
             .move_branch(&repo, third, Some(second), "three")
             .unwrap();

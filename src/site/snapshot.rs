@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
-use crate::post::{Post, Slug, Status};
+use crate::post::{Addresses, Post, Slug, Status};
 use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
 
 /// Past this many posts touched since the previous snapshot, or an eighth of the posts,
@@ -13,7 +13,7 @@ use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
 const MAX_CHANGED_POSTS: usize = 64;
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Audience {
     Public = 0,
     Authors = 1,
@@ -129,6 +129,8 @@ pub struct Snapshot {
     pub change_stats: Arc<StatsCache>,
     /// Per audience, the site-wide log, computed on first use.
     pub(super) logs: [OnceLock<Arc<super::log::Log>>; 2],
+    /// The assets at `tip`, listed on first use (see `Snapshot::assets`).
+    pub(super) assets: OnceLock<Arc<super::Assets>>,
 }
 
 impl Snapshot {
@@ -140,11 +142,19 @@ impl Snapshot {
     pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
         let reader = store.history_reader()?;
         let tip = reader.tip(store)?;
-        Snapshot::build_at(&reader, tip, previous, Arc::default())
+        Snapshot::build_at(
+            &reader,
+            tip,
+            previous,
+            Arc::default(),
+            &Addresses::default(),
+        )
     }
 
     /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
     /// the parsed posts of `previous` whose blob is unchanged; reads through `reader`.
+    /// Links in the posts' HTML point where `addresses` say (the same for every snapshot
+    /// of a site, so reused posts agree).
     ///
     /// # Errors
     /// Git errors reading the tip's trees or blobs.
@@ -153,6 +163,7 @@ impl Snapshot {
         tip: Option<Oid>,
         previous: Option<&Snapshot>,
         history: Arc<HistoryIndex>,
+        addresses: &Addresses,
     ) -> Result<Snapshot, StoreError> {
         let change_stats = previous.map(|p| p.change_stats.clone()).unwrap_or_default();
         let Some(tip) = tip else {
@@ -209,7 +220,9 @@ impl Snapshot {
             let bytes = reader.blob(file.blob)?;
             let outcome = String::from_utf8(bytes)
                 .map_err(|_| "the file is not UTF-8".to_string())
-                .and_then(|text| Post::parse(file.slug.clone(), &text).map_err(|e| e.to_string()));
+                .and_then(|text| {
+                    Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
+                });
             match outcome {
                 Ok(post) => {
                     parsed.insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
@@ -255,7 +268,30 @@ impl Snapshot {
             history,
             change_stats,
             logs: Default::default(),
+            assets: OnceLock::new(),
         })
+    }
+
+    /// This snapshot without the posts for which `hidden` holds (their links to each other
+    /// and backlinks gone with them).
+    pub(super) fn without(&self, hidden: impl Fn(&Slug) -> bool) -> Snapshot {
+        let posts: BTreeMap<Slug, Arc<PostRecord>> = self
+            .posts
+            .iter()
+            .filter(|(slug, _)| !hidden(slug))
+            .map(|(slug, record)| (slug.clone(), record.clone()))
+            .collect();
+        Snapshot {
+            tip: self.tip,
+            backlinks: backlinks_of(&posts),
+            posts,
+            broken: self.broken.clone(),
+            listings: Default::default(),
+            history: self.history.clone(),
+            change_stats: self.change_stats.clone(),
+            logs: Default::default(),
+            assets: OnceLock::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -388,7 +424,7 @@ mod tests {
         let tip = reader.tip(store).unwrap();
         let from = previous.map(|p| p.history.clone()).unwrap_or_default();
         let index = history::update(&from, &reader, tip).unwrap();
-        Snapshot::build_at(&reader, tip, previous, index).unwrap()
+        Snapshot::build_at(&reader, tip, previous, index, &Addresses::default()).unwrap()
     }
 
     fn record<'s>(snapshot: &'s Snapshot, slug: &str) -> &'s Arc<PostRecord> {

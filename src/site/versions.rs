@@ -19,15 +19,9 @@ impl Snapshot {
         store: &Store,
         rev: &str,
     ) -> Result<(Oid, Option<u32>), StoreError> {
-        let commit = reader.lookup_commit(rev)?;
-        if let Some(position) = self.history.position(commit) {
-            return Ok((commit, Some(position)));
-        }
-        if store.reaches(commit)? {
-            Ok((commit, None))
-        } else {
-            Err(StoreError::UnknownRevision(rev.to_string()))
-        }
+        let commit = reader
+            .resolve_revision(store, rev, |commit| self.history.position(commit).is_some())?;
+        Ok((commit, self.history.position(commit)))
     }
 
     /// The post's file as of `commit` (its slug then, and its blob), following the post

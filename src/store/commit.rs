@@ -2,7 +2,7 @@
 //! `branch` publishes them.
 
 use git2::build::TreeUpdateBuilder;
-use git2::{FileMode, Oid, Repository, Signature, Time};
+use git2::{FileMode, ObjectType, Oid, Repository, Signature, Time};
 
 use super::{Store, StoreError};
 
@@ -85,7 +85,9 @@ impl Store {
         let parent = parent.map(|oid| repo.find_commit(oid)).transpose()?;
         let base_tree = match &parent {
             Some(commit) => commit.tree()?,
-            None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
+            // libgit2 knows the empty tree without it being stored, as git does: writing it
+            // would leave an object no commit names.
+            None => repo.find_tree(Oid::hash_object(ObjectType::Tree, &[])?)?,
         };
         let mut update = TreeUpdateBuilder::new();
         for change in &request.changes {

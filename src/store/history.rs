@@ -1,17 +1,15 @@
 //! Reading the branch's history for the revision index: a first-parent walk, and a tree
 //! diff that finds the post files each commit changed.
 //!
-//! The diff is written over git2 trees rather than with `git2::Diff`: it compares entry ids
+//! The diff is written over git2 trees rather than with `git2::Diff`: it compares entries
 //! and descends only into subtrees whose ids differ, so a commit that edits one post costs
-//! two tree reads and one merge-join, with none of libgit2's generic diff machinery.
+//! a few tree reads and merge-joins, with none of libgit2's generic diff machinery.
 
-use std::cell::{Cell, OnceCell};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use git2::{ErrorCode, ObjectType, Odb, OdbObject, Oid, Repository, Tree};
+use git2::{ObjectType, Oid, Repository, Tree};
 
 use super::{Store, StoreError};
 use crate::post::Slug;
@@ -45,45 +43,11 @@ pub struct TreeChange {
     pub new: Option<Oid>,
 }
 
-/// A repository handle for one long read (an index build, a snapshot's posts), so that
-/// its reads share libgit2's caches and the repository is opened once.
+/// The general read handle: a repository opened for one long read (an index build, a
+/// snapshot's posts, a page of history), so that its reads share libgit2's caches and the
+/// repository is opened once.
 pub struct HistoryReader {
     repo: Repository,
-    /// Objects handed over in memory (see [`HistoryReader::remember`]), added on first use.
-    memory: OnceCell<Memory>,
-}
-
-/// The most bytes of handed-over objects a reader keeps; past them it starts over.
-pub(crate) const MEMORY_BYTES: usize = 8 << 20;
-
-/// Above the packs and loose objects: memory is searched first, and a miss there costs a
-/// hash lookup.
-const MEMORY_PRIORITY: i32 = 1000;
-
-/// A mempack backend of the reader's object database, and how many bytes it holds.
-struct Memory {
-    backend: *mut libgit2_sys::git_odb_backend,
-    bytes: Cell<usize>,
-}
-
-// SAFETY: the backend belongs to the object database of the reader's repository, which
-// frees it and which is `Send`; the reader's `Cell`s already keep it on one thread at a time.
-unsafe impl Send for Memory {}
-
-/// Objects the writer composed for a group, shared with whoever reads them next.
-#[derive(Debug, Clone, Default)]
-pub struct GroupObjects(Arc<Vec<(Oid, ObjectType, Vec<u8>)>>);
-
-impl GroupObjects {
-    pub(crate) fn new(objects: Vec<(Oid, ObjectType, Vec<u8>)>) -> GroupObjects {
-        GroupObjects(Arc::new(objects))
-    }
-
-    /// How many objects there are.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 /// Opening history readers.
@@ -95,7 +59,6 @@ impl Store {
     pub fn history_reader(&self) -> Result<HistoryReader, StoreError> {
         Ok(HistoryReader {
             repo: self.repository()?,
-            memory: OnceCell::new(),
         })
     }
 
@@ -106,92 +69,6 @@ impl Store {
     /// `NotARepository` when the repository cannot be opened.
     pub fn git_dir(&self) -> Result<std::path::PathBuf, StoreError> {
         Ok(self.repository()?.path().to_path_buf())
-    }
-
-    /// Whether `commit` is reachable from the branch tip (the tip itself included).
-    ///
-    /// # Errors
-    /// Git errors reading the graph.
-    ///
-    /// # Performance
-    /// Walks history back from the tip; callers with an index check it first.
-    pub fn reaches(&self, commit: Oid) -> Result<bool, StoreError> {
-        let repo = self.repository()?;
-        let Some(tip) = self.tip_in(&repo)? else {
-            return Ok(false);
-        };
-        Ok(commit == tip || repo.graph_descendant_of(tip, commit)?)
-    }
-}
-
-/// Reading a group's objects from memory.
-impl HistoryReader {
-    /// Reads `objects` from memory from now on. They are a group's, just written in a pack
-    /// this reader has not seen: libgit2 would find them only after listing the pack folder
-    /// and opening the new pack's index, while the disk is busy flushing them. Keeps at most
-    /// 8 MiB (`MEMORY_BYTES`), starting over past them (what it forgets is read from disk).
-    ///
-    /// # Errors
-    /// Git errors adding the memory to the object database or storing an object there.
-    pub fn remember(&self, objects: &GroupObjects) -> Result<(), StoreError> {
-        let memory = match self.memory.get() {
-            Some(memory) => memory,
-            None => {
-                let odb = self.repo.odb()?;
-                let backend = odb.add_new_mempack_backend(MEMORY_PRIORITY)?;
-                self.memory.get_or_init(|| Memory {
-                    backend: git2::Binding::raw(&backend),
-                    bytes: Cell::new(0),
-                })
-            }
-        };
-        let size: usize = objects.0.iter().map(|(_, _, data)| data.len()).sum();
-        if memory.bytes.get() + size > MEMORY_BYTES {
-            // SAFETY: the backend is a live mempack of this reader's object database.
-            if unsafe { libgit2_sys::git_mempack_reset(memory.backend) } < 0 {
-                return Err(git2::Error::last_error(-1).into());
-            }
-            memory.bytes.set(0);
-        }
-        for (id, kind, data) in objects.0.iter() {
-            memory.store(*id, *kind, data)?;
-        }
-        memory.bytes.set(memory.bytes.get() + size);
-        Ok(())
-    }
-}
-
-impl Memory {
-    /// Stores one object in the mempack directly: `git_odb_write` would first look for it
-    /// in the packs, refreshing them, which is the very cost the memory is there to avoid.
-    fn store(&self, id: Oid, kind: ObjectType, data: &[u8]) -> Result<(), StoreError> {
-        let raw_kind = match kind {
-            ObjectType::Commit => libgit2_sys::GIT_OBJECT_COMMIT,
-            ObjectType::Tree => libgit2_sys::GIT_OBJECT_TREE,
-            ObjectType::Blob => libgit2_sys::GIT_OBJECT_BLOB,
-            ObjectType::Tag => libgit2_sys::GIT_OBJECT_TAG,
-            ObjectType::Any => return Err(git2::Error::from_str("an object without a type").into()),
-        };
-        let mut raw_id = libgit2_sys::git_oid {
-            id: [0; libgit2_sys::GIT_OID_MAX_SIZE],
-        };
-        raw_id.id[..id.as_bytes().len()].copy_from_slice(id.as_bytes());
-        // SAFETY: a mempack always has `write`; it copies `data` before returning, and the
-        // backend lives as long as the reader's repository.
-        let written = unsafe {
-            let write = (*self.backend).write.expect("a mempack writes");
-            write(
-                self.backend,
-                &raw_id,
-                data.as_ptr().cast(),
-                data.len(),
-                raw_kind,
-            )
-        };
-        if written < 0 {
-            return Err(git2::Error::last_error(written).into());
-        }
-        Ok(())
     }
 }
 
@@ -205,7 +82,7 @@ impl HistoryReader {
         store.tip_in(&self.repo)
     }
 
-    /// Every post file in the tree of `commit`; see [`Store::post_files`].
+    /// Every post file (`posts/<slug>.md`) in the tree of `commit`; other files are ignored.
     ///
     /// # Errors
     /// Git errors reading the commit or its trees.
@@ -257,8 +134,7 @@ impl HistoryReader {
         commits: impl Iterator<Item = Oid>,
         mut each: impl FnMut(Oid, Vec<PostFileChange>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let odb = self.repo.odb().map_err(|e| E::from(e.into()))?;
-        let mut trees = TreeCache::new(&odb);
+        let mut trees = TreeCache::new(&self.repo);
         let mut previous = match base {
             Some(id) => Some(self.root_tree_id(id).map_err(E::from)?),
             None => None,
@@ -305,26 +181,21 @@ impl HistoryReader {
     /// # Errors
     /// Git errors reading the commit or its trees.
     pub fn post_blob_at(&self, commit: Oid, slug: &Slug) -> Result<Option<Oid>, StoreError> {
-        let tree = self.root_tree(commit)?;
-        match tree.get_path(std::path::Path::new(&slug.path())) {
-            Ok(entry) if entry.kind() == Some(ObjectType::Blob) => Ok(Some(entry.id())),
-            Ok(_) => Ok(None),
-            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        super::read::post_blob_in(&self.repo, commit, slug)
     }
 
-    /// The commit a client names by full id or unambiguous prefix, without checking that
-    /// the branch reaches it (see [`Store::resolve_revision`] for the rules on `rev`).
+    /// The commit a client names, on `store`'s branch: see [`super::read::resolve_revision_in`]
+    /// for the rules on `rev`; `on_branch` may vouch for a commit without a graph walk.
     ///
     /// # Errors
     /// `InvalidRevision`, `UnknownRevision` or `AmbiguousRevision`.
-    pub fn lookup_commit(&self, rev: &str) -> Result<Oid, StoreError> {
-        super::read::lookup_commit_in(&self.repo, rev)
-    }
-
-    fn root_tree(&self, commit: Oid) -> Result<Tree<'_>, StoreError> {
-        Ok(self.repo.find_commit(commit)?.tree()?)
+    pub fn resolve_revision(
+        &self,
+        store: &Store,
+        rev: &str,
+        on_branch: impl Fn(Oid) -> bool,
+    ) -> Result<Oid, StoreError> {
+        super::read::resolve_revision_in(store, &self.repo, rev, on_branch)
     }
 
     fn root_tree_id(&self, commit: Oid) -> Result<Oid, StoreError> {
@@ -333,29 +204,29 @@ impl HistoryReader {
 }
 
 /// Trees read while diffing one commit, kept for the next commit: there the new side of
-/// this step is the old side, so each tree is read and split into entries once per walk.
-struct TreeCache<'odb> {
-    odb: &'odb Odb<'odb>,
-    current: HashMap<Oid, Rc<RawTree<'odb>>>,
-    previous: HashMap<Oid, Rc<RawTree<'odb>>>,
+/// this step is the old side, so each tree is read once per walk.
+struct TreeCache<'repo> {
+    repo: &'repo Repository,
+    current: HashMap<Oid, Rc<Tree<'repo>>>,
+    previous: HashMap<Oid, Rc<Tree<'repo>>>,
 }
 
-impl<'odb> TreeCache<'odb> {
-    fn new(odb: &'odb Odb<'odb>) -> TreeCache<'odb> {
+impl<'repo> TreeCache<'repo> {
+    fn new(repo: &'repo Repository) -> TreeCache<'repo> {
         TreeCache {
-            odb,
+            repo,
             current: HashMap::new(),
             previous: HashMap::new(),
         }
     }
 
-    fn get(&mut self, id: Oid) -> Result<Rc<RawTree<'odb>>, git2::Error> {
+    fn get(&mut self, id: Oid) -> Result<Rc<Tree<'repo>>, git2::Error> {
         if let Some(tree) = self.current.get(&id) {
             return Ok(tree.clone());
         }
         let tree = match self.previous.remove(&id) {
             Some(tree) => tree,
-            None => Rc::new(RawTree::read(self.odb, id)?),
+            None => Rc::new(self.repo.find_tree(id)?),
         };
         self.current.insert(id, tree.clone());
         Ok(tree)
@@ -366,87 +237,13 @@ impl<'odb> TreeCache<'odb> {
     }
 }
 
-/// A tree object as stored (`<mode> <name>\0<20-byte id>` per entry, sorted), with where
-/// each entry lies in it.
-struct RawTree<'odb> {
-    object: OdbObject<'odb>,
-    entries: Vec<RawEntry>,
-}
-
-/// Byte offsets of one entry in its tree: it spans `start..nul + 21`, its name is
-/// `name..nul` and its id the 20 bytes after `nul`.
-#[derive(Clone, Copy)]
-struct RawEntry {
-    start: u32,
-    name: u32,
-    nul: u32,
-    /// `Tree`, `Blob` (files and symlinks) or `Commit` (a submodule); `None` if unknown.
-    kind: Option<ObjectType>,
-}
-
-impl<'odb> RawTree<'odb> {
-    fn read(odb: &'odb Odb<'odb>, id: Oid) -> Result<RawTree<'odb>, git2::Error> {
-        let object = odb.read(id)?;
-        if object.kind() != ObjectType::Tree {
-            return Err(git2::Error::from_str(&format!("{id} is not a tree")));
-        }
-        let malformed = || git2::Error::from_str(&format!("tree {id} is malformed"));
-        let data = object.data();
-        let mut entries = Vec::new();
-        let mut at = 0;
-        while at < data.len() {
-            let space = at
-                + data[at..]
-                    .iter()
-                    .position(|&b| b == b' ')
-                    .ok_or_else(malformed)?;
-            let nul = space
-                + data[space..]
-                    .iter()
-                    .position(|&b| b == 0)
-                    .ok_or_else(malformed)?;
-            if nul + 21 > data.len() {
-                return Err(malformed());
-            }
-            let kind = match &data[at..space] {
-                b"40000" => Some(ObjectType::Tree),
-                b"100644" | b"100755" | b"100664" | b"120000" => Some(ObjectType::Blob),
-                b"160000" => Some(ObjectType::Commit),
-                _ => None,
-            };
-            entries.push(RawEntry {
-                start: at as u32,
-                name: space as u32 + 1,
-                nul: nul as u32,
-                kind,
-            });
-            at = nul + 21;
-        }
-        Ok(RawTree { object, entries })
-    }
-
-    fn bytes(&self, entry: &RawEntry) -> &[u8] {
-        &self.object.data()[entry.start as usize..entry.nul as usize + 21]
-    }
-
-    fn name(&self, entry: &RawEntry) -> &[u8] {
-        &self.object.data()[entry.name as usize..entry.nul as usize]
-    }
-
-    fn id(&self, entry: &RawEntry) -> Oid {
-        let at = entry.nul as usize + 1;
-        Oid::from_bytes(&self.object.data()[at..at + 20]).expect("20 bytes make an object id")
-    }
-}
-
 /// Appends to `out` every blob path that differs between the trees `old` and `new` (either
 /// may be absent), descending only into subtrees whose ids differ and for which `descend`
 /// holds.
 ///
 /// # Performance
-/// A merge-join over the two trees' raw entries: an unchanged entry is one byte comparison
-/// (mode, name and id at once), with no parsing into objects and no allocation; only
-/// changed paths allocate.
+/// A merge-join over the two trees' entries in git's order: an unchanged entry costs a
+/// comparison of ids, modes and names, with no allocation; only changed paths allocate.
 fn diff_trees(
     trees: &mut TreeCache<'_>,
     old: Option<Oid>,
@@ -457,44 +254,47 @@ fn diff_trees(
 ) -> Result<(), git2::Error> {
     let old = old.map(|id| trees.get(id)).transpose()?;
     let new = new.map(|id| trees.get(id)).transpose()?;
-    let no_entries: &[RawEntry] = &[];
-    let old_entries = old.as_ref().map_or(no_entries, |t| &t.entries);
-    let new_entries = new.as_ref().map_or(no_entries, |t| &t.entries);
+    let (old_len, new_len) = (
+        old.as_ref().map_or(0, |t| t.len()),
+        new.as_ref().map_or(0, |t| t.len()),
+    );
     let (mut i, mut j) = (0, 0);
-    while i < old_entries.len() || j < new_entries.len() {
-        let pair = (old_entries.get(i), new_entries.get(j));
-        let order = match (&old, &new, pair) {
-            (Some(old), Some(new), (Some(a), Some(b))) => {
-                if old.bytes(a) == new.bytes(b) {
+    while i < old_len || j < new_len {
+        let left = old.as_ref().and_then(|t| t.get(i));
+        let right = new.as_ref().and_then(|t| t.get(j));
+        let order = match (&left, &right) {
+            (Some(a), Some(b)) => {
+                if a.id() == b.id()
+                    && a.filemode() == b.filemode()
+                    && a.name_bytes() == b.name_bytes()
+                {
                     i += 1;
                     j += 1;
                     continue;
                 }
-                git_order((old.name(a), a.kind), (new.name(b), b.kind))
+                a.cmp(b)
             }
-            (_, _, (Some(_), None)) => Ordering::Less,
+            (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
-        let left = (order != Ordering::Greater)
-            .then(|| old.as_ref().zip(old_entries.get(i)))
-            .flatten();
-        let right = (order != Ordering::Less)
-            .then(|| new.as_ref().zip(new_entries.get(j)))
-            .flatten();
+        let left = left.filter(|_| order != Ordering::Greater);
+        let right = right.filter(|_| order != Ordering::Less);
         i += usize::from(left.is_some());
         j += usize::from(right.is_some());
-        let of_kind = |side: Option<(&Rc<RawTree<'_>>, &RawEntry)>, kind: ObjectType| {
-            side.filter(|(_, e)| e.kind == Some(kind))
-                .map(|(tree, e)| tree.id(e))
+        let of_kind = |side: &Option<git2::TreeEntry<'_>>, kind: ObjectType| {
+            side.as_ref()
+                .filter(|e| e.kind() == Some(kind))
+                .map(|e| e.id())
         };
         let named = left
-            .or(right)
-            .map(|(tree, e)| tree.name(e))
+            .as_ref()
+            .or(right.as_ref())
+            .map(|e| e.name_bytes())
             .unwrap_or_default();
         let path = format!("{prefix}{}", String::from_utf8_lossy(named));
         let (old_blob, new_blob) = (
-            of_kind(left, ObjectType::Blob),
-            of_kind(right, ObjectType::Blob),
+            of_kind(&left, ObjectType::Blob),
+            of_kind(&right, ObjectType::Blob),
         );
         if old_blob != new_blob {
             out.push(TreeChange {
@@ -504,34 +304,14 @@ fn diff_trees(
             });
         }
         let (old_tree, new_tree) = (
-            of_kind(left, ObjectType::Tree),
-            of_kind(right, ObjectType::Tree),
+            of_kind(&left, ObjectType::Tree),
+            of_kind(&right, ObjectType::Tree),
         );
         if old_tree != new_tree && descend(&path) {
             diff_trees(trees, old_tree, new_tree, &format!("{path}/"), descend, out)?;
         }
     }
     Ok(())
-}
-
-/// Git's order of tree entries: by name, a subtree sorting as if its name ended in `/`.
-/// Entries with the same name and kind compare equal (the same path on both sides).
-fn git_order(a: (&[u8], Option<ObjectType>), b: (&[u8], Option<ObjectType>)) -> Ordering {
-    let (x, y) = (a.0, b.0);
-    let common = x.len().min(y.len());
-    x[..common].cmp(&y[..common]).then_with(|| {
-        let next = |name: &[u8], kind: Option<ObjectType>| match name.get(common) {
-            Some(&byte) => Some(byte),
-            None if kind == Some(ObjectType::Tree) => Some(b'/'),
-            None => None,
-        };
-        match (next(x, a.1), next(y, b.1)) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(p), Some(q)) => p.cmp(&q).then(x.len().cmp(&y.len())),
-        }
-    })
 }
 
 #[cfg(test)]
@@ -556,68 +336,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();
         let (old, new) = (tree_with(&repo, old), tree_with(&repo, new));
-        let odb = repo.odb().unwrap();
         let mut out = Vec::new();
-        let mut trees = TreeCache::new(&odb);
+        let mut trees = TreeCache::new(&repo);
         diff_trees(&mut trees, Some(old), Some(new), "", &|_| true, &mut out).unwrap();
         out.into_iter()
             .map(|c| (c.path, c.old.is_some(), c.new.is_some()))
             .collect()
-    }
-
-    /// A group's objects composed in memory on `parent`, never written to disk.
-    fn composed_in_memory(repo: &Repository, parent: Option<Oid>) -> (Oid, GroupObjects) {
-        let mut pending = super::super::compose::Pending::default();
-        let file = b"---\ntitle: In memory\n---\n".to_vec();
-        let request = super::super::CommitRequest::upserts(
-            "not on disk",
-            &[("posts/in-memory.md".into(), file)],
-        );
-        let commit = pending.write_commit(repo, parent, &request).unwrap();
-        let objects = pending
-            .objects()
-            .iter()
-            .map(|object| (object.id, object.kind, object.data.to_vec()))
-            .collect();
-        (commit, GroupObjects::new(objects))
-    }
-
-    #[test]
-    fn a_reader_reads_the_objects_handed_to_it_from_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        let (commit, objects) = composed_in_memory(&store.repository().unwrap(), None);
-        let reader = store.history_reader().unwrap();
-        assert!(reader.first_parent_chain(commit, |_| false).is_err());
-
-        reader.remember(&objects).unwrap();
-        let (chain, _) = reader.first_parent_chain(commit, |_| false).unwrap();
-        assert_eq!(chain[0].message, "not on disk");
-        let files = reader.post_files(commit).unwrap();
-        assert_eq!(files[0].slug.as_str(), "in-memory");
-        // Only in this reader's memory: the repository itself never had them.
-        assert!(store.history_reader().unwrap().blob(files[0].blob).is_err());
-    }
-
-    #[test]
-    fn a_reader_forgets_what_it_was_handed_once_it_holds_too_much() {
-        let dir = tempfile::tempdir().unwrap();
-        Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        let reader = store.history_reader().unwrap();
-        let big = |fill: u8| {
-            let data = vec![fill; MEMORY_BYTES * 2 / 3];
-            let id = Oid::hash_object(ObjectType::Blob, &data).unwrap();
-            (id, GroupObjects::new(vec![(id, ObjectType::Blob, data)]))
-        };
-        let ((first, first_objects), (second, second_objects)) = (big(1), big(2));
-        reader.remember(&first_objects).unwrap();
-        assert!(reader.blob(first).is_ok());
-
-        reader.remember(&second_objects).unwrap();
-        assert!(reader.blob(second).is_ok());
-        assert!(reader.blob(first).is_err(), "the first group is forgotten");
     }
 
     #[test]

@@ -1,21 +1,25 @@
 //! The only module that touches git: opening the content repository, reading the branch
-//! tip and the posts in it, and writing commits without a working tree.
+//! tip and the posts in it, and writing commits without a working tree, through libgit2's
+//! own object machinery (see `session` for what is written where, and why `git gc` beside
+//! the server cannot drop it).
 //!
 //! `git2::Repository` is `Send` but not `Sync`, and its objects borrow it, so a `Store` is a
 //! cheap, cloneable description of where the repository is; each blocking call opens its own
 //! handle and returns owned data.
 
+mod assets;
 mod branch;
 mod commit;
-mod compose;
-mod delta;
 mod durability;
+mod failure;
 mod history;
+mod leftovers;
+mod line_hunks;
 mod lock;
-mod pack;
+mod packing;
 mod patch;
-mod periodic;
 mod read;
+mod reflog;
 mod remote;
 mod seed;
 mod session;
@@ -26,15 +30,18 @@ use git2::Repository;
 
 use durability::Durability;
 
-pub use branch::ReplacedBranch;
+pub use assets::AssetFile;
+pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
+pub use failure::WriteFailure;
 pub use git2::Oid;
-pub use history::{CommitFacts, GroupObjects, HistoryReader, PostFileChange, TreeChange};
+pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
+pub use line_hunks::{LineHunk, line_hunks};
 pub use patch::{TextDiff, diff_text};
-pub use read::PostFile;
+pub use read::{PostFile, is_revision};
 pub use remote::{Pushed, Remote, clone_bare};
 pub use seed::{SeedReport, seed_repository};
-pub use session::{Batch, WriteSession};
+pub use session::{Batch, LOOSE_OBJECTS_PER_PACK, WriteSession};
 
 /// Where the content lives: a repository (bare or not) and the branch the blog is served from.
 #[derive(Debug, Clone)]
@@ -42,6 +49,8 @@ pub struct Store {
     path: PathBuf,
     branch: String,
     durability: Durability,
+    /// Where this store's writes record the locks they take (see `lock`).
+    journal: lock::JournalSlot,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +69,7 @@ pub enum StoreError {
     AmbiguousRevision(String),
     #[error("the branch moved while committing (expected {expected:?})")]
     BranchMoved { expected: Option<Oid> },
-    #[error("the branch is locked by another writer (`{0}` exists)")]
+    #[error("the branch is locked by another process (`{0}` exists)")]
     BranchLocked(PathBuf),
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -84,6 +93,7 @@ impl Store {
             path: path.to_path_buf(),
             branch: branch.to_string(),
             durability: Durability::default(),
+            journal: lock::JournalSlot::default(),
         };
         store.repository()?;
         Ok(store)
@@ -124,8 +134,8 @@ impl Store {
 
 /// Drops repository handles on a thread of their own. The last handle on a removed pack
 /// frees the pack's blocks when it closes, which on a filesystem mounted with `discard`
-/// waits for the device (milliseconds for a periodic packing's worth of group packs): the
-/// writer, which removes them, must not wait for that. Without a thread they close here.
+/// waits for the device: the writer, after a packing removed files, must not wait for
+/// that. Without a thread they close here.
 pub fn close_in_background<T: Send + 'static>(handles: T) {
     let _ = std::thread::Builder::new()
         .name("closer".into())

@@ -1,4 +1,6 @@
-//! Reading the served branch: its tip, the posts in a commit's tree, blobs and revisions.
+//! Reading a repository: the branch tip, the posts in a commit's tree, blobs, and the one
+//! place a client's revision is resolved. [`super::HistoryReader`] (readers) and
+//! [`super::Batch`] (the writer) read through these, each on its own handle.
 
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
@@ -12,7 +14,7 @@ pub struct PostFile {
     pub blob: Oid,
 }
 
-/// Reading the branch and its objects.
+/// Reading the branch.
 impl Store {
     /// The commit the served branch points at, or `None` while the branch has no commit.
     ///
@@ -44,69 +46,36 @@ impl Store {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Every post file (`posts/<slug>.md`) in the tree of `commit`; other files are ignored.
-    ///
-    /// # Errors
-    /// Git errors reading the commit or its trees.
-    pub fn post_files(&self, commit: Oid) -> Result<Vec<PostFile>, StoreError> {
-        let repo = self.repository()?;
-        post_files_in(&repo, commit)
-    }
-
-    /// The bytes of a blob.
-    ///
-    /// # Errors
-    /// Git errors, including an unknown blob.
-    pub fn blob(&self, blob: Oid) -> Result<Vec<u8>, StoreError> {
-        let repo = self.repository()?;
-        Ok(repo.find_blob(blob)?.content().to_vec())
-    }
-
-    /// The post file for `slug` in the tree of `commit`, with its bytes; `None` when absent.
-    ///
-    /// # Errors
-    /// Git errors reading the commit or its trees.
-    pub fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, StoreError> {
-        let repo = self.repository()?;
-        post_at_in(&repo, commit, slug)
-    }
-
-    /// Resolves a client-supplied revision to a commit on the served branch.
-    ///
-    /// Only hexadecimal commit ids (or unambiguous prefixes of at least 4 digits) are accepted:
-    /// rev-parse syntax such as `HEAD~1:../x` or `--all` never reaches libgit2. The commit must
-    /// be the tip or one of its ancestors, so other branches and unreachable objects stay hidden.
-    ///
-    /// # Errors
-    /// `InvalidRevision` for anything that is not hex, `UnknownRevision` for a commit that is
-    /// not on the branch, `AmbiguousRevision` for a short prefix matching several objects.
-    ///
-    /// # Performance
-    /// The reachability check walks history back from the tip; it is bounded by the distance
-    /// between the tip and the revision.
-    pub fn resolve_revision(&self, rev: &str) -> Result<Oid, StoreError> {
-        let repo = self.repository()?;
-        let commit = lookup_commit_in(&repo, rev)?;
-        let unknown = || StoreError::UnknownRevision(rev.to_string());
-        let tip = self.tip_in(&repo)?.ok_or_else(unknown)?;
-        if commit == tip || repo.graph_descendant_of(tip, commit)? {
-            Ok(commit)
-        } else {
-            Err(unknown())
-        }
-    }
 }
 
-/// The commit `rev` names (a full id or an unambiguous prefix of 4 to 40 hexadecimal
-/// digits), wherever it is in the repository; reachability is the caller's check.
+/// Whether `rev` is written as a revision: a commit id or a prefix of one, 4 to 40
+/// hexadecimal digits (what the OpenAPI document's pattern says).
+pub fn is_revision(rev: &str) -> bool {
+    (4..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Resolves a client-supplied revision to a commit on the served branch.
+///
+/// Only hexadecimal commit ids (or unambiguous prefixes of at least 4 digits) are accepted:
+/// rev-parse syntax such as `HEAD~1:../x` or `--all` never reaches libgit2. The commit must
+/// be the tip or one of its ancestors, so other branches and unreachable objects stay
+/// hidden; `on_branch` may vouch for a commit first (the history index knows the
+/// first-parent chain), else the graph is walked.
 ///
 /// # Errors
-/// `InvalidRevision` for anything that is not hex, `UnknownRevision` when no commit matches,
-/// `AmbiguousRevision` for a prefix matching several objects.
-pub(crate) fn lookup_commit_in(repo: &Repository, rev: &str) -> Result<Oid, StoreError> {
-    let is_hex = rev.bytes().all(|b| b.is_ascii_hexdigit());
-    if !(4..=40).contains(&rev.len()) || !is_hex {
+/// `InvalidRevision` for anything that is not hex, `UnknownRevision` for a commit that is
+/// not on the branch, `AmbiguousRevision` for a short prefix matching several objects.
+///
+/// # Performance
+/// The reachability check walks history back from the tip; it is bounded by the distance
+/// between the tip and the revision.
+pub(crate) fn resolve_revision_in(
+    store: &Store,
+    repo: &Repository,
+    rev: &str,
+    on_branch: impl Fn(Oid) -> bool,
+) -> Result<Oid, StoreError> {
+    if !is_revision(rev) {
         return Err(StoreError::InvalidRevision(rev.to_string()));
     }
     let unknown = || StoreError::UnknownRevision(rev.to_string());
@@ -123,9 +92,19 @@ pub(crate) fn lookup_commit_in(repo: &Repository, rev: &str) -> Result<Oid, Stor
     if object.kind() != Some(ObjectType::Commit) {
         return Err(unknown());
     }
-    Ok(object.id())
+    let commit = object.id();
+    if on_branch(commit) {
+        return Ok(commit);
+    }
+    let tip = store.tip_in(repo)?.ok_or_else(unknown)?;
+    if commit == tip || repo.graph_descendant_of(tip, commit)? {
+        Ok(commit)
+    } else {
+        Err(unknown())
+    }
 }
 
+/// Every post file (`posts/<slug>.md`) in the tree of `commit`; other files are ignored.
 pub(crate) fn post_files_in(repo: &Repository, commit: Oid) -> Result<Vec<PostFile>, StoreError> {
     let tree = repo.find_commit(commit)?.tree()?;
     let Some(posts) = tree.get_name("posts") else {
@@ -150,22 +129,19 @@ pub(crate) fn post_files_in(repo: &Repository, commit: Oid) -> Result<Vec<PostFi
     Ok(files)
 }
 
-pub(crate) fn post_at_in(
+/// The blob of the post file `slug` in the tree of `commit`, `None` when absent.
+pub(crate) fn post_blob_in(
     repo: &Repository,
     commit: Oid,
     slug: &Slug,
-) -> Result<Option<(Oid, Vec<u8>)>, StoreError> {
+) -> Result<Option<Oid>, StoreError> {
     let tree = repo.find_commit(commit)?.tree()?;
-    let entry = match tree.get_path(std::path::Path::new(&slug.path())) {
-        Ok(entry) => entry,
-        Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    if entry.kind() != Some(ObjectType::Blob) {
-        return Ok(None);
+    match tree.get_path(std::path::Path::new(&slug.path())) {
+        Ok(entry) if entry.kind() == Some(ObjectType::Blob) => Ok(Some(entry.id())),
+        Ok(_) => Ok(None),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let blob = repo.find_blob(entry.id())?;
-    Ok(Some((blob.id(), blob.content().to_vec())))
 }
 
 /// A blob's bytes, `None` when the repository holds no blob with that id.
@@ -174,5 +150,22 @@ pub(crate) fn blob_in(repo: &Repository, blob: Oid) -> Result<Option<Vec<u8>>, S
         Ok(blob) => Ok(Some(blob.content().to_vec())),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod revision_properties {
+    use proptest::prelude::*;
+
+    use super::is_revision;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_revision_is_4_to_40_hexadecimal_digits(text in "[0-9a-fA-F]{0,45}|\\PC{0,12}") {
+            let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(is_revision(&text), hex && (4..=40).contains(&text.len()));
+        }
     }
 }

@@ -23,8 +23,10 @@ use super::{Store, StoreError};
 /// Where the fetched upstream branch is kept: `refs/remotes/upstream/<branch>`.
 const TRACKING_PREFIX: &str = "refs/remotes/upstream/";
 
-/// The ref naming the commits being pushed, so that they are reachable (safe from `git gc`)
-/// between being written and the served branch naming them.
+/// The ref naming the commits being pushed: libgit2 pushes a ref, not a bare id. It also
+/// keeps them reachable until the served branch names them: the writer's loose objects are
+/// safe from `git repack -a -d` and from a default `git gc` (which prunes only loose objects
+/// two weeks old) anyway, but not from a `git gc --prune=now` run during a slow push.
 const OUTGOING_REF: &str = "refs/palimpsest/outgoing";
 
 /// A remote repository the served branch mirrors.

@@ -63,6 +63,7 @@ pub fn seed_repository(
         path: repo_path.to_path_buf(),
         branch: branch.to_string(),
         durability: Default::default(),
+        journal: Default::default(),
     };
     if store.tip_in(&repo)?.is_some() {
         return Err(StoreError::Seed(format!(
@@ -253,7 +254,8 @@ mod tests {
         .unwrap();
         assert_eq!(report.commits, 1);
         let store = Store::open(&repo.path().join("c.git"), "main").unwrap();
-        assert_eq!(store.post_files(report.tip).unwrap().len(), 1);
+        let reader = store.history_reader().unwrap();
+        assert_eq!(reader.post_files(report.tip).unwrap().len(), 1);
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! The writer thread: group commit over a channel of edits.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::Job;
-use super::edit::{self, Tree, WriteError, Written};
+use super::edit::{self, Edit, Tree, WriteError, Written};
 use super::prepare::Preparer;
-use crate::post::Slug;
+use crate::post::{AssetPath, Slug};
 use crate::site::Site;
-use crate::store::{Batch, CommitRequest, Identity, Oid, Pushed, StoreError, WriteSession};
+use crate::store::{
+    Batch, CommitRequest, Identity, Oid, Pushed, Store, StoreError, WriteFailure, WriteSession,
+};
 use crate::upstream::Upstream;
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
@@ -18,11 +22,8 @@ const MAX_GROUP: usize = 64;
 /// How often a group is rebuilt on a branch that keeps moving under it before giving up.
 const MAX_ATTEMPTS: usize = 20;
 
-/// How often an idle writer checks whether the pack being written is done.
+/// How often an idle writer checks whether the packing under way is done.
 const PACKING_POLL: Duration = Duration::from_millis(100);
-
-/// How long a branch lock must stay unchanged before it is taken for a crash's leftover.
-const STALE_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
 pub(super) fn run(
@@ -71,7 +72,7 @@ pub(super) fn run(
         });
         if outcomes
             .iter()
-            .any(|outcome| matches!(outcome, Err(WriteError::Unavailable(_))))
+            .any(|outcome| matches!(outcome, Err(error) if error.is_failure()))
         {
             // The repository failed us: the next group starts from a fresh handle.
             session.reopen();
@@ -79,7 +80,10 @@ pub(super) fn run(
         let prepared = preparer.take();
         // The snapshot being replaced is freed after the acknowledgements, not before.
         let replaced = site.snapshot();
-        if outcomes.iter().any(Result::is_ok) {
+        if outcomes
+            .iter()
+            .any(|outcome| outcome.as_ref().is_ok_and(|written| written.committed))
+        {
             let shown = match prepared {
                 Some(Ok(prepared)) => site.show(prepared),
                 _ => site.refresh(),
@@ -98,20 +102,28 @@ pub(super) fn run(
     }
 }
 
-/// Closes what the last group replaced, and starts or finishes the periodic packing of
-/// the writer's commits.
+/// Closes what the last group replaced, and starts or finishes the packing of the
+/// writer's loose objects.
 fn housekeeping(site: &Site, session: &WriteSession) {
     session.close_replaced_branch();
     match session.pack_if_due() {
         Ok(true) => site.reopen_reader(),
         Ok(false) => {}
-        Err(error) => tracing::warn!(%error, "could not pack the writer's commits"),
+        Err(error) => tracing::warn!(%error, "could not pack the writer's objects"),
     }
 }
 
+/// A store error as the answer to the edits it failed; says why when the client can act
+/// on it (a full disk, a read-only repository, a locked branch).
 fn unavailable(error: StoreError) -> WriteError {
     tracing::error!(%error, "write failed");
-    WriteError::Unavailable(error.to_string())
+    match error.write_failure() {
+        WriteFailure::Other => WriteError::Unavailable(error.to_string()),
+        failure => WriteError::NotCommitted {
+            failure,
+            detail: error.to_string(),
+        },
+    }
 }
 
 type Outcomes = Vec<Result<Written, WriteError>>;
@@ -133,8 +145,9 @@ fn commit_group(
         )));
     }
     for _ in 0..MAX_ATTEMPTS {
-        let attempt =
-            session.batch(|batch| build_group(batch, committer, group, preparer, upstream));
+        let attempt = session.batch(|batch| {
+            build_group(batch, session.store(), committer, group, preparer, upstream)
+        });
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
@@ -148,12 +161,6 @@ fn commit_group(
             Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
             }
-            Ok(Ok((Err(StoreError::BranchLocked(lock)), _))) => {
-                tracing::warn!(lock = %lock.display(), "the branch is locked; waiting");
-                if let Err(error) = session.store().clear_stale_branch_lock(STALE_LOCK_WAIT) {
-                    return all(unavailable(error));
-                }
-            }
             Ok(Ok((Err(error), _))) => return all(unavailable(error)),
         }
     }
@@ -166,39 +173,47 @@ fn commit_group(
 /// outer error fails the whole group; the inner one says whether the branch moved.
 fn build_group(
     batch: &Batch<'_>,
+    store: &Store,
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
     upstream: Option<&Upstream>,
 ) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
     let tip = batch.tip().map_err(unavailable)?;
+    let assets = Assets {
+        store,
+        tip,
+        changed: RefCell::default(),
+    };
     let mut parent = tip;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
-        let outcome = commit_one(batch, committer, &job.request, parent)?;
-        if let Ok(written) = &outcome {
+        let outcome = commit_one(batch, &assets, committer, &job.request, parent)?;
+        if let Ok(written) = &outcome
+            && written.committed
+        {
             parent = Some(written.commit);
         }
         outcomes.push(outcome);
     }
     let moved = match parent {
-        // The next snapshot is built while the branch move waits for the disk, from the
-        // objects handed over; written first, so that a group too big to hand over is read
-        // from its pack.
-        Some(new) if parent != tip => batch.write_objects().and_then(|()| {
-            preparer.prepare(new, batch.objects());
+        // The next snapshot is built while the branch move waits for the disk. The group's
+        // objects are already on disk (loose), so they can be pushed before the branch moves.
+        Some(new) if parent != tip => {
+            preparer.prepare(new);
             let message = format!("palimpsest: {} write(s)", group.len());
             let move_served = || batch.move_branch(new, tip, &message);
             match upstream {
                 None => move_served(),
                 // One push per group; a refused lease is a branch that moved: the group is
                 // rebuilt on the tip just fetched.
-                Some(upstream) => match upstream.publish(new, tip, move_served)? {
-                    Pushed::Accepted => Ok(()),
-                    Pushed::Refused(_) => Err(StoreError::BranchMoved { expected: tip }),
+                Some(upstream) => match upstream.publish(new, tip, move_served) {
+                    Ok(Pushed::Accepted) => Ok(()),
+                    Ok(Pushed::Refused(_)) => Err(StoreError::BranchMoved { expected: tip }),
+                    Err(error) => Err(error),
                 },
             }
-        }),
+        }
         _ => Ok(()),
     };
     Ok((moved, outcomes))
@@ -208,16 +223,36 @@ fn build_group(
 /// one (the repository failing) fails the whole group.
 fn commit_one(
     batch: &Batch<'_>,
+    assets: &Assets<'_>,
     committer: &Identity,
     request: &super::WriteRequest,
     parent: Option<Oid>,
 ) -> Result<Result<Written, WriteError>, WriteError> {
-    let tree = AtCommit { batch, parent };
+    let tree = AtCommit {
+        batch,
+        assets,
+        parent,
+    };
     let prepared = match edit::apply(&request.edit, &tree) {
         Ok(prepared) => prepared,
-        Err(failure @ WriteError::Unavailable(_)) => return Err(failure),
+        Err(failure) if failure.is_failure() => return Err(failure),
         Err(refused) => return Ok(Err(refused)),
     };
+    let file = prepared
+        .text
+        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
+        .transpose()
+        .map_err(unavailable)?;
+    if let (true, Some(tip)) = (prepared.changes.is_empty(), parent) {
+        return Ok(Ok(Written {
+            commit: tip,
+            subject: request.edit.subject(),
+            file,
+            merged: prepared.merged,
+            existed: prepared.existed,
+            committed: false,
+        }));
+    }
     let commit = batch
         .write_commit(
             parent,
@@ -230,22 +265,55 @@ fn commit_one(
             },
         )
         .map_err(unavailable)?;
-    let file = prepared
-        .text
-        .map(|text| Ok((WriteSession::blob_id(text.as_bytes())?, text)))
-        .transpose()
-        .map_err(unavailable)?;
+    assets.record(&request.edit)?;
     Ok(Ok(Written {
         commit,
-        slug: request.edit.slug().clone(),
+        subject: request.edit.subject(),
         file,
         merged: prepared.merged,
+        existed: prepared.existed,
+        committed: true,
     }))
+}
+
+/// The assets as of the commit an edit is applied to: those at the tip, read from the
+/// repository, as changed by the group's earlier edits, whose commits are still in memory.
+struct Assets<'s> {
+    store: &'s Store,
+    tip: Option<Oid>,
+    changed: RefCell<HashMap<AssetPath, Option<Oid>>>,
+}
+
+impl Assets<'_> {
+    fn blob(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError> {
+        if let Some(blob) = self.changed.borrow().get(path) {
+            return Ok(*blob);
+        }
+        match self.tip {
+            Some(tip) => self.store.asset_blob_at(tip, path).map_err(unavailable),
+            None => Ok(None),
+        }
+    }
+
+    /// Remembers what a committed edit did to an asset.
+    fn record(&self, edit: &Edit) -> Result<(), WriteError> {
+        let (path, blob) = match edit {
+            Edit::PutAsset { path, bytes, .. } => (
+                path,
+                Some(WriteSession::blob_id(bytes).map_err(unavailable)?),
+            ),
+            Edit::DeleteAsset { path, .. } => (path, None),
+            _ => return Ok(()),
+        };
+        self.changed.borrow_mut().insert(path.clone(), blob);
+        Ok(())
+    }
 }
 
 /// The posts as of the commit an edit is applied to.
 struct AtCommit<'s> {
     batch: &'s Batch<'s>,
+    assets: &'s Assets<'s>,
     parent: Option<Oid>,
 }
 
@@ -263,5 +331,9 @@ impl Tree for AtCommit<'_> {
 
     fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError> {
         self.batch.blob(blob).map_err(unavailable)
+    }
+
+    fn asset(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError> {
+        self.assets.blob(path)
     }
 }

@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::merge;
-use super::submission::Rejection;
-use crate::post::{self, FrontMatter, Post, PostError, Slug};
-use crate::store::{Change, Identity, Oid};
+use super::submission::{self, Rejection};
+use crate::post::{self, AssetPath, FrontMatter, Post, PostError, Slug};
+use crate::store::{Change, Identity, Oid, WriteFailure};
 
 /// What the author's edit was based on, so a change made meanwhile is never overwritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,18 +53,38 @@ pub enum Edit {
         text: Vec<u8>,
         expected: Expected,
     },
+    /// Sets an asset's bytes, adding it when absent.
+    PutAsset {
+        path: AssetPath,
+        bytes: Vec<u8>,
+        expected: Expected,
+    },
+    DeleteAsset {
+        path: AssetPath,
+        expected: Expected,
+    },
+}
+
+/// What an edit is about: a post or an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Post(Slug),
+    Asset(AssetPath),
 }
 
 impl Edit {
-    /// The post the edit is about (after a rename: the new slug).
-    pub fn slug(&self) -> &Slug {
+    /// The post the edit is about (after a rename: the new slug), or the asset.
+    pub fn subject(&self) -> Subject {
         match self {
             Edit::Create { slug, .. }
             | Edit::Replace { slug, .. }
             | Edit::Patch { slug, .. }
             | Edit::Delete { slug, .. }
-            | Edit::Restore { slug, .. } => slug,
-            Edit::Rename { to, .. } => to,
+            | Edit::Restore { slug, .. } => Subject::Post(slug.clone()),
+            Edit::Rename { to, .. } => Subject::Post(to.clone()),
+            Edit::PutAsset { path, .. } | Edit::DeleteAsset { path, .. } => {
+                Subject::Asset(path.clone())
+            }
         }
     }
 
@@ -83,6 +103,8 @@ impl Edit {
                 let short = revision.to_string();
                 format!("Restore post {slug} to {}", &short[..7])
             }
+            Edit::PutAsset { path, .. } => format!("Upload asset {path}"),
+            Edit::DeleteAsset { path, .. } => format!("Delete asset {path}"),
         }
     }
 }
@@ -114,11 +136,16 @@ impl WriteRequest {
 #[derive(Debug, Clone)]
 pub struct Written {
     pub commit: Oid,
-    pub slug: Slug,
-    /// The post's blob and text; `None` after a delete.
+    pub subject: Subject,
+    /// The post's blob and text; `None` after a delete, and for an asset.
     pub file: Option<(Oid, String)>,
     /// Whether the edit was three-way merged with a change made since its base.
     pub merged: bool,
+    /// Whether the file was there before the edit (a replaced asset, not a new one).
+    pub existed: bool,
+    /// Whether a commit was made: an edit that leaves the post as it is makes none, so
+    /// `commit` is then the tip the edit was compared with.
+    pub committed: bool,
 }
 
 /// Why an edit was not committed.
@@ -130,10 +157,30 @@ pub enum WriteError {
     Exists(Slug),
     #[error("post `{0}` changed since the version your edit is based on, and the changes overlap")]
     Stale(Slug),
+    #[error("no asset `{0}`")]
+    AssetNotFound(AssetPath),
+    #[error("asset `{0}` changed since the version your edit is based on")]
+    AssetStale(AssetPath),
     #[error("{0}")]
     Invalid(Rejection),
     #[error("the writer is unavailable: {0}")]
     Unavailable(String),
+    /// The repository refused the write (see [`WriteFailure`]); nothing was committed.
+    #[error("nothing was committed: {detail}")]
+    NotCommitted {
+        failure: WriteFailure,
+        detail: String,
+    },
+}
+
+impl WriteError {
+    /// Whether the repository failed the write, rather than the edit being refused.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            WriteError::Unavailable(_) | WriteError::NotCommitted { .. }
+        )
+    }
 }
 
 /// The post files an edit reads at the commit it is applied to.
@@ -144,15 +191,20 @@ pub trait Tree {
     fn post_at(&self, commit: Oid, slug: &Slug) -> Result<Option<(Oid, Vec<u8>)>, WriteError>;
     /// A blob's bytes, `None` if the repository has no such blob.
     fn blob(&self, blob: Oid) -> Result<Option<Vec<u8>>, WriteError>;
+    /// The asset's blob at the tip being written on.
+    fn asset(&self, path: &AssetPath) -> Result<Option<Oid>, WriteError>;
 }
 
 /// An edit turned into file changes against one tip.
 #[derive(Debug)]
 pub struct Prepared {
+    /// Empty when the edit leaves the tree as it is: nothing to commit.
     pub changes: Vec<Change>,
     /// The post's new text, `None` after a delete.
     pub text: Option<String>,
     pub merged: bool,
+    /// Whether the file the edit writes was there before it.
+    pub existed: bool,
 }
 
 /// Applies `edit` to the posts in `tree`.
@@ -167,7 +219,10 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             if tree.post(slug)?.is_some() {
                 return Err(WriteError::Exists(slug.clone()));
             }
-            Ok(upsert(slug, text.clone(), false))
+            Ok(Prepared {
+                existed: false,
+                ..upsert(slug, text.clone(), false, None)
+            })
         }
         Edit::Replace {
             slug,
@@ -176,12 +231,12 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
         } => {
             let (blob, current) = existing(tree, slug)?;
             match base_of(tree, slug, expected, blob)? {
-                None => Ok(upsert(slug, text.clone(), false)),
+                None => Ok(upsert(slug, text.clone(), false, Some(&current))),
                 Some(base) => {
                     let merged = merge::lines(&utf8(&base), &utf8(&current), text)
                         .filter(|merged| Post::front_matter(merged).is_ok())
                         .ok_or_else(|| WriteError::Stale(slug.clone()))?;
-                    Ok(upsert(slug, merged, true))
+                    Ok(upsert(slug, merged, true, Some(&current)))
                 }
             }
         }
@@ -190,8 +245,8 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             front_matter,
             expected,
         } => {
-            let (blob, current) = existing(tree, slug)?;
-            let current = utf8(&current);
+            let (blob, bytes) = existing(tree, slug)?;
+            let current = utf8(&bytes);
             let merged = match base_of(tree, slug, expected, blob)? {
                 None => false,
                 Some(base) if merge::keys_unchanged(&utf8(&base), &current, front_matter) => true,
@@ -200,8 +255,11 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             let invalid =
                 |e: PostError| WriteError::Invalid(Rejection::new(e.field(), e.to_string()));
             let text = patch(&current, front_matter).map_err(invalid)?;
-            Post::front_matter(&text).map_err(invalid)?;
-            Ok(upsert(slug, text, merged))
+            let patched = Post::front_matter(&text).map_err(invalid)?;
+            submission::check_front_matter_slug(&patched.fields, slug)
+                .and_then(|()| submission::check_characters(front_matter, "", false))
+                .map_err(WriteError::Invalid)?;
+            Ok(upsert(slug, text, merged, Some(&bytes)))
         }
         Edit::Delete { slug, expected } => {
             let (blob, _) = existing(tree, slug)?;
@@ -212,6 +270,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 changes: vec![Change::Delete { path: slug.path() }],
                 text: None,
                 merged: false,
+                existed: true,
             })
         }
         Edit::Rename { from, to, expected } => {
@@ -232,6 +291,7 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
                 ],
                 text: Some(utf8(&current)),
                 merged: false,
+                existed: true,
             })
         }
         Edit::Restore {
@@ -249,19 +309,79 @@ pub fn apply(edit: &Edit, tree: &dyn Tree) -> Result<Prepared, WriteError> {
             if stale {
                 return Err(WriteError::Stale(slug.clone()));
             }
-            Ok(upsert(slug, utf8(text), false))
+            let current = current.map(|(_, bytes)| bytes);
+            Ok(upsert(slug, utf8(text), false, current.as_deref()))
+        }
+        Edit::PutAsset {
+            path,
+            bytes,
+            expected,
+        } => {
+            let current = tree.asset(path)?;
+            asset_base_holds(path, expected, current)?;
+            Ok(Prepared {
+                changes: vec![Change::Upsert {
+                    path: path.repo_path(),
+                    content: bytes.clone(),
+                }],
+                text: None,
+                merged: false,
+                existed: current.is_some(),
+            })
+        }
+        Edit::DeleteAsset { path, expected } => {
+            let current = tree.asset(path)?;
+            if current.is_none() {
+                return Err(WriteError::AssetNotFound(path.clone()));
+            }
+            asset_base_holds(path, expected, current)?;
+            Ok(Prepared {
+                changes: vec![Change::Delete {
+                    path: path.repo_path(),
+                }],
+                text: None,
+                merged: false,
+                existed: true,
+            })
         }
     }
 }
 
-fn upsert(slug: &Slug, text: String, merged: bool) -> Prepared {
-    Prepared {
-        changes: vec![Change::Upsert {
+/// An asset is never merged: its base must be the current blob (or no precondition).
+fn asset_base_holds(
+    path: &AssetPath,
+    expected: &Expected,
+    current: Option<Oid>,
+) -> Result<(), WriteError> {
+    let holds = match (expected, current) {
+        (Expected::Current, _) => true,
+        (Expected::Blobs(blobs), Some(current)) => blobs.contains(&current),
+        _ => false,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(WriteError::AssetStale(path.clone()))
+    }
+}
+
+/// The post's file set to `text`; no change at all when that is its `current` content, so
+/// that a write which changes nothing makes no commit (an empty commit would name the post
+/// in the site's log, a draft's too).
+fn upsert(slug: &Slug, text: String, merged: bool, current: Option<&[u8]>) -> Prepared {
+    let changes = if current == Some(text.as_bytes()) {
+        Vec::new()
+    } else {
+        vec![Change::Upsert {
             path: slug.path(),
             content: text.clone().into_bytes(),
-        }],
+        }]
+    };
+    Prepared {
+        changes,
         text: Some(text),
         merged,
+        existed: true,
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use crate::site::Site;
 use crate::store::Identity;
 use crate::upstream::Upstream;
-pub use edit::{Edit, Expected, WriteError, WriteRequest, Written, patch};
+pub use edit::{Edit, Expected, Subject, WriteError, WriteRequest, Written, patch};
 pub use submission::{PostBody, PostFile, Rejection, prepare, slug_from_title};
 
 /// One queued edit and where to send its outcome.

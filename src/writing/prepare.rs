@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use crate::site::{Prepared, Site};
-use crate::store::{GroupObjects, Oid, StoreError};
+use crate::store::{Oid, StoreError};
 
 /// The preparing thread and the writer's end of it; at most one snapshot is in the works.
 pub(super) struct Preparer {
-    requests: Option<mpsc::Sender<(Oid, GroupObjects)>>,
+    requests: Option<mpsc::Sender<Oid>>,
     results: mpsc::Receiver<Result<Prepared, StoreError>>,
     /// Whether a snapshot was asked for and not yet taken.
     outstanding: Cell<bool>,
@@ -21,13 +21,13 @@ pub(super) struct Preparer {
 impl Preparer {
     /// Starts the preparing thread for `site`; it stops when the preparer is dropped.
     pub(super) fn start(site: Arc<Site>) -> Preparer {
-        let (requests, incoming) = mpsc::channel::<(Oid, GroupObjects)>();
+        let (requests, incoming) = mpsc::channel::<Oid>();
         let (done, results) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("preparer".into())
             .spawn(move || {
-                for (tip, objects) in incoming {
-                    if done.send(site.prepare(tip, &objects)).is_err() {
+                for tip in incoming {
+                    if done.send(site.prepare(tip)).is_err() {
                         break;
                     }
                 }
@@ -42,15 +42,11 @@ impl Preparer {
         }
     }
 
-    /// Starts building the snapshot of `tip` (whose objects are written, and handed over
-    /// as `objects`), dropping one asked for earlier and not taken (a group rebuilt on a tip
-    /// that moved).
-    pub(super) fn prepare(&self, tip: Oid, objects: GroupObjects) {
+    /// Starts building the snapshot of `tip` (whose objects are written), dropping one
+    /// asked for earlier and not taken (a group rebuilt on a tip that moved).
+    pub(super) fn prepare(&self, tip: Oid) {
         let _ = self.take();
-        let sent = self
-            .requests
-            .as_ref()
-            .is_some_and(|r| r.send((tip, objects)).is_ok());
+        let sent = self.requests.as_ref().is_some_and(|r| r.send(tip).is_ok());
         self.outstanding.set(sent);
     }
 

@@ -80,11 +80,82 @@ pub fn prepare(slug: Option<&str>, body: PostBody<'_>) -> Result<PostFile, Rejec
     };
     let front_matter =
         Post::front_matter(&text).map_err(|e| Rejection::from_post_error(&e, raw))?;
+    check_characters(&front_matter.fields, &text, raw)?;
+    check_render_cost(&text, raw)?;
     let slug = choose_slug(slug, &front_matter.fields, &front_matter.title)?;
     // What is committed reads back as a post: its front matter, read here as the site will
     // read it, is all a post can fail on (the Markdown always renders). The site renders
     // it while the writer makes the commit durable, off the acknowledgement's path.
     Ok(PostFile { slug, text })
+}
+
+/// Whether `c` may not be stored in a post: a control character other than tab and line
+/// breaks. A NUL makes git treat the file as binary (its diffs say only "Binary files
+/// differ"); the others render as nothing or break terminals.
+fn forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Refuses control characters in the post's file and in its front matter's values (where a
+/// YAML escape such as `"\0"` hides them from the file), naming the field that holds one.
+///
+/// # Errors
+/// A [`Rejection`] naming the front matter key, or `markdown` (`raw`) for the body.
+pub fn check_characters(
+    fields: &Map<String, Value>,
+    text: &str,
+    raw: bool,
+) -> Result<(), Rejection> {
+    fn holds(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.chars().any(forbidden),
+            Value::Array(items) => items.iter().any(holds),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| k.chars().any(forbidden) || holds(v)),
+            _ => false,
+        }
+    }
+    let refuse = |field: &str| {
+        Err(Rejection::new(
+            field,
+            "control characters (NUL and others but tab and line breaks) are not allowed",
+        ))
+    };
+    if let Some((key, _)) = fields
+        .iter()
+        .find(|(key, value)| key.chars().any(forbidden) || holds(value))
+    {
+        return refuse(if raw { "raw" } else { key });
+    }
+    if text.chars().any(forbidden) {
+        return refuse(if raw { "raw" } else { "markdown" });
+    }
+    Ok(())
+}
+
+/// Refuses a post that would cost more to render than [`post::limits`] allows, so that the
+/// fallback to plain text is only ever met by files that arrive by `git push`.
+fn check_render_cost(text: &str, raw: bool) -> Result<(), Rejection> {
+    let field = if raw { "raw" } else { "markdown" };
+    let (_, body) = post::split_front_matter(text);
+    if body.len() > post::limits::MAX_BODY_BYTES {
+        return Err(Rejection::new(
+            field,
+            format!(
+                "the body is {} bytes; at most {} bytes are allowed",
+                body.len(),
+                post::limits::MAX_BODY_BYTES
+            ),
+        ));
+    }
+    // The HTML's size is known only once rendered; the size check above bounds the cost.
+    let rendered = Post::parse(Slug::parse("limit-check").expect("a valid slug"), text)
+        .map_err(|e| Rejection::from_post_error(&e, raw))?;
+    if let Some(reason) = rendered.not_rendered {
+        return Err(Rejection::new(field, reason));
+    }
+    Ok(())
 }
 
 fn choose_slug(
@@ -93,7 +164,9 @@ fn choose_slug(
     title: &str,
 ) -> Result<Slug, Rejection> {
     if let Some(given) = given {
-        return Slug::parse(given).map_err(|e| Rejection::new("slug", e.to_string()));
+        let slug = Slug::parse(given).map_err(|e| Rejection::new("slug", e.to_string()))?;
+        check_front_matter_slug(fields, &slug)?;
+        return Ok(slug);
     }
     match fields.get("slug") {
         Some(Value::String(text)) => {
@@ -107,6 +180,37 @@ fn choose_slug(
         }),
         Some(_) => Err(Rejection::new(
             "front_matter.slug",
+            "the front matter's slug must be a string",
+        )),
+    }
+}
+
+/// The front matter's `slug`, when there is one, must be a valid slug and the post's own:
+/// the same rule for every write (create, replace, patch), so no route stores a slug
+/// another refuses.
+///
+/// # Errors
+/// A [`Rejection`] of `front_matter.slug`.
+pub fn check_front_matter_slug(fields: &Map<String, Value>, slug: &Slug) -> Result<(), Rejection> {
+    let field = "front_matter.slug";
+    match fields.get("slug") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(text)) => {
+            let named = Slug::parse(text).map_err(|e| Rejection::new(field, e.to_string()))?;
+            if named == *slug {
+                Ok(())
+            } else {
+                Err(Rejection::new(
+                    field,
+                    format!(
+                        "the front matter's slug `{named}` is not the post's slug `{slug}`; \
+                         rename the post instead"
+                    ),
+                ))
+            }
+        }
+        Some(_) => Err(Rejection::new(
+            field,
             "the front matter's slug must be a string",
         )),
     }
@@ -171,7 +275,13 @@ mod tests {
             markdown: "",
         };
         assert_eq!(prepare(None, body).unwrap().slug.as_str(), "chosen");
-        assert_eq!(prepare(Some("given"), body).unwrap().slug.as_str(), "given");
+        assert_eq!(
+            prepare(Some("chosen"), body).unwrap().slug.as_str(),
+            "chosen"
+        );
+        assert_eq!(field(Some("given"), body), "front_matter.slug");
+        let escaping = json!({"title": "T", "slug": "../../etc"});
+        assert_eq!(field(Some("t"), structured(&escaping)), "front_matter.slug");
     }
 
     fn field(slug: Option<&str>, body: PostBody<'_>) -> String {

@@ -1,131 +1,159 @@
-//! Crashes: the real binary, SIGKILLed under a write load and restarted, has lost nothing it
-//! acknowledged, the repository passes `git fsck --strict`, and a stale branch lock left
-//! behind does not stop the next server from writing.
+//! Crashes: the real binary, SIGKILLed under a write load while it holds the branch's lock
+//! and restarted, writes again at once and has lost nothing it acknowledged, and the
+//! repository passes `git fsck --full --strict`, holds no garbage and few packs; with and
+//! without a working tree (reflogs).
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use serde_json::{Value, json};
-use tokio::process::Child;
+use serde_json::json;
 
-use crate::helpers::{AUTHOR, TOKEN, branch_log, sample_posts, seed_repo, start_binary};
+use crate::helpers::{TOKEN, sample_posts, seed_repo};
+use crate::locks::{
+    Outcome, assert_answers_were_true, signal_while_holding, start_server, working_tree_repo,
+    write_until,
+};
 
 const CRASHES: usize = 3;
 const WRITERS: usize = 4;
-
-async fn start_server(repo: &Path) -> (Child, u16) {
-    let envs = [("PALIMPSEST_TOKEN", TOKEN), ("PALIMPSEST_AUTHOR", AUTHOR)];
-    let (child, port, _log) = start_binary(repo, &[], &envs).await;
-    (child, port)
-}
-
-/// Creates posts until the server stops answering; returns the (slug, commit) of each 201.
-async fn write_until_killed(client: Client, port: u16, prefix: String) -> Vec<(String, String)> {
-    let mut acknowledged = Vec::new();
-    for n in 0.. {
-        let slug = format!("{prefix}-{n}");
-        let body = json!({
-            "slug": slug,
-            "front_matter": {"title": format!("Written before a crash {n}")},
-            "markdown": "## Question\n\nDoes it survive?\n",
-        });
-        let sent = client
-            .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await;
-        let Ok(response) = sent else { break };
-        if response.status() != 201 {
-            break;
-        }
-        let Ok(written) = response.json::<Value>().await else {
-            break;
-        };
-        acknowledged.push((slug, written["commit"].as_str().unwrap().to_string()));
-    }
-    acknowledged
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), &sample_posts());
-    let client = Client::new();
+    crashes_lose_nothing(&repo).await;
+}
 
-    let mut acknowledged = Vec::new();
-    for crash in 0..CRASHES {
-        let (mut server, port) = start_server(&repo).await;
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                tokio::spawn(write_until_killed(
-                    client.clone(),
-                    port,
-                    format!("crash-{crash}-{w}"),
-                ))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        server.start_kill().unwrap(); // SIGKILL: no chance to clean up
-        server.wait().await.unwrap();
-        for writer in writers {
-            acknowledged.extend(writer.await.unwrap());
-        }
-    }
-    assert!(acknowledged.len() >= CRASHES, "the load wrote something");
-
-    // A crash between locking and renaming the branch leaves this behind.
-    let lock = repo.join("refs/heads/main.lock");
-    let tip = branch_log(&repo)[0].id.clone();
-    std::fs::write(&lock, format!("{tip}\n")).unwrap();
-    let (_server, port) = start_server(&repo).await;
-    assert!(!lock.exists(), "the stale lock is cleared at startup");
-    let after = write_until_first(&client, port).await;
-
-    let log = branch_log(&repo);
-    for (slug, commit) in acknowledged.iter().chain([&after]) {
-        assert!(
-            log.iter().any(|c| &c.id == commit),
-            "acknowledged {slug} ({commit}) is on the branch"
-        );
-        let read = client
-            .get(format!("http://127.0.0.1:{port}/api/v1/posts/{slug}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(read.status(), 200, "{slug} is served");
-    }
-    let fsck = std::process::Command::new("git")
-        .args(["fsck", "--strict", "--no-progress"])
-        .current_dir(&repo)
-        .output()
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_server_over_a_working_tree_repository_writes_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = working_tree_repo(dir.path()).join(".git");
+    crashes_lose_nothing(&repo).await;
     assert!(
-        fsck.status.success(),
-        "git fsck --strict: {}",
-        String::from_utf8_lossy(&fsck.stderr)
+        repo.join("logs/refs/heads/main").exists(),
+        "the moves are logged"
     );
 }
 
-/// One create on a freshly started server.
-async fn write_until_first(client: &Client, port: u16) -> (String, String) {
-    let body = json!({
-        "slug": "after-the-crashes",
-        "front_matter": {"title": "After the crashes"},
-        "markdown": "Still writing.\n",
-    });
-    let response = client
-        .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_server_over_a_bare_repository_with_reflogs_writes_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = seed_repo(dir.path(), &sample_posts());
+    git2::Repository::open(&repo)
+        .unwrap()
+        .config()
+        .unwrap()
+        .set_bool("core.logAllRefUpdates", true)
         .unwrap();
-    assert_eq!(response.status(), 201);
-    let written: Value = response.json().await.unwrap();
-    (
-        "after-the-crashes".into(),
-        written["commit"].as_str().unwrap().to_string(),
-    )
+    crashes_lose_nothing(&repo).await;
+    assert!(
+        repo.join("logs/refs/heads/main").exists(),
+        "the moves are logged"
+    );
+}
+
+/// Kills the server `CRASHES` times while it holds the branch's lock under `WRITERS`
+/// writers; after every restart a write must succeed within seconds, and in the end every
+/// acknowledged write is there.
+async fn crashes_lose_nothing(repo: &Path) {
+    let client = Client::new();
+    let lock = repo.join("refs/heads/main.lock");
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut locks_left = 0;
+    for crash in 0..=CRASHES {
+        let (mut server, port) = start_server(repo).await;
+        assert!(
+            !lock.exists(),
+            "the lock the killed server held is gone after the restart"
+        );
+        outcomes.push(first_write(&client, port, &format!("restart-{crash}")).await);
+        if crash == CRASHES {
+            break;
+        }
+        let never = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                tokio::spawn(write_until(
+                    client.clone(),
+                    port,
+                    format!("crash-{crash}-{w}"),
+                    never.clone(),
+                ))
+            })
+            .collect();
+        let pid = server.id().unwrap();
+        assert!(
+            signal_while_holding(repo, pid, libc::SIGKILL).await,
+            "the server took the lock"
+        );
+        server.wait().await.unwrap();
+        for writer in writers {
+            outcomes.extend(writer.await.unwrap());
+        }
+        locks_left += usize::from(lock.exists());
+        assert!(
+            !repo.join("logs/refs/heads/main.lock").exists(),
+            "the server never leaves a reflog lock"
+        );
+    }
+    assert!(locks_left > 0, "some crash left the branch's lock behind");
+    assert!(
+        outcomes.iter().filter(|o| o.2.is_some()).count() > CRASHES,
+        "the load wrote"
+    );
+    assert_answers_were_true(repo, &outcomes);
+    assert_no_garbage_and_few_packs(repo);
+}
+
+/// What the killed servers left was cleaned up or packed by the next start.
+fn assert_no_garbage_and_few_packs(repo: &Path) {
+    let counted = std::process::Command::new("git")
+        .args(["count-objects", "-v"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    let counted = String::from_utf8(counted.stdout).unwrap();
+    let field = |name: &str| -> usize {
+        let line = counted
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}: ")));
+        line.unwrap().split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(field("garbage"), 0, "{counted}");
+    assert!(field("packs") <= 10, "{counted}");
+}
+
+/// The first write after a restart: it must be acknowledged within a few seconds.
+async fn first_write(client: &Client, port: u16, slug: &str) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "slug": slug,
+                "front_matter": {"title": "After a restart"},
+                "markdown": "Still writing.\n",
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 201 {
+            let written: serde_json::Value = response.json().await.unwrap();
+            return (
+                slug.to_string(),
+                201,
+                Some(written["commit"].as_str().unwrap().into()),
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write succeeded after the restart ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -90,13 +90,24 @@ pub fn seed_repo(dir: &std::path::Path, posts: &[(&str, String)]) -> PathBuf {
     repo
 }
 
+/// Starts a server over `posts`, with settings changed by `configure` (`--cors-origins`,
+/// `--public-url`...).
+pub async fn spawn_app_configured(
+    posts: Vec<(&str, String)>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let repo = seed_repo(dir.path(), &posts);
+    spawn_app_on_configured(dir, repo, configure).await
+}
+
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
 pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
-    spawn_app_configured(dir, repo, |_| {}).await
+    spawn_app_on_configured(dir, repo, |_| {}).await
 }
 
 /// [`spawn_app_on`] with the test settings changed by `configure` first.
-pub async fn spawn_app_configured(
+pub async fn spawn_app_on_configured(
     dir: tempfile::TempDir,
     repo: PathBuf,
     configure: impl FnOnce(&mut Settings),
@@ -145,14 +156,14 @@ impl TestApp {
         commit_into(&self.repo, message, files, time)
     }
 
-    /// The JSON body of an anonymous `GET path`, whatever the status.
-    pub async fn json(&self, path: &str) -> Value {
-        self.get(path).send().await.unwrap().json().await.unwrap()
-    }
-
     /// The status of an anonymous `GET path`.
     pub async fn status(&self, path: &str) -> u16 {
         self.get(path).send().await.unwrap().status().as_u16()
+    }
+
+    /// The body of an anonymous `GET path`, as JSON, whatever the status.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
     }
 
     /// The body of an anonymous `GET path`, as text, whatever the status.
@@ -381,8 +392,29 @@ pub async fn start_binary(
     u16,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 ) {
+    start_binary_as(None, repo, args, envs).await
+}
+
+/// [`start_binary`], the server running as the user and group `id` when one is given (the
+/// test must run as root for that).
+pub async fn start_binary_as(
+    id: Option<u32>,
+    repo: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"));
+    if let Some(id) = id {
+        // The standard library drops root's supplementary groups with the uid; git's
+        // configuration is looked for in a home the user may read.
+        command.uid(id).gid(id).env("HOME", repo);
+    }
+    let mut child = command
         .args(["serve", "--repo", repo.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--workers", "2"])
         .args(args)
@@ -417,4 +449,17 @@ pub async fn start_binary(
         }
     });
     (child, port, log)
+}
+
+/// Runs the `git` CLI in `dir` as an author pushing from a clone would.
+pub fn git_as_pusher(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Pushing Author")
+        .env("GIT_AUTHOR_EMAIL", "push@example.org")
+        .env("GIT_COMMITTER_NAME", "Pushing Author")
+        .env("GIT_COMMITTER_EMAIL", "push@example.org")
+        .output()
+        .expect("running git")
 }

@@ -299,7 +299,7 @@ async fn invalid_slugs_are_400() {
 }
 
 #[tokio::test]
-async fn unknown_query_values_are_400() {
+async fn bad_query_values_are_400() {
     let app = spawn_app().await;
     for query in [
         "sort=random",
@@ -307,7 +307,7 @@ async fn unknown_query_values_are_400() {
         "page=0",
         "per_page=101",
         "per_page=abc",
-        "colour=blue",
+        "per_page=abc&utm_source=x",
     ] {
         let response = app
             .get(&format!("/api/v1/posts?{query}"))

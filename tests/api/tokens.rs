@@ -76,6 +76,18 @@ async fn a_tokens_file_admits_its_authors_who_commit_under_their_own_names() {
         "--max-body-bytes applies"
     );
 
+    // Log lines are written by a thread of their own: wait for the write's line.
+    for _ in 0..100 {
+        if log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("group committed"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let log = log.lock().unwrap().join("\n");
     assert!(log.contains("group committed"), "the log is captured");
     assert!(!log.contains(&ola_token), "tokens never reach the log");

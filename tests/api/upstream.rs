@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, assert_problem, branch_log, commit_into, etag_of, sample_posts, seed_repo,
-    spawn_app_configured,
+    spawn_app_on_configured,
 };
 
 const SECRET: &str = "push-hook-secret";
@@ -30,7 +30,7 @@ async fn instance(url: &str, interval: Duration) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("instance.git");
     let url = url.to_string();
-    spawn_app_configured(dir, repo, move |settings| {
+    spawn_app_on_configured(dir, repo, move |settings| {
         settings.upstream = Some(UpstreamSettings {
             url,
             token: None,

@@ -8,7 +8,8 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AUTHOR, TOKEN, TestApp, branch_log, sample_posts, seed_repo, spawn_app_configured, start_binary,
+    AUTHOR, TOKEN, TestApp, branch_log, sample_posts, seed_repo, spawn_app_on_configured,
+    start_binary,
 };
 use crate::receiver::{Answer, Received, Receiver};
 
@@ -19,7 +20,7 @@ async fn spawn_told(receiver: &Receiver, timeout: Duration) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let repo = seed_repo(dir.path(), &sample_posts());
     let url = receiver.url.clone();
-    spawn_app_configured(dir, repo, move |settings| {
+    spawn_app_on_configured(dir, repo, move |settings| {
         settings.webhooks.urls = vec![url];
         settings.webhooks.secret = Some(SECRET.into());
         settings.webhooks.retry.timeout = timeout;

@@ -18,7 +18,14 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Required};
 use crate::http::API_PREFIX;
 
 /// Routes mounted at the root rather than under [`API_PREFIX`].
-const ROOT_PATHS: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"];
+const ROOT_PATHS: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs/",
+    "/assets/{path}",
+];
 const PROBLEM_JSON: &str = "application/problem+json";
 /// A post of the sample blog, so "Try it out" in `/docs` finds something.
 const EXAMPLE_SLUG: &str = "attention-scaling";

@@ -1,0 +1,309 @@
+//! The open-questions ledger: every question the blog's posts have listed under Open
+//! Questions, the revision that raised it, the one that settled it (removed it), and its
+//! earlier wordings.
+//!
+//! Kept beside the history index and extended with it: a new commit costs the posts it
+//! changed (their new versions are read and compared with the last ones), never the whole
+//! history. A rewritten branch (the index truncated) rebuilds it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::post::sections::top_level_items;
+use crate::post::{Post, SectionKind, Slug, Status, split_front_matter};
+use crate::store::{CommitFacts, Oid, StoreError};
+
+use super::index::{ChangeKind, HistoryIndex, PostChange};
+use super::outline::outline;
+
+/// A revision that raised or settled a question: what the ledger says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub commit: Oid,
+    pub committed_at: i64,
+    pub message: Arc<str>,
+}
+
+impl Mark {
+    fn of(facts: &CommitFacts) -> Mark {
+        Mark {
+            commit: facts.id,
+            committed_at: facts.committed_at,
+            message: facts.message.as_str().into(),
+        }
+    }
+}
+
+/// One question of one post, through its rewordings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerQuestion {
+    /// Its wording now (or when it was settled).
+    pub text: String,
+    pub raised: Mark,
+    /// The revision that removed it from Open Questions (deleting the post included).
+    pub settled: Option<Mark>,
+    /// Earlier wordings, oldest first.
+    pub reworded_from: Vec<String>,
+}
+
+/// One post's questions and what decides who sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerPost {
+    /// Its slug now (or, for a deleted post, its last one).
+    pub slug: Slug,
+    /// Its status and tags in its latest version.
+    pub status: Status,
+    pub tags: Vec<String>,
+    /// Every question it ever raised, in the order they were raised.
+    pub questions: Vec<LedgerQuestion>,
+}
+
+/// The ledger as of one position of the history index.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// The commits of the first-parent chain it covers, oldest first.
+    covered: Vec<Oid>,
+    /// Posts at the tip, by slug.
+    live: HashMap<Slug, LedgerPost>,
+    /// Posts deleted since (or whose slug was taken by a new post).
+    gone: Vec<LedgerPost>,
+}
+
+impl Ledger {
+    /// Every post that ever raised a question (deleted ones included), in no fixed order.
+    pub fn posts(&self) -> impl Iterator<Item = &LedgerPost> {
+        self.live.values().chain(&self.gone)
+    }
+
+    /// Extends the ledger to `history`'s tip, reading each new version of a changed post
+    /// with `read`; starts over when the branch was rewritten under it. A `history` older
+    /// than the ledger (a reader's snapshot from before the last extension) leaves it as it
+    /// is.
+    ///
+    /// # Errors
+    /// Whatever `read` fails with.
+    pub fn extend(
+        &mut self,
+        history: &HistoryIndex,
+        mut read: impl FnMut(Oid) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let len = history.len();
+        if self.covered.len() >= len
+            && self.covered.get(len.wrapping_sub(1)).copied() == history.tip()
+        {
+            return Ok(());
+        }
+        let still_prefix = self.covered.len() < len
+            && self
+                .covered
+                .last()
+                .is_none_or(|&last| history.commit(self.covered.len() as u32 - 1).facts.id == last);
+        if !still_prefix {
+            *self = Ledger::default();
+        }
+        for position in self.covered.len()..len {
+            let commit = history.commit(position as u32);
+            let mark = Mark::of(&commit.facts);
+            // Moves first: a commit may rename a post away and add a new one at its slug.
+            let moves = |change: &&PostChange| {
+                matches!(change.kind, ChangeKind::Renamed | ChangeKind::Deleted)
+            };
+            let changes = commit.changes.iter();
+            for change in changes
+                .clone()
+                .filter(moves)
+                .chain(changes.filter(|c| !moves(c)))
+            {
+                let slug = history.slug(change.path).clone();
+                let post = match change.kind {
+                    ChangeKind::Added => None,
+                    ChangeKind::Renamed => change
+                        .previous
+                        .and_then(|previous| self.live.remove(history.slug(previous))),
+                    ChangeKind::Modified | ChangeKind::Deleted => self.live.remove(&slug),
+                };
+                if let Some(taken) = self.live.remove(&slug) {
+                    // A post added (or renamed) onto the slug of one still listed: that one
+                    // is gone, whatever this commit did to it.
+                    self.gone.push(settle_all(taken, &mark));
+                }
+                let Some(blob) = change.new_blob else {
+                    if let Some(post) = post {
+                        self.gone.push(settle_all(post, &mark));
+                    }
+                    continue;
+                };
+                let text = read(blob)?;
+                let Some(version) = Version::read(&String::from_utf8_lossy(&text)) else {
+                    // A file that does not read as a post keeps its last questions.
+                    if let Some(mut post) = post {
+                        post.slug = slug.clone();
+                        self.live.insert(slug, post);
+                    }
+                    continue;
+                };
+                let mut post = post.unwrap_or_else(|| LedgerPost {
+                    slug: slug.clone(),
+                    status: version.status,
+                    tags: Vec::new(),
+                    questions: Vec::new(),
+                });
+                post.slug = slug.clone();
+                post.status = version.status;
+                post.tags = version.tags;
+                revise(&mut post, &version.open_questions, &mark);
+                self.live.insert(slug, post);
+            }
+            self.covered.push(commit.facts.id);
+        }
+        Ok(())
+    }
+}
+
+/// What the ledger needs of one version of a post file, read without rendering it.
+struct Version {
+    status: Status,
+    tags: Vec<String>,
+    open_questions: Vec<String>,
+}
+
+impl Version {
+    /// `None` for a file whose front matter does not read (it is no post).
+    fn read(text: &str) -> Option<Version> {
+        let front_matter = Post::front_matter(text).ok()?;
+        let open_questions = outline(split_front_matter(text).1)
+            .iter()
+            .filter(|section| section.kind == SectionKind::OpenQuestions)
+            .flat_map(|section| top_level_items(section.markdown))
+            .collect();
+        Some(Version {
+            status: front_matter.status,
+            tags: front_matter.tags,
+            open_questions,
+        })
+    }
+}
+
+/// Settles every open question of a post that is gone.
+fn settle_all(mut post: LedgerPost, mark: &Mark) -> LedgerPost {
+    for question in &mut post.questions {
+        if question.settled.is_none() {
+            question.settled = Some(mark.clone());
+        }
+    }
+    post
+}
+
+/// Applies one new version's open questions (`now`) to `post`: the questions no longer
+/// listed are settled, unless one of the new ones shares at least half of their words (then
+/// it is the same question reworded); the rest of the new ones are raised.
+fn revise(post: &mut LedgerPost, now: &[String], mark: &Mark) {
+    let mut added: Vec<&String> = Vec::new();
+    let mut kept = vec![false; post.questions.len()];
+    for text in now {
+        let same = post
+            .questions
+            .iter()
+            .enumerate()
+            .position(|(n, q)| !kept[n] && q.settled.is_none() && &q.text == text);
+        match same {
+            Some(n) => kept[n] = true,
+            None => added.push(text),
+        }
+    }
+    let removed: Vec<usize> = (0..post.questions.len())
+        .filter(|&n| !kept[n] && post.questions[n].settled.is_none())
+        .collect();
+    for n in removed {
+        let question = &mut post.questions[n];
+        let best = added
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (i, shared_words(&question.text, text)))
+            .filter(|&(_, share)| share >= 0.5)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, _)) => {
+                let text = added.remove(i).clone();
+                let old = std::mem::replace(&mut question.text, text);
+                question.reworded_from.push(old);
+            }
+            None => question.settled = Some(mark.clone()),
+        }
+    }
+    post.questions
+        .extend(added.into_iter().map(|text| LedgerQuestion {
+            text: text.clone(),
+            raised: mark.clone(),
+            settled: None,
+            reworded_from: Vec::new(),
+        }));
+}
+
+/// The share of `old`'s distinct words (case-insensitive, punctuation dropped) that `new`
+/// also has.
+fn shared_words(old: &str, new: &str) -> f64 {
+    let words = |text: &str| -> std::collections::HashSet<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let (old, new) = (words(old), words(new));
+    if old.is_empty() {
+        return 0.0;
+    }
+    old.intersection(&new).count() as f64 / old.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(n: u8) -> Mark {
+        Mark {
+            commit: Oid::from_bytes(&[n; 20]).unwrap(),
+            committed_at: i64::from(n),
+            message: "m".into(),
+        }
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_removed_question_is_settled_and_a_reworded_one_keeps_where_it_was_raised() {
+        let mut post = LedgerPost {
+            slug: Slug::parse("p").unwrap(),
+            status: Status::Published,
+            tags: Vec::new(),
+            questions: Vec::new(),
+        };
+        revise(
+            &mut post,
+            &strings(&["Does it scale?", "Why warmup at all?"]),
+            &mark(1),
+        );
+        revise(&mut post, &strings(&["Does it scale to 1B?"]), &mark(2));
+        assert_eq!(post.questions.len(), 2);
+        let scale = &post.questions[0];
+        assert_eq!(scale.text, "Does it scale to 1B?");
+        assert_eq!(scale.reworded_from, strings(&["Does it scale?"]));
+        assert_eq!(scale.raised, mark(1));
+        assert_eq!(scale.settled, None);
+        assert_eq!(post.questions[1].settled, Some(mark(2)));
+        assert!(shared_words("a b c d", "a b x y") >= 0.5);
+    }
+
+    #[test]
+    fn a_version_reads_the_open_questions_a_parsed_post_lists() {
+        let text = "---\ntitle: T\ntags: [a, b]\nstatus: draft\n---\n\n## Question\n\n- not this\n\n## Open Questions\n\n- One *emphasised*?\n  - a detail\n- [ ] Two?\n\nProse.\n";
+        let version = Version::read(text).unwrap();
+        let post = Post::parse(Slug::parse("t").unwrap(), text).unwrap();
+        assert_eq!(version.open_questions, post.open_questions);
+        assert_eq!(version.open_questions.len(), 2);
+        assert_eq!((version.status, version.tags), (post.status, post.tags));
+        assert!(shared_words("a b c d", "a x y z") < 0.5);
+    }
+}

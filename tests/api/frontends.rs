@@ -1,0 +1,242 @@
+//! What a frontend on another origin needs from a post: links it can follow, figures it
+//! can load, old URLs that still work, previews, and forgiving queries.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, assert_problem, post, sample_posts, spawn_app, spawn_app_configured,
+};
+
+const FIGURE: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"/>"#;
+
+/// A post whose body refers to a figure and to another post in every written form.
+fn linking_post() -> String {
+    post(
+        "Links",
+        "2026-11-20",
+        "[frontends]",
+        "published",
+        "![fig](/assets/fig.svg) ![rel](assets/fig.svg) ![up](../assets/fig.svg) \
+         [a](attention-scaling) [b](/posts/attention-scaling#takeaways) [c](attention-scaling.md) \
+         ![gone](/assets/missing.png) [nowhere](no-such-post) [out](https://example.org/x)",
+        "- none",
+    )
+}
+
+async fn app_for_a_frontend() -> TestApp {
+    let mut posts = sample_posts();
+    posts.push(("links", linking_post()));
+    let app = spawn_app_configured(posts, |settings| {
+        settings.public_url = Some("https://api.example.org".into());
+        settings.post_url = "https://blog.example.org/p/{slug}/".into();
+    })
+    .await;
+    app.commit_outside("Add a figure", &[("assets/fig.svg", Some(FIGURE))]);
+    app.eventually("/api/v1/assets", |body| body["meta"]["total"] == 1)
+        .await;
+    app
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn links_and_figures_in_html_point_where_the_frontend_says() {
+    let app = app_for_a_frontend().await;
+    let (post, _) = app.read_post("links").await;
+    let html = post["html"].as_str().unwrap();
+    assert_eq!(
+        html.matches(r#"src="https://api.example.org/assets/fig.svg""#)
+            .count(),
+        3,
+        "{html}"
+    );
+    assert_eq!(
+        html.matches(r#"href="https://blog.example.org/p/attention-scaling/""#)
+            .count(),
+        2,
+        "{html}"
+    );
+    assert!(html.contains(r#"href="https://blog.example.org/p/attention-scaling/#takeaways""#));
+    assert!(html.contains(r#"href="https://example.org/x""#));
+    let sections = serde_json::to_string(&post["sections"]).unwrap();
+    assert!(sections.contains("https://api.example.org/assets/fig.svg"));
+}
+
+#[tokio::test]
+async fn by_default_links_go_to_posts_slug_and_figures_to_the_servers_root() {
+    let mut posts = sample_posts();
+    posts.push(("links", linking_post()));
+    let app = crate::helpers::spawn_app_with(posts).await;
+    let (post, _) = app.read_post("links").await;
+    let html = post["html"].as_str().unwrap();
+    assert_eq!(
+        html.matches(r#"src="/assets/fig.svg""#).count(),
+        3,
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="/posts/attention-scaling""#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_warns_of_figures_and_posts_that_do_not_exist() {
+    let app = app_for_a_frontend().await;
+    let (post, _) = app.read_post("links").await;
+    let warnings = serde_json::to_string(&post["warnings"]).unwrap();
+    assert!(warnings.contains("assets/missing.png"), "{warnings}");
+    assert!(warnings.contains("no-such-post"), "{warnings}");
+    assert!(!warnings.contains("fig.svg"), "{warnings}");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+        .args(["check", "--repo", app.repo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("warning: links: refers to `assets/missing.png`"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("warning: links: links to post `no-such-post`"),
+        "{printed}"
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_posts_old_slug_redirects_until_a_post_takes_it() {
+    let app = spawn_app().await;
+    let renamed = app
+        .rename_post("attention-scaling", &json!({"new_slug": "attention"}))
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let client = no_redirects();
+    let old = client
+        .get(app.url("/api/v1/posts/attention-scaling?utm_source=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 301);
+    assert_eq!(
+        old.headers()["location"],
+        "/api/v1/posts/attention?utm_source=x"
+    );
+    // Twice renamed: the first slug leads to the last.
+    app.rename_post("attention", &json!({"new_slug": "scaled-attention"}))
+        .await;
+    let oldest = client
+        .get(app.url("/api/v1/posts/attention-scaling"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oldest.headers()["location"],
+        "/api/v1/posts/scaled-attention"
+    );
+
+    let reused = post("New", "2026-12-01", "[]", "published", "Fresh.", "- q");
+    let created = app
+        .create_post(&json!({"slug": "attention-scaling", "raw": reused}))
+        .await;
+    assert_eq!(created.status(), 201);
+    let now = client
+        .get(app.url("/api/v1/posts/attention-scaling"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(now.status(), 200);
+    let body: Value = now.json().await.unwrap();
+    assert_eq!(body["title"], "New");
+    assert_problem(
+        app.get("/api/v1/posts/never-was").send().await.unwrap(),
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_preview_renders_as_get_would_and_commits_nothing() {
+    let app = app_for_a_frontend().await;
+    let commits = app.branch_log().len();
+    let raw = linking_post().replace("title: \"Links\"", "title: \"Links again\"");
+    let preview = app
+        .as_author(Method::POST, "/api/v1/preview")
+        .json(&json!({"slug": "links", "raw": raw}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    let preview: Value = preview.json().await.unwrap();
+    assert_eq!(app.branch_log().len(), commits, "nothing committed");
+    assert_eq!(preview["title"], "Links again");
+
+    let (saved, etag) = app.read_post("links").await;
+    for field in [
+        "html",
+        "sections",
+        "toc",
+        "links_to",
+        "warnings",
+        "open_questions",
+        "word_count",
+    ] {
+        assert_eq!(preview[field], saved[field], "{field}");
+    }
+    assert!(!etag.is_empty());
+    let structured = app
+        .as_author(Method::POST, "/api/v1/preview")
+        .json(&json!({"front_matter": {"title": "T"}, "markdown": "## Question\n\n[a](attention-scaling)\n"}))
+        .send()
+        .await
+        .unwrap();
+    let structured: Value = structured.json().await.unwrap();
+    assert_eq!(structured["slug"], "t");
+    assert!(
+        structured["html"]
+            .as_str()
+            .unwrap()
+            .contains("https://blog.example.org/p/attention-scaling/")
+    );
+
+    let anonymous = app
+        .client
+        .post(app.url("/api/v1/preview"))
+        .json(&json!({"raw": "---\ntitle: T\n---\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401).await;
+    let invalid = app
+        .as_author(Method::POST, "/api/v1/preview")
+        .json(&json!({"raw": "no front matter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(invalid, 400).await;
+}
+
+#[tokio::test]
+async fn a_repeated_tag_lists_the_posts_with_every_tag() {
+    let app = spawn_app().await;
+    let slugs = |body: Value| -> Vec<String> {
+        body["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["slug"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let both: Value = app
+        .json("/api/v1/posts?tag=transformers&tag=attention&_=1")
+        .await;
+    assert_eq!(slugs(both), ["attention-scaling"]);
+    let one: Value = app.json("/api/v1/posts?tag=transformers").await;
+    assert_eq!(slugs(one).len(), 2);
+}
