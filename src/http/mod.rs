@@ -22,6 +22,7 @@ mod posts;
 mod preview;
 pub mod problem_fallback;
 mod questions;
+mod review;
 mod search;
 mod tags;
 mod unique_keys;
@@ -137,6 +138,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .configure(assets::configure_files)
     .configure(openapi::configure)
+    .configure(review::configure)
     .default_service(web::to(no_such_route));
 }
 

@@ -28,6 +28,9 @@ async fn every_read_ignores_unknown_query_parameters() {
         "/api/v1/tags".to_string(),
         "/api/v1/feed.atom".to_string(),
         "/api/v1/assets".to_string(),
+        "/api/v1/posts/attention-scaling/blame".to_string(),
+        "/api/v1/questions".to_string(),
+        "/api/v1/search?q=softmax".to_string(),
     ] {
         let plain = app.text(&path).await;
         let separator = if path.contains('?') { '&' } else { '?' };

@@ -23,6 +23,7 @@ mod questions;
 mod reading;
 mod receiver;
 mod render_limits;
+mod review;
 mod search;
 mod storage;
 mod tokens;
