@@ -12,6 +12,7 @@ use crate::authors::{self, Authors};
 use crate::config::{self, Settings};
 use crate::store::{self, Identity, Store};
 use crate::telemetry::LogFormat;
+use crate::upstream::UpstreamSettings;
 
 /// The repository `serve` uses when given none; created from the sample blog on first start.
 const DEFAULT_REPO: &str = "data/content.git";
@@ -140,6 +141,26 @@ struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// A URL told (`POST`, a `branch.moved` event) every time the branch moves; repeat the
+    /// flag for several, or separate them with commas in the environment variable.
+    #[arg(long = "webhook", env = "PALIMPSEST_WEBHOOKS", value_delimiter = ',')]
+    webhooks: Vec<String>,
+    /// The key webhook deliveries are signed with (`X-Palimpsest-Signature-256`).
+    #[arg(long, env = "PALIMPSEST_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Seconds a webhook receiver may take to answer before the delivery is retried.
+    #[arg(long, env = "PALIMPSEST_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    webhook_timeout: u64,
+    /// Mirror this remote's branch (a path, `file://` or `git://` URL): cloned when --repo
+    /// does not exist, fetched on an interval, and every write pushed there first.
+    #[arg(long, env = "PALIMPSEST_UPSTREAM")]
+    upstream: Option<String>,
+    /// The token (password) for the upstream.
+    #[arg(long, env = "PALIMPSEST_UPSTREAM_TOKEN", hide_env_values = true)]
+    upstream_token: Option<String>,
+    /// Seconds between two fetches of the upstream.
+    #[arg(long, env = "PALIMPSEST_FETCH_INTERVAL", default_value_t = 10)]
+    fetch_interval: u64,
 }
 
 /// Runs one subcommand to completion.
@@ -197,6 +218,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     settings.workers = args.workers;
     settings.public_url = args.public_url;
     settings.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
+    settings.webhooks.urls = args
+        .webhooks
+        .into_iter()
+        .map(|url| url.trim().to_string())
+        .filter(|url| !url.is_empty())
+        .collect();
+    settings.webhooks.secret = args.webhook_secret.filter(|secret| !secret.is_empty());
+    settings.webhooks.retry.timeout = Duration::from_secs(args.webhook_timeout.max(1));
+    settings.upstream = args
+        .upstream
+        .filter(|url| !url.is_empty())
+        .map(|url| UpstreamSettings {
+            url,
+            token: args.upstream_token,
+            fetch_interval: Duration::from_secs(args.fetch_interval.max(1)),
+        });
     settings.cors_origins = args.cors_origins;
     settings.max_asset_bytes = args.max_asset_bytes;
     if !args.post_url.contains("{slug}") {

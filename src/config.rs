@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use crate::authors::Authors;
 use crate::store::Identity;
+use crate::upstream::UpstreamSettings;
+use crate::webhooks::WebhookSettings;
 
 /// The identity the server commits as (the committer; the author is the writer).
 pub const SERVER_IDENTITY: (&str, &str) = ("Palimpsest", "palimpsest@localhost");
@@ -30,6 +32,11 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_timeout: Duration,
+    /// Who is told when the branch moves.
+    pub webhooks: WebhookSettings,
+    /// The remote the served branch mirrors (upstream mode); `None`: the repository is the
+    /// truth.
+    pub upstream: Option<UpstreamSettings>,
     /// Origins whose browser pages may write (`https://editor.example.org`); any origin
     /// may read.
     pub cors_origins: Vec<String>,
@@ -57,6 +64,8 @@ impl Settings {
             workers: 0,
             public_url: None,
             shutdown_timeout: Duration::from_secs(30),
+            webhooks: WebhookSettings::default(),
+            upstream: None,
             cors_origins: Vec::new(),
             max_asset_bytes: 10 * 1024 * 1024,
             post_url: DEFAULT_POST_URL.into(),

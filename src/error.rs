@@ -237,10 +237,6 @@ impl ResponseError for ApiError {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
         let mut response = problem_response(self.status_code());
-        if matches!(self, ApiError::Unavailable(_)) {
-            // Every 503 here is passing (a busy renderer, a writer being reopened).
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
-        }
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

@@ -3,8 +3,10 @@
 //!
 //! Layers, each depending only on those below it:
 //! - [`http`]: handlers and their JSON shapes; nothing else;
+//! - [`webhooks`]: telling other systems that the branch moved, beside the writer;
 //! - [`search`]: full-text search over the posts and their past versions, following the site;
 //! - [`writing`]: authors' edits turned into commits by one writer thread (group commit);
+//! - [`upstream`]: the remote the served branch mirrors, and the push every write waits for;
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`history`]: the per-path revision index, revisions and diffs;
 //! - [`post`]: the pure domain (slugs, front matter, sections, rendering);
@@ -18,12 +20,15 @@ pub mod healthcheck;
 pub mod history;
 pub mod http;
 pub mod metrics;
+pub mod own_files;
 pub mod post;
 pub mod search;
 pub mod site;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
+pub mod webhooks;
 pub mod writing;
 
 /// mimalloc instead of glibc's allocator, for every binary built on this library (the

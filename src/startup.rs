@@ -15,6 +15,8 @@ use crate::post::Addresses;
 use crate::search::Search;
 use crate::site::Site;
 use crate::store::{self, Store};
+use crate::upstream::{Upstream, UpstreamSettings};
+use crate::webhooks::Webhooks;
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -44,11 +46,22 @@ impl Application {
         })
         .await??;
         site.watch(settings.poll_interval);
+        let webhooks = Arc::new(Webhooks::start(&site, &settings.webhooks)?);
+        let upstream = match &settings.upstream {
+            Some(upstream) => Some(follow_upstream(&site, upstream).await?),
+            None => None,
+        };
 
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState::new(site.clone(), search, &settings));
+        let state = web::Data::new(AppState::new(
+            site.clone(),
+            search,
+            webhooks,
+            upstream,
+            &settings,
+        ));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -123,7 +136,40 @@ fn recover_dead_writers(store: Store) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Fetches the upstream once before serving (an unreachable one is reported, and the last
+/// fetched tip served), then on its interval.
+async fn follow_upstream(
+    site: &Arc<Site>,
+    settings: &UpstreamSettings,
+) -> anyhow::Result<Arc<Upstream>> {
+    let upstream = Upstream::new(site.clone(), settings);
+    let first = upstream.clone();
+    if let Err(error) = web::block(move || first.fetch()).await? {
+        tracing::warn!(%error, url = %settings.url, "the upstream is unreachable; serving the last fetched tip");
+    }
+    upstream.watch(settings.fetch_interval);
+    Ok(upstream)
+}
+
 fn open_or_seed(settings: &Settings) -> anyhow::Result<Store> {
+    if let Some(upstream) = &settings.upstream {
+        store::Remote::new(&upstream.url, None)
+            .check_transport()
+            .map_err(|why| anyhow::anyhow!("--upstream {}: {why}", upstream.url))?;
+    }
+    if let Some(upstream) = &settings.upstream
+        && !settings.repo.exists()
+    {
+        let remote = store::Remote::new(&upstream.url, upstream.token.clone());
+        store::clone_bare(&remote, &settings.repo, &settings.branch).with_context(|| {
+            format!(
+                "cloning {} from the upstream {}",
+                settings.repo.display(),
+                upstream.url
+            )
+        })?;
+        tracing::info!(repo = %settings.repo.display(), url = %upstream.url, "cloned from the upstream");
+    }
     if let Some(sample) = &settings.seed_from
         && !settings.repo.exists()
     {

@@ -6,7 +6,6 @@
 //! leaves the old file or the new one. A file that does not decode is ignored (and the
 //! index rebuilt): it is a cache, never the truth.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::index::{ChangeKind, HistoryIndex, IndexedCommit, PostChange};
@@ -18,7 +17,7 @@ const NONE: u32 = u32::MAX;
 
 /// Where the index of the repository at `git_dir` is kept.
 pub fn index_file(git_dir: &Path) -> PathBuf {
-    git_dir.join("palimpsest").join("history-v1.bin")
+    crate::own_files::path(git_dir, "history-v1.bin")
 }
 
 /// Writes `index` to `file` atomically (temporary file, fsync, rename).
@@ -26,20 +25,7 @@ pub fn index_file(git_dir: &Path) -> PathBuf {
 /// # Errors
 /// I/O errors creating, writing or renaming the file.
 pub fn save(index: &HistoryIndex, file: &Path) -> std::io::Result<()> {
-    let bytes = encode(index);
-    let dir = file.parent().unwrap_or(Path::new("."));
-    // Only the index's own folder: a repository deleted under a running server is not
-    // created again, empty, by its next save.
-    match std::fs::create_dir(dir) {
-        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
-        _ => {}
-    }
-    let temporary = file.with_extension(format!("tmp-{}", std::process::id()));
-    let mut out = std::fs::File::create(&temporary)?;
-    out.write_all(&bytes)?;
-    out.sync_all()?;
-    drop(out);
-    std::fs::rename(&temporary, file)
+    crate::own_files::replace(file, &encode(index))
 }
 
 /// The index saved in `file`, or `None` when there is none or it does not decode.

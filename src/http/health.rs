@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::{ApiError, Problem};
+use crate::upstream::UpstreamStatus;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz);
@@ -40,6 +41,10 @@ pub struct Readiness {
     pub posts: usize,
     /// Files under `posts/` that do not parse and are served nowhere (see `palimpsest check`).
     pub broken_posts: usize,
+    /// In upstream mode, the remote's last fetch and whether it is reachable; absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamStatus>,
 }
 
 /// The process is up and answering.
@@ -73,5 +78,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         served_tip: snapshot.tip.map(|t| t.to_string()),
         posts: snapshot.len(),
         broken_posts: snapshot.broken.len(),
+        upstream: state.upstream.as_ref().map(|upstream| upstream.status()),
     }))
 }

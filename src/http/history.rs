@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::history_views::{
-    DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList, TouchedPost,
+    DiffQuery, HistoryLog, LogEntry, PageQuery, RevisionEntry, RevisionList,
 };
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
@@ -318,21 +318,7 @@ pub async fn site_history(
             .iter()
             .map(|&position| {
                 let commit = history.commit(position);
-                let posts = commit
-                    .changes
-                    .iter()
-                    .enumerate()
-                    .filter(|(number, _)| {
-                        !log.is_hidden(ChangeRef {
-                            position,
-                            change: *number as u32,
-                        })
-                    })
-                    .map(|(_, change)| TouchedPost {
-                        slug: history.slug(change.path).to_string(),
-                        change: change.kind,
-                    })
-                    .collect();
+                let posts = log.touched_posts(history, position);
                 let facts = &commit.facts;
                 LogEntry {
                     commit: facts.id.to_string(),

@@ -46,14 +46,7 @@ pub struct RevisionList {
     pub meta: PageMeta,
 }
 
-/// A post a commit touched, as the site-wide log names it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TouchedPost {
-    /// The post's slug after the commit (before it, for a deletion).
-    #[schema(example = "attention-scaling")]
-    pub slug: String,
-    pub change: ChangeKind,
-}
+pub use crate::site::TouchedPost;
 
 /// One commit of the site-wide log.
 #[derive(Debug, Serialize, ToSchema)]

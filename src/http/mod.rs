@@ -12,6 +12,7 @@ pub mod head;
 mod health;
 mod history;
 mod history_views;
+mod hooks;
 mod listing;
 mod methods;
 mod metrics;
@@ -26,6 +27,7 @@ mod search;
 mod tags;
 mod unique_keys;
 mod views;
+mod webhooks;
 mod write_requests;
 mod write_responses;
 mod writes;
@@ -40,6 +42,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::search::Search;
 use crate::site::{PastPosts, Site};
+use crate::upstream::Upstream;
+use crate::webhooks::Webhooks;
 use crate::writing::Writer;
 pub use auth::Viewer;
 pub use write_requests::json_config;
@@ -60,6 +64,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The URL clients reach the server at, for absolute links (the feed); else the request's.
     pub public_url: Option<String>,
+    /// The webhooks told about branch moves, for `GET /api/v1/webhooks`.
+    pub webhooks: Arc<Webhooks>,
+    /// The remote the branch mirrors, in upstream mode.
+    pub upstream: Option<Arc<Upstream>>,
+    /// The secret forges sign their push webhooks with (the webhooks' secret).
+    pub push_hook_secret: Option<String>,
     /// The origins whose pages may write (see `cors`).
     pub cors_origins: cors::WriteOrigins,
     /// The largest asset accepted, in bytes.
@@ -71,15 +81,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(site: Arc<Site>, search: Arc<Search>, settings: &Settings) -> AppState {
+    pub fn new(
+        site: Arc<Site>,
+        search: Arc<Search>,
+        webhooks: Arc<Webhooks>,
+        upstream: Option<Arc<Upstream>>,
+        settings: &Settings,
+    ) -> AppState {
         AppState {
-            writer: Writer::start(site.clone(), settings.committer()),
+            writer: Writer::start(site.clone(), settings.committer(), upstream.clone()),
+            upstream,
+            push_hook_secret: settings.webhooks.secret.clone(),
             site,
             search,
             authors: settings.authors.clone(),
             max_body_bytes: settings.max_body_bytes,
             metrics: Arc::new(Metrics::default()),
             public_url: settings.public_url.clone(),
+            webhooks,
             cors_origins: cors::WriteOrigins::new(&settings.cors_origins),
             max_asset_bytes: settings.max_asset_bytes,
             past_posts: Arc::new(PastPosts::default()),
@@ -110,6 +129,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tags::configure)
             .configure(feed::configure)
             .configure(history::configure)
+            .configure(webhooks::configure)
+            .configure(hooks::configure)
             .configure(assets::configure_api)
             .configure(preview::configure)
             .configure(blame::configure)

@@ -19,8 +19,8 @@ use free_form::FreeFormMaps;
 use post_bodies::PostBodies;
 
 use super::{
-    assets, feed, health, history, history_views, listing, metrics, posts, preview, search, tags,
-    views, write_requests, writes,
+    assets, feed, health, history, history_views, hooks, listing, metrics, posts, preview, search,
+    tags, views, webhooks, write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -52,6 +52,8 @@ use crate::error::{FieldError, Problem};
         writes::restore_post,
         feed::feed,
         metrics::metrics,
+        webhooks::list_webhooks,
+        hooks::push_hook,
         preview::preview_post,
         assets::get_asset,
         assets::list_assets,
@@ -89,6 +91,8 @@ use crate::error::{FieldError, Problem};
         crate::history::RevisionStamp,
         crate::history::ChangeKind,
         crate::history::SectionStatus,
+        crate::webhooks::BranchMoved,
+        crate::webhooks::MovedCommit,
     )),
     modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps, &PostBodies),
     tags(
@@ -96,7 +100,7 @@ use crate::error::{FieldError, Problem};
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),
         (name = "assets", description = "Figures and other files under `assets/`: served, listed, uploaded"),
         (name = "history", description = "Revisions, diffs and the site-wide log"),
-        (name = "operations", description = "Probes and metrics"),
+        (name = "operations", description = "Probes, metrics and webhooks"),
         (name = "documents", description = "This document and the interactive docs"),
     )
 )]

@@ -6,9 +6,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Audience, Snapshot};
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::history::{ChangeKind, ChangeRef, HistoryIndex, PathId};
 use crate::post::{FrontMatter, Slug, Status, split_front_matter};
 use crate::store::{HistoryReader, Oid, Store, StoreError};
+
+/// A post a commit touched, as the site-wide log names it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TouchedPost {
+    /// The post's slug after the commit (before it, for a deletion).
+    #[schema(example = "attention-scaling")]
+    pub slug: String,
+    pub change: ChangeKind,
+}
 
 /// The first-parent log as one audience sees it.
 #[derive(Debug, Default)]
@@ -22,6 +34,26 @@ pub struct Log {
 impl Log {
     pub fn is_hidden(&self, change: ChangeRef) -> bool {
         self.hidden.contains(&change)
+    }
+
+    /// The posts the commit at `position` of `history` changed that this log may name.
+    pub fn touched_posts(&self, history: &HistoryIndex, position: u32) -> Vec<TouchedPost> {
+        history
+            .commit(position)
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(number, _)| {
+                !self.is_hidden(ChangeRef {
+                    position,
+                    change: *number as u32,
+                })
+            })
+            .map(|(_, change)| TouchedPost {
+                slug: history.slug(change.path).to_string(),
+                change: change.kind,
+            })
+            .collect()
     }
 }
 

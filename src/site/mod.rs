@@ -26,7 +26,7 @@ use crate::history::{self, HistoryIndex};
 use crate::post::Addresses;
 use crate::store::{self, HistoryReader, Oid, Store, StoreError};
 pub use assets::Assets;
-pub use log::Log;
+pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
 pub use past_posts::{BodyKey, PastPostError, PastPosts};
 use saving::IndexSaver;
@@ -52,6 +52,9 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
+    /// The tip shown to readers, for whoever must hear that the branch moved (webhooks):
+    /// every branch move, by a write or from outside, passes through [`Site::show_now`].
+    moves: tokio::sync::watch::Sender<Option<Oid>>,
     /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]).
     observers: Mutex<Vec<MoveObserver>>,
     /// Where links in the posts' HTML point.
@@ -98,6 +101,7 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
+            moves: tokio::sync::watch::Sender::new(tip),
             observers: Mutex::new(Vec::new()),
             addresses,
             ledger: questions::LedgerCache::default(),
@@ -222,7 +226,14 @@ impl Site {
         {
             observer(&next);
         }
+        self.moves.send_replace(next.tip);
         next
+    }
+
+    /// A receiver that sees the served tip change, once per change it has not yet seen
+    /// (a burst of moves may be seen as one). It ends when the site is dropped.
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<Option<Oid>> {
+        self.moves.subscribe()
     }
 
     /// Calls `observer` with every snapshot shown from now on, whether an API write, a

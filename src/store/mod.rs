@@ -20,6 +20,7 @@ mod packing;
 mod patch;
 mod read;
 mod reflog;
+mod remote;
 mod seed;
 mod session;
 
@@ -38,6 +39,7 @@ pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
 pub use line_hunks::{LineHunk, line_hunks};
 pub use patch::{TextDiff, diff_text};
 pub use read::{PostFile, is_revision};
+pub use remote::{Pushed, Remote, clone_bare};
 pub use seed::{SeedReport, seed_repository};
 pub use session::{Batch, LOOSE_OBJECTS_PER_PACK, WriteSession};
 

@@ -32,6 +32,20 @@ impl Store {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// The best common ancestor of two commits, `None` when they share no history (or one
+    /// of them is no longer in the repository).
+    ///
+    /// # Errors
+    /// Git errors reading the graph.
+    pub fn merge_base(&self, one: Oid, other: Oid) -> Result<Option<Oid>, StoreError> {
+        let repo = self.repository()?;
+        match repo.merge_base(one, other) {
+            Ok(base) => Ok(Some(base)),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Whether `rev` is written as a revision: a commit id or a prefix of one, 4 to 40

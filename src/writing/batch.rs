@@ -12,8 +12,9 @@ use super::prepare::Preparer;
 use crate::post::{AssetPath, Slug};
 use crate::site::Site;
 use crate::store::{
-    Batch, CommitRequest, Identity, Oid, Store, StoreError, WriteFailure, WriteSession,
+    Batch, CommitRequest, Identity, Oid, Pushed, Store, StoreError, WriteFailure, WriteSession,
 };
+use crate::upstream::Upstream;
 
 /// The most edits committed in one group; bounds how long the first waits for the last.
 const MAX_GROUP: usize = 64;
@@ -25,7 +26,12 @@ const MAX_ATTEMPTS: usize = 20;
 const PACKING_POLL: Duration = Duration::from_millis(100);
 
 /// Serves edits until every [`super::Writer`] handle is dropped.
-pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>) {
+pub(super) fn run(
+    site: &Arc<Site>,
+    committer: &Identity,
+    queue: &Receiver<Job>,
+    upstream: Option<&Upstream>,
+) {
     let session = site.store().write_session();
     let preparer = Preparer::start(site.clone());
     loop {
@@ -55,7 +61,7 @@ pub(super) fn run(site: &Arc<Site>, committer: &Identity, queue: &Receiver<Job>)
         }
         // A bug in one group must not take the writer, and with it every later write, down.
         let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_group(&session, committer, &group, &preparer)
+            commit_group(&session, committer, &group, &preparer, upstream)
         }))
         .unwrap_or_else(|_| {
             tracing::error!(
@@ -130,11 +136,18 @@ fn commit_group(
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
+    upstream: Option<&Upstream>,
 ) -> Outcomes {
     let all = |error: WriteError| vec![Err(error); group.len()];
+    if let Some(why) = upstream.and_then(Upstream::unreachable) {
+        return all(WriteError::Unavailable(format!(
+            "the upstream is unreachable: {why}"
+        )));
+    }
     for _ in 0..MAX_ATTEMPTS {
-        let attempt =
-            session.batch(|batch| build_group(batch, session.store(), committer, group, preparer));
+        let attempt = session.batch(|batch| {
+            build_group(batch, session.store(), committer, group, preparer, upstream)
+        });
         match attempt {
             Err(error) => return all(unavailable(error)),
             Ok(Err(failure)) => return all(failure),
@@ -164,6 +177,7 @@ fn build_group(
     committer: &Identity,
     group: &[Job],
     preparer: &Preparer,
+    upstream: Option<&Upstream>,
 ) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
     let tip = batch.tip().map_err(unavailable)?;
     let assets = Assets {
@@ -183,10 +197,22 @@ fn build_group(
         outcomes.push(outcome);
     }
     let moved = match parent {
-        // The next snapshot is built while the branch move waits for the disk.
+        // The next snapshot is built while the branch move waits for the disk. The group's
+        // objects are already on disk (loose), so they can be pushed before the branch moves.
         Some(new) if parent != tip => {
             preparer.prepare(new);
-            batch.move_branch(new, tip, &format!("palimpsest: {} write(s)", group.len()))
+            let message = format!("palimpsest: {} write(s)", group.len());
+            let move_served = || batch.move_branch(new, tip, &message);
+            match upstream {
+                None => move_served(),
+                // One push per group; a refused lease is a branch that moved: the group is
+                // rebuilt on the tip just fetched.
+                Some(upstream) => match upstream.publish(new, tip, move_served) {
+                    Ok(Pushed::Accepted) => Ok(()),
+                    Ok(Pushed::Refused(_)) => Err(StoreError::BranchMoved { expected: tip }),
+                    Err(error) => Err(error),
+                },
+            }
         }
         _ => Ok(()),
     };

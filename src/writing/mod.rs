@@ -5,7 +5,7 @@
 //! commits (each its own author, message and parent), moves the branch once, shows the new
 //! snapshot of the site (built while the branch move waited for the disk), and only then
 //! acknowledges them all. An edit is acknowledged only once the branch durably points at
-//! its commit.
+//! its commit, and in upstream mode once the upstream accepted the group's push.
 
 mod batch;
 mod edit;
@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::site::Site;
 use crate::store::Identity;
+use crate::upstream::Upstream;
 pub use edit::{Edit, Expected, Subject, WriteError, WriteRequest, Written, patch};
 pub use submission::{PostBody, PostFile, Rejection, prepare, slug_from_title};
 
@@ -35,12 +36,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread for `site`'s repository, committing as `committer`.
-    pub fn start(site: Arc<Site>, committer: Identity) -> Writer {
+    /// Starts the writer thread for `site`'s repository, committing as `committer`; with an
+    /// `upstream`, every group is pushed there before it is acknowledged.
+    pub fn start(site: Arc<Site>, committer: Identity, upstream: Option<Arc<Upstream>>) -> Writer {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || batch::run(&site, &committer, &queue))
+            .spawn(move || batch::run(&site, &committer, &queue, upstream.as_deref()))
             .expect("spawning the writer thread");
         Writer { jobs }
     }

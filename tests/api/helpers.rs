@@ -98,15 +98,16 @@ pub async fn spawn_app_configured(
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let repo = seed_repo(dir.path(), &posts);
-    start_app(dir, repo, configure).await
+    spawn_app_on_configured(dir, repo, configure).await
 }
 
 /// Starts a server over an existing repository `repo` (bare or not) inside `dir`.
 pub async fn spawn_app_on(dir: tempfile::TempDir, repo: PathBuf) -> TestApp {
-    start_app(dir, repo, |_| {}).await
+    spawn_app_on_configured(dir, repo, |_| {}).await
 }
 
-async fn start_app(
+/// [`spawn_app_on`] with the test settings changed by `configure` first.
+pub async fn spawn_app_on_configured(
     dir: tempfile::TempDir,
     repo: PathBuf,
     configure: impl FnOnce(&mut Settings),
@@ -152,32 +153,12 @@ impl TestApp {
         files: &[(&str, Option<&str>)],
         time: Option<git2::Time>,
     ) -> String {
-        let store = store::Store::open(&self.repo, "main").unwrap();
-        let repo = store.repository().unwrap();
-        let tip = store.tip().unwrap();
-        let author = Identity::parse("Outside Editor <outside@example.org>").unwrap();
-        let changes = files
-            .iter()
-            .map(|(path, content)| match content {
-                Some(text) => store::Change::Upsert {
-                    path: path.to_string(),
-                    content: text.as_bytes().to_vec(),
-                },
-                None => store::Change::Delete {
-                    path: path.to_string(),
-                },
-            })
-            .collect();
-        let request = store::CommitRequest {
-            author: author.clone(),
-            committer: author,
-            message: message.to_string(),
-            time,
-            changes,
-        };
-        let commit = store.write_commit(&repo, tip, &request).unwrap();
-        store.move_branch(&repo, commit, tip, "test push").unwrap();
-        commit.to_string()
+        commit_into(&self.repo, message, files, time)
+    }
+
+    /// The status of an anonymous `GET path`.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).send().await.unwrap().status().as_u16()
     }
 
     /// The body of an anonymous `GET path`, as JSON, whatever the status.
@@ -209,6 +190,42 @@ impl TestApp {
         }
         panic!("{path} never reached the expected state");
     }
+}
+
+/// Commits `files` (path, content or None to delete) on `main` in `repo`, as a `git push`
+/// from elsewhere would, and returns the new commit id.
+pub fn commit_into(
+    repo: &std::path::Path,
+    message: &str,
+    files: &[(&str, Option<&str>)],
+    time: Option<git2::Time>,
+) -> String {
+    let store = store::Store::open(repo, "main").unwrap();
+    let repo = store.repository().unwrap();
+    let tip = store.tip().unwrap();
+    let author = Identity::parse("Outside Editor <outside@example.org>").unwrap();
+    let changes = files
+        .iter()
+        .map(|(path, content)| match content {
+            Some(text) => store::Change::Upsert {
+                path: path.to_string(),
+                content: text.as_bytes().to_vec(),
+            },
+            None => store::Change::Delete {
+                path: path.to_string(),
+            },
+        })
+        .collect();
+    let request = store::CommitRequest {
+        author: author.clone(),
+        committer: author,
+        message: message.to_string(),
+        time,
+        changes,
+    };
+    let commit = store.write_commit(&repo, tip, &request).unwrap();
+    store.move_branch(&repo, commit, tip, "test push").unwrap();
+    commit.to_string()
 }
 
 /// Asserts a response is an RFC 9457 problem with `status`, and returns its body.
