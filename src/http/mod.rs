@@ -22,6 +22,7 @@ mod preview;
 pub mod problem_fallback;
 mod questions;
 mod review;
+mod revision_feed;
 mod search;
 mod tags;
 mod unique_keys;
@@ -109,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
+            .configure(revision_feed::configure)
             .configure(history::configure)
             .configure(assets::configure_api)
             .configure(preview::configure)

@@ -23,6 +23,7 @@ mod questions;
 mod reading;
 mod render_limits;
 mod review;
+mod revision_feed;
 mod search;
 mod storage;
 mod tokens;
