@@ -5,7 +5,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use atom_syndication::{Entry, Feed, Link, Text};
+use atom_syndication::{Entry, Feed, Link, Person, Text};
 use chrono::DateTime;
 
 use super::history::{Files, revision_entry};
@@ -214,6 +214,11 @@ fn revision_as_entry(
     link.set_href(diff);
     entry.set_links(vec![link]);
     entry.set_summary(Some(Text::plain(summary.join("\n"))));
+    // Atom requires an author for every entry: the revision's commit author.
+    entry.set_authors(vec![Person {
+        name: revision.author.name.clone(),
+        ..Person::default()
+    }]);
     Ok(entry)
 }
 
