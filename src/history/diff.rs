@@ -172,6 +172,14 @@ pub fn change_stats(old: Option<&str>, new: Option<&str>) -> Result<ChangeStats,
     })
 }
 
+/// The open questions raised and settled from `old` to `new` (whole files, front matter
+/// included), as the diff reports them.
+pub fn open_questions_change(old: Option<&str>, new: Option<&str>) -> OpenQuestionsDiff {
+    let old_body = old.map_or("", |t| split_front_matter(t).1);
+    let new_body = new.map_or("", |t| split_front_matter(t).1);
+    open_questions_diff(old_body, new_body)
+}
+
 /// The front matter mapping (empty when missing or invalid) and the body of a version.
 fn parts(version: Option<Version<'_>>) -> (Map<String, Value>, &str) {
     let Some(version) = version else {

@@ -70,7 +70,7 @@ fn feed_etag(snapshot: &Snapshot, base: &str) -> String {
 
 /// `https://blog.example.org` (no trailing slash): the configured public URL, else what the
 /// request says it was sent to.
-fn base_url(request: &HttpRequest, public_url: Option<&str>) -> String {
+pub(super) fn base_url(request: &HttpRequest, public_url: Option<&str>) -> String {
     match public_url {
         Some(url) => url.trim_end_matches('/').to_string(),
         None => {

@@ -357,7 +357,7 @@ fn as_version(file: &Option<(String, String)>) -> Option<Version<'_>> {
 }
 
 /// One entry of a revision list, reading the two versions of the file it changed.
-fn revision_entry(
+pub(super) fn revision_entry(
     history: &HistoryIndex,
     at: ChangeRef,
     cache: &StatsCache,
@@ -397,14 +397,14 @@ fn revision_entry(
 /// File versions read for one response: consecutive revisions share a version (one's
 /// new file is the next one's old), so each blob is read at most once. The repository is opened on the first read, so a page whose stats are all cached opens
 /// none.
-struct Files {
+pub(super) struct Files {
     store: Store,
     reader: Option<HistoryReader>,
     texts: HashMap<Oid, Arc<String>>,
 }
 
 impl Files {
-    fn new(store: Store) -> Files {
+    pub(super) fn new(store: Store) -> Files {
         Files {
             store,
             reader: None,
@@ -412,7 +412,7 @@ impl Files {
         }
     }
 
-    fn text(&mut self, blob: Oid) -> Result<Arc<String>, StoreError> {
+    pub(super) fn text(&mut self, blob: Oid) -> Result<Arc<String>, StoreError> {
         if let Some(text) = self.texts.get(&blob) {
             return Ok(text.clone());
         }

@@ -23,6 +23,7 @@ mod preview;
 pub mod problem_fallback;
 mod questions;
 mod review;
+mod revision_feed;
 mod search;
 mod tags;
 mod unique_keys;
@@ -128,6 +129,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(writes::configure)
             .configure(tags::configure)
             .configure(feed::configure)
+            .configure(revision_feed::configure)
             .configure(history::configure)
             .configure(webhooks::configure)
             .configure(hooks::configure)

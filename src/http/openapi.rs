@@ -19,8 +19,8 @@ use free_form::FreeFormMaps;
 use post_bodies::PostBodies;
 
 use super::{
-    assets, feed, health, history, history_views, hooks, listing, metrics, posts, preview, search,
-    tags, views, webhooks, write_requests, writes,
+    assets, feed, health, history, history_views, hooks, listing, metrics, posts, preview,
+    revision_feed, search, tags, views, webhooks, write_requests, writes,
 };
 use crate::error::{FieldError, Problem};
 
@@ -51,6 +51,8 @@ use crate::error::{FieldError, Problem};
         writes::rename_post,
         writes::restore_post,
         feed::feed,
+        revision_feed::site_revisions_feed,
+        revision_feed::post_revisions_feed,
         metrics::metrics,
         webhooks::list_webhooks,
         hooks::push_hook,

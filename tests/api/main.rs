@@ -24,6 +24,7 @@ mod reading;
 mod receiver;
 mod render_limits;
 mod review;
+mod revision_feed;
 mod search;
 mod storage;
 mod tokens;
