@@ -305,7 +305,7 @@ async fn a_post_edited_across_packings_reads_back_every_version() {
     // Done once the loose copies stop disappearing: `git fsck` beside a packing that is still
     // removing them would find objects listed a moment before gone (as beside
     // `git prune-packed`).
-    let mut counts = vec![usize::MAX; 3];
+    let mut counts = [usize::MAX; 3];
     for _ in 0..200 {
         counts.rotate_left(1);
         counts[2] = counted("count:");
