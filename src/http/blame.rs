@@ -82,7 +82,7 @@ pub struct BlameQuery {
             }
         })),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid slug or revision, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid slug or revision (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post, a revision off the first-parent history, or the post did not exist then (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),

@@ -203,7 +203,7 @@ pub async fn post_as_of(
     responses(
         (status = 200, description = "The diff", body = PostDiff),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Invalid slug or revision, (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid slug or revision (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post or revision (drafts are 404 to anonymous clients)", body = Problem, content_type = "application/problem+json"),
     ),
