@@ -26,6 +26,7 @@ mod review;
 mod revision_feed;
 mod search;
 mod tags;
+pub mod throttle;
 mod unique_keys;
 mod views;
 mod webhooks;
