@@ -2,10 +2,11 @@
 //! `/revisions/{rev}`, a diff, a blame, anything `?as_of=`) can each answer megabytes, and
 //! once computed they come from a cache, so nothing else stops one client from asking for
 //! them in a loop and taking the cores that every other reader needs. Each anonymous client
-//! (by address) may make a burst of such reads, then a steady rate (four a second by default); above it it
-//! is answered 429 with `Retry-After`. The refusal is sent when the client's next read
-//! would have been let in (at most a second later): a client that ignores `Retry-After`
-//! and asks again at once would otherwise turn its refusals into a load of their own.
+//! (by address) may make a burst of such reads, then a steady few a second; a read over
+//! that share is answered 429 with `Retry-After`. The refusal is sent when the client's
+//! next read would have been let in (at most a second later): a client that ignores
+//! `Retry-After` and asks again at once would otherwise turn its refusals into a load of
+//! their own.
 //! Authors, who review a post's history with their token, are never throttled, and nor are
 //! reads of the present.
 //!
@@ -70,7 +71,7 @@ const FORGET_EVERY: u64 = 1024;
 const MOST_PAUSE: Duration = Duration::from_secs(1);
 
 /// How many refusals may be held back at once; past that they are sent at once, so that
-/// holding them can never keep more than this many connections open.
+/// holding them never keeps more than this many connections waiting.
 const MOST_PAUSED: usize = 1024;
 
 /// The middleware: wrap the application in it.
