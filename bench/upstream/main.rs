@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 
 #[path = "../blog.rs"]
 mod blog;
+// The tests' smart-HTTP server; its TLS variant is left unused here.
+#[allow(dead_code)]
 #[path = "../../tests/api/git_http.rs"]
 mod git_http;
 

@@ -3,7 +3,8 @@
 //!
 //! The host is written here because no maintained crate hosts CGI programs; it speaks just
 //! enough HTTP/1.1 for git clients: keep-alive, `Expect: 100-continue`, request bodies with a
-//! length or chunked (libgit2 sends large packs chunked), and answers with a length.
+//! length or chunked (libgit2 sends pushes chunked), and answers with a length. Over TLS too
+//! (rustls, a certificate for `localhost` made by rcgen), for `https://` upstreams.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +18,7 @@ use base64::Engine;
 /// `git http-backend` serving the repositories under a folder, for as long as it lives.
 pub struct GitHttp {
     pub port: u16,
+    tls: bool,
     stop: Arc<AtomicBool>,
 }
 
@@ -24,6 +26,28 @@ impl GitHttp {
     /// Serves the repositories in `root` (`http://127.0.0.1:PORT/<name>.git`) to clients
     /// whose Basic-auth password is `token`.
     pub fn start(root: &Path, token: &str) -> GitHttp {
+        GitHttp::serve_on(root, token, None)
+    }
+
+    /// [`GitHttp::start`] over TLS (`https://localhost:PORT/<name>.git`); also returns the
+    /// server's self-signed certificate, in PEM, for clients to trust.
+    pub fn start_tls(root: &Path, token: &str) -> (GitHttp, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let pem = certified.cert.pem();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+        (GitHttp::serve_on(root, token, Some(Arc::new(config))), pem)
+    }
+
+    fn serve_on(root: &Path, token: &str, tls: Option<Arc<rustls::ServerConfig>>) -> GitHttp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -32,24 +56,37 @@ impl GitHttp {
             token: token.to_string(),
         };
         let stopped = stop.clone();
+        let over_tls = tls.is_some();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let host = host.clone();
+                let (host, tls) = (host.clone(), tls.clone());
                 std::thread::spawn(move || {
                     // A client hanging up mid-request is its business.
-                    let _ = host.serve(stream);
+                    let _ = match tls {
+                        Some(config) => rustls::ServerConnection::new(config)
+                            .map_err(std::io::Error::other)
+                            .and_then(|tls| host.serve(rustls::StreamOwned::new(tls, stream))),
+                        None => host.serve(stream),
+                    };
                 });
             }
         });
-        GitHttp { port, stop }
+        GitHttp {
+            port,
+            tls: over_tls,
+            stop,
+        }
     }
 
     pub fn url(&self, repository: &str) -> String {
-        format!("http://127.0.0.1:{}/{repository}", self.port)
+        match self.tls {
+            true => format!("https://localhost:{}/{repository}", self.port),
+            false => format!("http://127.0.0.1:{}/{repository}", self.port),
+        }
     }
 }
 
@@ -87,18 +124,17 @@ impl Request {
 
 impl Host {
     /// Answers the requests of one connection until the client closes it.
-    fn serve(&self, stream: TcpStream) -> std::io::Result<()> {
-        let mut writer = stream.try_clone()?;
+    fn serve(&self, stream: impl Read + Write) -> std::io::Result<()> {
         let mut reader = BufReader::new(stream);
-        while let Some(request) = read_request(&mut reader, &mut writer)? {
+        while let Some(request) = read_request(&mut reader)? {
             let response = match self.user(&request) {
                 Some(user) => self.run_backend(&request, &user)?,
                 None => b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
                            Content-Length: 0\r\n\r\n"
                     .to_vec(),
             };
-            writer.write_all(&response)?;
-            writer.flush()?;
+            reader.get_mut().write_all(&response)?;
+            reader.get_mut().flush()?;
         }
         Ok(())
     }
@@ -155,10 +191,7 @@ impl Host {
 }
 
 /// Reads one request; `None` at the end of the connection.
-fn read_request(
-    reader: &mut BufReader<TcpStream>,
-    writer: &mut TcpStream,
-) -> std::io::Result<Option<Request>> {
+fn read_request(reader: &mut BufReader<impl Read + Write>) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Ok(None);
@@ -191,7 +224,10 @@ fn read_request(
         .header("expect")
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
     {
-        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        reader.get_mut().flush()?;
     }
     let chunked = request
         .header("transfer-encoding")
@@ -207,7 +243,7 @@ fn read_request(
 }
 
 /// A chunked body (RFC 9112 §7.1), decoded.
-fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+fn read_chunked(reader: &mut BufReader<impl Read>) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut size = String::new();

@@ -1,6 +1,7 @@
 //! Upstream mode over smart HTTP, as with a forge: `git http-backend` on loopback wants the
 //! token, an instance cloned from it pushes its writes there and serves what others push;
-//! a refused or missing token stops a clone at start, and makes writes 503 later.
+//! a refused or missing token stops a clone at start, and makes writes 503 later. Over
+//! https, the server's certificate is trusted only through a CA given in `SSL_CERT_FILE`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::git_http::GitHttp;
 use crate::helpers::{
-    TestApp, assert_problem, branch_log, git_as_pusher, sample_posts, seed_repo,
-    spawn_app_on_configured,
+    TOKEN, TestApp, assert_problem, branch_log, git_as_pusher, sample_posts, seed_repo,
+    spawn_app_on_configured, start_binary,
 };
 
 const UPSTREAM_TOKEN: &str = "forge-token-for-the-blog";
@@ -172,5 +173,59 @@ async fn a_refused_or_missing_token_stops_a_clone_and_makes_writes_503() {
         branch_log(&upstream).len(),
         1,
         "nothing reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_a_private_ca_is_cloned_and_pushed_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = seed_repo(dir.path(), &sample_posts());
+    let (server, certificate) = GitHttp::start_tls(dir.path(), UPSTREAM_TOKEN);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, certificate).unwrap();
+    // Without the CA, the certificate is not trusted: the clone at start fails.
+    let untrusting = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_repo(untrusting.path().join("instance.git"));
+    settings.listen = "127.0.0.1:0".into();
+    settings_for(&server.url("content.git"), Some(UPSTREAM_TOKEN))(&mut settings);
+    let Err(error) = Application::build(settings).await else {
+        panic!("a certificate nobody vouches for must not be trusted");
+    };
+    assert!(format!("{error:#}").contains("certificate"), "{error:#}");
+    let here = tempfile::tempdir().unwrap();
+    let repo = here.path().join("instance.git");
+    // The binary, so that the CA given through the environment is its own.
+    let (_server, port, log) = start_binary(
+        &repo,
+        &[
+            "--upstream",
+            &server.url("content.git"),
+            "--upstream-token",
+            UPSTREAM_TOKEN,
+            "--token",
+            TOKEN,
+        ],
+        &[("SSL_CERT_FILE", ca.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(
+        branch_log(&repo)[0].id,
+        branch_log(&upstream)[0].id,
+        "cloned over https at start: {:?}",
+        log.lock().unwrap()
+    );
+    let written = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/posts"))
+        .bearer_auth(TOKEN)
+        .json(&new_post("over-https"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 201);
+    let written: Value = written.json().await.unwrap();
+    assert_eq!(
+        branch_log(&upstream)[0].id,
+        written["commit"].as_str().unwrap(),
+        "acknowledged means upstream"
     );
 }
