@@ -164,11 +164,13 @@ struct ServeArgs {
     /// Seconds a webhook receiver may take to answer before the delivery is retried.
     #[arg(long, env = "PALIMPSEST_WEBHOOK_TIMEOUT", default_value_t = 10)]
     webhook_timeout: u64,
-    /// Mirror this remote's branch (a path, `file://` or `git://` URL): cloned when --repo
-    /// does not exist, fetched on an interval, and every write pushed there first.
+    /// Mirror this remote's branch (a path, `file://`, `git://`, `http://` or `https://` URL;
+    /// not ssh): cloned when --repo does not exist, fetched on an interval, and every write
+    /// pushed there first.
     #[arg(long, env = "PALIMPSEST_UPSTREAM")]
     upstream: Option<String>,
-    /// The token (password) for the upstream.
+    /// The token for an http(s) upstream, sent as the password (user name: the URL's, or
+    /// `x-access-token`).
     #[arg(long, env = "PALIMPSEST_UPSTREAM_TOKEN", hide_env_values = true)]
     upstream_token: Option<String>,
     /// Seconds between two fetches of the upstream.

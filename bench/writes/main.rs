@@ -2,7 +2,7 @@
 //! loop of `git commit` on the same kind of repository, then 1, 4 and 16 concurrent API
 //! writers to different posts. Run with `bench/writes/run.sh`; results in BENCHMARKS.md.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,28 +12,16 @@ use palimpsest::startup::Application;
 use palimpsest::store::{self, Identity};
 use serde_json::{Value, json};
 
+#[path = "../blog.rs"]
+mod blog;
+
 const TOKEN: &str = "bench-token-0123456789abcdef0123456789abcdef";
 const AUTHOR: &str = "Bench Author <bench@example.org>";
 const POSTS: usize = 50;
 
 fn main() -> anyhow::Result<()> {
-    // As the server's `main` does.
-    palimpsest::configure_allocator();
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let root: PathBuf = std::env::var("BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| "target/bench-writes".into());
-    let duration = Duration::from_secs(seconds);
-    // The server's log lines, filtered by RUST_LOG (`RUST_LOG=warn` keeps the tables clean).
-    let _log = palimpsest::telemetry::init(palimpsest::telemetry::LogFormat::Text);
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root)?;
-    let root = root.canonicalize()?;
-    store::configure_libgit2();
-    let content = write_content(&root)?;
+    let (duration, root, _log) = blog::prepare("target/bench-writes")?;
+    let content = blog::write_content(&root, POSTS)?;
 
     let git_default = git_loop(&root, &content, "git-default", &[], duration)?;
     Command::new("sync").status()?;
@@ -114,22 +102,6 @@ fn row(name: &str, count: usize, elapsed: Duration) {
     );
 }
 
-/// `POSTS` posts in the blog's format, as a folder to seed repositories from.
-fn write_content(root: &Path) -> anyhow::Result<PathBuf> {
-    let content = root.join("content");
-    std::fs::create_dir_all(content.join("posts"))?;
-    for n in 0..POSTS {
-        std::fs::write(content.join(format!("posts/post-{n}.md")), post_text(n, 0))?;
-    }
-    Ok(content)
-}
-
-fn post_text(n: usize, revision: usize) -> String {
-    format!(
-        "---\ntitle: \"Post {n}\"\ndate: 2026-11-01\ntags: [bench]\n---\n\n## Question\n\nRevision {revision} of post {n}.\n\n## Takeaways\n\nStable text.\n"
-    )
-}
-
 /// Commits the same change as the API benchmark (one line of one post) in a loop with the
 /// git CLI, in a non-bare clone of an identically seeded repository.
 fn git_loop(
@@ -156,7 +128,7 @@ fn git_loop(
     let mut count = 0;
     while started.elapsed() < duration {
         count += 1;
-        std::fs::write(clone.join("posts/post-0.md"), post_text(0, count))?;
+        std::fs::write(clone.join("posts/post-0.md"), blog::post_text(0, count))?;
         git(
             &clone,
             config,
@@ -227,7 +199,7 @@ async fn update_loop(
     let mut count = 0;
     while started.elapsed() < duration {
         count += 1;
-        let body = json!({"raw": post_text(post, count + 1_000_000)});
+        let body = json!({"raw": blog::post_text(post, count + 1_000_000)});
         let response = client
             .put(&url)
             .bearer_auth(TOKEN)

@@ -28,8 +28,10 @@ pub struct Fetched {
 ///
 /// With `--webhook-secret` set, the request must be signed with it the way its forge signs:
 /// GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, Gitea's
-/// `X-Gitea-Signature: <hex HMAC-SHA256>`, or GitLab's `X-Gitlab-Token: <secret>`. The body
-/// itself is not read: whatever the event, the upstream is fetched.
+/// `X-Gitea-Signature: <hex HMAC-SHA256>`, or GitLab's `X-Gitlab-Token: <secret>`; or as
+/// another instance's webhook (`X-Palimpsest-Signature-256`, the same as GitHub's), so that
+/// instances sharing the secret can point their `--webhook` at each other. The body itself
+/// is not read: whatever the event, the upstream is fetched.
 #[utoipa::path(
     tag = "operations",
     request_body(content = String, description = "The forge's event (not read)", content_type = "application/json"),
@@ -67,7 +69,10 @@ pub async fn push_hook(
 /// 401 when no header a forge signs with is there, or its signature does not match.
 fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let signed = if let Some(github) = header("x-hub-signature-256") {
+    // Another instance's `branch.moved` webhook signs the way GitHub does, so that instances
+    // can tell each other at once without a forge in between.
+    let github = header("x-hub-signature-256").or_else(|| header("x-palimpsest-signature-256"));
+    let signed = if let Some(github) = github {
         github
             .strip_prefix("sha256=")
             .is_some_and(|hex| signature::verify(secret, body, hex))
@@ -77,7 +82,8 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError
         bool::from(gitlab.as_bytes().ct_eq(secret.as_bytes()))
     } else {
         return Err(ApiError::Unauthorized(
-            "a push webhook must carry X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token"
+            "a push webhook must carry X-Hub-Signature-256, X-Gitea-Signature, X-Gitlab-Token \
+             or X-Palimpsest-Signature-256"
                 .into(),
         ));
     };

@@ -52,10 +52,8 @@ pub struct Site {
     builds: AtomicU64,
     /// Writes the history index to disk off the refresh path.
     saver: Arc<IndexSaver>,
-    /// The tip shown to readers, for whoever must hear that the branch moved (webhooks):
+    /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]):
     /// every branch move, by a write or from outside, passes through [`Site::show_now`].
-    moves: tokio::sync::watch::Sender<Option<Oid>>,
-    /// Called with every snapshot shown, however the branch moved (see [`Site::on_move`]).
     observers: Mutex<Vec<MoveObserver>>,
     /// Where links in the posts' HTML point.
     addresses: Addresses,
@@ -101,7 +99,6 @@ impl Site {
             refreshing: Mutex::new(None),
             builds: AtomicU64::new(1),
             saver,
-            moves: tokio::sync::watch::Sender::new(tip),
             observers: Mutex::new(Vec::new()),
             addresses,
             ledger: questions::LedgerCache::default(),
@@ -226,19 +223,12 @@ impl Site {
         {
             observer(&next);
         }
-        self.moves.send_replace(next.tip);
         next
-    }
-
-    /// A receiver that sees the served tip change, once per change it has not yet seen
-    /// (a burst of moves may be seen as one). It ends when the site is dropped.
-    pub fn moves(&self) -> tokio::sync::watch::Receiver<Option<Oid>> {
-        self.moves.subscribe()
     }
 
     /// Calls `observer` with every snapshot shown from now on, whether an API write, a
     /// `git push` or any other move of the branch brought it: how derived indexes (search)
-    /// follow the branch. The observer runs under the refresh lock, so it should only hand
+    /// and webhooks follow the branch. The observer runs under the refresh lock, so it should only hand
     /// the snapshot over to a thread of its own.
     pub fn on_move(&self, observer: MoveObserver) {
         self.observers

@@ -2,7 +2,7 @@
 //! pushing the writer's commits to it with a lease (git's `--force-with-lease`: the push goes
 //! through only while the remote branch is still where this instance last saw it).
 //!
-//! Over the network (`git://`, and whatever transports libgit2 was built with) the push is
+//! Over the network (`git://`, `http://`, `https://`) the push is
 //! git's own protocol: the branch's advertised id is checked against the lease, and
 //! `receive-pack` updates the branch only if it still holds that id, under its lock. For a
 //! repository on this machine (a path or `file://`) libgit2's local transport would
@@ -14,11 +14,17 @@
 use std::path::{Path, PathBuf};
 
 use git2::{
-    AutotagOption, Cred, Direction, ErrorCode, FetchOptions, ObjectType, Oid, PushOptions,
-    RemoteCallbacks, Repository,
+    AutotagOption, Cred, CredentialType, Direction, ErrorCode, FetchOptions, ObjectType, Oid,
+    PushOptions, RemoteCallbacks, Repository,
 };
 
 use super::{Store, StoreError};
+
+/// The user name sent with the token when the URL names none. GitHub wants this one for
+/// app installation tokens and takes any name with a personal token; Gitea and GitLab take
+/// any name with a token (GitLab wants `oauth2` for OAuth tokens: put it in the URL,
+/// `https://oauth2@gitlab.com/...`).
+const TOKEN_USERNAME: &str = "x-access-token";
 
 /// Where the fetched upstream branch is kept: `refs/remotes/upstream/<branch>`.
 const TRACKING_PREFIX: &str = "refs/remotes/upstream/";
@@ -64,28 +70,29 @@ impl Remote {
         &self.url
     }
 
-    /// Whether this build's libgit2 can reach the remote: HTTPS and SSH need the TLS and SSH
-    /// libraries it may have been built without.
+    /// Whether this build can reach the remote. HTTPS is built in (with its own OpenSSL);
+    /// SSH is not: it would need a key, a known-hosts file and libssh2 to manage, where a
+    /// forge's HTTPS URL with a token does the same job with one setting.
     ///
     /// # Errors
-    /// A message naming the transport that is missing.
+    /// A message naming the transport that is missing and what to use instead.
     pub fn check_transport(&self) -> Result<(), String> {
-        let version = git2::Version::get();
-        let scheme = self.url.split("://").next().unwrap_or_default();
-        let missing = match scheme {
-            "https" if !version.https() => Some("HTTPS"),
-            "ssh" if !version.ssh() => Some("SSH"),
-            _ if looks_like_scp(&self.url) && !self.url.contains("://") && !version.ssh() => {
-                Some("SSH")
-            }
-            _ => None,
+        let scheme = self.url.split_once("://").map(|(scheme, _)| scheme);
+        let ssh = match scheme {
+            Some(scheme) => matches!(scheme, "ssh" | "git+ssh" | "ssh+git"),
+            None => looks_like_scp(&self.url),
         };
-        match missing {
-            Some(transport) => Err(format!(
-                "this build of libgit2 has no {transport} support: use a path, file:// or git:// upstream"
-            )),
-            None => Ok(()),
+        if ssh && !git2::Version::get().ssh() {
+            return Err(
+                "ssh upstreams are not supported: use the forge's https:// URL with a \
+                        token in --upstream-token"
+                    .into(),
+            );
         }
+        if scheme == Some("https") && !git2::Version::get().https() {
+            return Err("this build of libgit2 has no HTTPS support".into());
+        }
+        Ok(())
     }
 
     /// The folder of a remote on this machine (a path or a `file://` URL).
@@ -96,13 +103,28 @@ impl Remote {
         (!self.url.contains("://") && !looks_like_scp(&self.url)).then(|| PathBuf::from(&self.url))
     }
 
+    /// Callbacks answering the remote's request for credentials with the token, once: when
+    /// the remote refuses them, libgit2 asks again (up to fifteen times), and a clear error
+    /// is better than being refused fifteen times.
     fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut callbacks = RemoteCallbacks::new();
-        if let Some(token) = &self.token {
-            callbacks.credentials(move |_, username, _| {
-                Cred::userpass_plaintext(username.unwrap_or("x-access-token"), token)
-            });
-        }
+        let mut asked = false;
+        callbacks.credentials(move |_, username, allowed| {
+            let token = match &self.token {
+                Some(token) if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => token,
+                _ => {
+                    return Err(git2::Error::from_str(
+                        "the upstream asks for credentials: give a token with --upstream-token",
+                    ));
+                }
+            };
+            if std::mem::replace(&mut asked, true) {
+                return Err(git2::Error::from_str(
+                    "the upstream refused the credentials: check --upstream-token",
+                ));
+            }
+            Cred::userpass_plaintext(username.unwrap_or(TOKEN_USERNAME), token)
+        });
         callbacks
     }
 
@@ -303,14 +325,43 @@ mod tests {
     }
 
     #[test]
-    fn local_and_git_protocol_remotes_need_no_extra_transport() {
+    fn local_git_and_http_remotes_are_reachable_and_ssh_ones_are_refused_by_name() {
         for url in [
             "/srv/blog.git",
             "file:///srv/blog.git",
             "git://host/blog.git",
+            "http://127.0.0.1:8080/blog.git",
+            "https://github.com/mira/blog.git",
         ] {
             assert_eq!(Remote::new(url, None).check_transport(), Ok(()), "{url}");
         }
+        for url in [
+            "ssh://git@github.com/mira/blog.git",
+            "git@github.com:mira/blog.git",
+        ] {
+            let refused = Remote::new(url, None).check_transport().unwrap_err();
+            assert!(
+                refused.contains("ssh") && refused.contains("https://"),
+                "{refused}"
+            );
+        }
+    }
+
+    /// An HTTPS URL reaches libgit2's HTTPS transport: a closed port fails to connect,
+    /// rather than with "unsupported URL protocol".
+    #[test]
+    fn an_https_upstream_is_tried_over_tls() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let remote = Remote::new(&format!("https://127.0.0.1:{closed}/blog.git"), None);
+        let error = clone_bare(&remote, &dir.path().join("blog.git"), "main").unwrap_err();
+        let message = error.to_string();
+        assert!(!message.contains("unsupported URL protocol"), "{message}");
+        assert!(message.contains("connect"), "{message}");
     }
 
     #[test]

@@ -21,9 +21,10 @@ use crate::store::{Oid, Pushed, Remote, StoreError};
 /// Where the served branch comes from.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
-    /// A path, `file://`, `git://` (or other transport libgit2 was built with) URL.
+    /// A path, `file://`, `git://`, `http://` or `https://` URL.
     pub url: String,
-    /// Credentials for HTTP(S) remotes (the password; GitHub, Gitea and GitLab take tokens).
+    /// Credentials for HTTP(S) remotes, sent as the password (GitHub, Gitea and GitLab take
+    /// tokens).
     pub token: Option<String>,
     /// How often the remote is fetched.
     pub fetch_interval: Duration,

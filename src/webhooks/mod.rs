@@ -130,13 +130,20 @@ impl Webhooks {
             .user_agent(concat!("palimpsest/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the webhooks' HTTP client")?;
+        // Every move the site shows wakes the delivery loops, which then read the site's
+        // snapshot themselves: a burst of moves wakes them once. The sender lives in the
+        // site's observers, so the loops end when the site is dropped.
+        let (moved, moves) = tokio::sync::watch::channel(tip);
+        site.on_move(Box::new(move |snapshot| {
+            moved.send_replace(snapshot.tip);
+        }));
         let loops: Vec<_> = hooks
             .iter()
             .map(|hook| {
                 delivery::keep_told(
                     hook.clone(),
                     Arc::downgrade(site),
-                    site.moves(),
+                    moves.clone(),
                     client.clone(),
                     settings.secret.clone(),
                     settings.retry.clone(),

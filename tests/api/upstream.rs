@@ -283,6 +283,10 @@ async fn a_signed_push_webhook_fetches_at_once_and_a_badly_signed_one_is_refused
         )],
         vec![("X-Gitea-Signature", "00ff".to_string())],
         vec![("X-Gitlab-Token", "not-the-secret".to_string())],
+        vec![(
+            "X-Palimpsest-Signature-256",
+            format!("sha256={}", github_signature(b"another body")),
+        )],
     ] {
         assert_problem(hook(&refused, body).await.unwrap(), 401).await;
     }
@@ -321,6 +325,16 @@ async fn a_signed_push_webhook_fetches_at_once_and_a_badly_signed_one_is_refused
         .await
         .unwrap();
     assert_eq!(gitlab.status(), 200);
+    let another_instance = hook(
+        &[(
+            "X-Palimpsest-Signature-256",
+            format!("sha256={}", github_signature(body.as_bytes())),
+        )],
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(another_instance.status(), 200);
 }
 
 #[tokio::test]
