@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::listing::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, link_header};
+use super::history_views::PageQuery;
+use super::listing::link_header;
 use super::views::{self, PageMeta};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
@@ -128,32 +129,23 @@ pub async fn list_questions(
     query: web::Query<QuestionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    let page = query.page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::invalid_field(
-            "page",
-            format!("page must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::invalid_field(
-            "per_page",
-            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
+    let paging = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    // A bad page or per_page is a 400 even while the ledger is being built.
+    paging.select(0)?;
     let snapshot = state.site.snapshot();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let site = state.site.clone();
     let audience = viewer.audience();
-    let (body, meta) = web::block(move || {
-        site.with_ledger(|ledger| page_of(ledger, &query, audience, page, per_page))
-    })
-    .await?
-    .map_err(|error| match error {
-        LedgerError::Building => ApiError::Unavailable(error.to_string()),
-        LedgerError::Store(error) => error.into(),
-    })?;
+    let (body, meta) =
+        web::block(move || site.with_ledger(|ledger| page_of(ledger, &query, audience, &paging)))
+            .await?
+            .map_err(|error| match error {
+                LedgerError::Building => ApiError::Unavailable(error.to_string()),
+                LedgerError::Store(error) => error.into(),
+            })??;
     let mut response = caching::json_read(&request, &viewer, &etag, || body);
     if let Some(link) = link_header(request.path(), request.query_string(), &meta)
         && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link)
@@ -170,9 +162,8 @@ fn page_of(
     ledger: &Ledger,
     query: &QuestionsQuery,
     audience: Audience,
-    page: usize,
-    per_page: usize,
-) -> (actix_web::web::Bytes, PageMeta) {
+    paging: &PageQuery,
+) -> Result<(actix_web::web::Bytes, PageMeta), ApiError> {
     let wanted = query.state.unwrap_or_default();
     let mut found: Vec<(&LedgerQuestion, &str)> = ledger
         .posts()
@@ -195,22 +186,14 @@ fn page_of(
     found.sort_by(|(a, a_post), (b, b_post)| {
         (b.raised.committed_at, a_post, &a.text).cmp(&(a.raised.committed_at, b_post, &b.text))
     });
-    let total = found.len();
-    let meta = PageMeta {
-        page,
-        per_page,
-        total,
-        pages: total.div_ceil(per_page),
-    };
-    let questions = found
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
+    let (range, meta) = paging.select(found.len())?;
+    let questions = found[range]
+        .iter()
         .map(|(question, post)| entry(question, post))
         .collect();
     let list = QuestionList { questions, meta };
     let meta = list.meta;
-    (views::to_bytes(&list), meta)
+    Ok((views::to_bytes(&list), meta))
 }
 
 fn entry(question: &LedgerQuestion, post: &str) -> QuestionEntry {
