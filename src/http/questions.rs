@@ -183,10 +183,17 @@ fn page_of(
         })
         .collect();
     // Newest raised first; the rest in a fixed order so pages do not overlap.
-    found.sort_by(|(a, a_post), (b, b_post)| {
+    let order = |(a, a_post): &(&LedgerQuestion, &str), (b, b_post): &(&LedgerQuestion, &str)| {
         (b.raised.committed_at, a_post, &a.text).cmp(&(a.raised.committed_at, b_post, &b.text))
-    });
+    };
     let (range, meta) = paging.select(found.len())?;
+    // Only the questions up to the page's end need sorting: tens of thousands, for a page
+    // of twenty.
+    if range.end < found.len() {
+        found.select_nth_unstable_by(range.end, order);
+        found.truncate(range.end);
+    }
+    found.sort_unstable_by(order);
     let questions = found[range]
         .iter()
         .map(|(question, post)| entry(question, post))
