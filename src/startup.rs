@@ -88,6 +88,8 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
+        // Once everything readiness waits for is done: building it must not slow that.
+        site.keep_ledger();
         tracing::info!(
             address = %settings.listen,
             port,

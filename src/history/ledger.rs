@@ -2,12 +2,15 @@
 //! Questions, the revision that raised it, the one that settled it (removed it), and its
 //! earlier wordings.
 //!
-//! Kept beside the history index and extended with it: a new commit costs the posts it
-//! changed (their new versions are read and compared with the last ones), never the whole
-//! history. A rewritten branch (the index truncated) rebuilds it.
+//! Extended with the history index: a new commit costs the posts it changed (their new
+//! versions are read and compared with the last ones), never the whole history. A question
+//! once settled cannot be unsettled, so a rewritten branch (the index truncated) rebuilds
+//! it. Saved beside the history index by [`super::ledger_file`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::post::sections::top_level_items;
 use crate::post::{Post, SectionKind, Slug, Status, split_front_matter};
@@ -17,8 +20,9 @@ use super::index::{ChangeKind, HistoryIndex, PostChange};
 use super::outline::outline;
 
 /// A revision that raised or settled a question: what the ledger says about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
+    #[serde(with = "super::ledger_file::oid")]
     pub commit: Oid,
     pub committed_at: i64,
     pub message: Arc<str>,
@@ -35,7 +39,7 @@ impl Mark {
 }
 
 /// One question of one post, through its rewordings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerQuestion {
     /// Its wording now (or when it was settled).
     pub text: String,
@@ -47,9 +51,10 @@ pub struct LedgerQuestion {
 }
 
 /// One post's questions and what decides who sees them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerPost {
     /// Its slug now (or, for a deleted post, its last one).
+    #[serde(with = "super::ledger_file::slug")]
     pub slug: Slug,
     /// Its status and tags in its latest version.
     pub status: Status,
@@ -59,49 +64,54 @@ pub struct LedgerPost {
 }
 
 /// The ledger as of one position of the history index.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
-    /// The commits of the first-parent chain it covers, oldest first.
-    covered: Vec<Oid>,
+    /// The last commit of the first-parent chain it covers (`None`: none yet).
+    pub(super) tip: Option<Oid>,
+    /// How many commits of the chain it covers: `tip` is at position `covered - 1`.
+    pub(super) covered: usize,
     /// Posts at the tip, by slug.
-    live: HashMap<Slug, LedgerPost>,
+    pub(super) live: HashMap<Slug, LedgerPost>,
     /// Posts deleted since (or whose slug was taken by a new post).
-    gone: Vec<LedgerPost>,
+    pub(super) gone: Vec<LedgerPost>,
 }
 
 impl Ledger {
+    /// The last commit it covers.
+    pub fn tip(&self) -> Option<Oid> {
+        self.tip
+    }
+
+    /// Whether `history` is the chain it covers, perhaps with commits after: whether
+    /// [`Ledger::extend`] costs only the commits since, rather than starting over.
+    pub fn follows(&self, history: &HistoryIndex) -> bool {
+        match self.tip {
+            None => self.covered == 0,
+            Some(tip) => history.position(tip).map(|p| p as usize + 1) == Some(self.covered),
+        }
+    }
+
     /// Every post that ever raised a question (deleted ones included), in no fixed order.
     pub fn posts(&self) -> impl Iterator<Item = &LedgerPost> {
         self.live.values().chain(&self.gone)
     }
 
     /// Extends the ledger to `history`'s tip, reading each new version of a changed post
-    /// with `read`; starts over when the branch was rewritten under it. A `history` older
-    /// than the ledger (a reader's snapshot from before the last extension) leaves it as it
-    /// is.
+    /// with `read`; starts over when `history` does not [follow](Ledger::follows) it (the
+    /// branch was rewritten, or `history` is older than the ledger).
     ///
     /// # Errors
-    /// Whatever `read` fails with.
+    /// Whatever `read` fails with; the ledger is then left part-way through a commit, fit
+    /// only to be built again.
     pub fn extend(
         &mut self,
         history: &HistoryIndex,
         mut read: impl FnMut(Oid) -> Result<Vec<u8>, StoreError>,
     ) -> Result<(), StoreError> {
-        let len = history.len();
-        if self.covered.len() >= len
-            && self.covered.get(len.wrapping_sub(1)).copied() == history.tip()
-        {
-            return Ok(());
-        }
-        let still_prefix = self.covered.len() < len
-            && self
-                .covered
-                .last()
-                .is_none_or(|&last| history.commit(self.covered.len() as u32 - 1).facts.id == last);
-        if !still_prefix {
+        if !self.follows(history) {
             *self = Ledger::default();
         }
-        for position in self.covered.len()..len {
+        for position in self.covered..history.len() {
             let commit = history.commit(position as u32);
             let mark = Mark::of(&commit.facts);
             // Moves first: a commit may rename a post away and add a new one at its slug.
@@ -154,7 +164,8 @@ impl Ledger {
                 revise(&mut post, &version.open_questions, &mark);
                 self.live.insert(slug, post);
             }
-            self.covered.push(commit.facts.id);
+            self.tip = Some(commit.facts.id);
+            self.covered = position + 1;
         }
         Ok(())
     }
@@ -257,14 +268,15 @@ fn shared_words(old: &str, new: &str) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn mark(n: u8) -> Mark {
+    /// A made-up revision, the `n`th.
+    pub(in crate::history) fn mark(n: u8) -> Mark {
         Mark {
             commit: Oid::from_bytes(&[n; 20]).unwrap(),
             committed_at: i64::from(n),
-            message: "m".into(),
+            message: format!("commit {n}").into(),
         }
     }
 

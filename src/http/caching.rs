@@ -73,3 +73,15 @@ pub fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> 
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
     format!("\"{tip}-{:016x}\"", hasher.finish())
 }
+
+/// The ETag of an Atom feed, named by `kind`: the branch tip, plus what else shapes the
+/// document (`keys`: its base URL, since its links are absolute, and its path when one
+/// handler serves several feeds).
+pub fn feed_etag(kind: &str, snapshot: &Snapshot, keys: &[&str]) -> String {
+    let mut hasher = DefaultHasher::new();
+    for key in keys {
+        key.hash(&mut hasher);
+    }
+    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
+    format!("\"{kind}-{tip}-{:016x}\"", hasher.finish())
+}

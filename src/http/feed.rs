@@ -1,12 +1,14 @@
 //! `GET /api/v1/feed.atom`: the published posts as an Atom feed (RFC 4287), most recently
 //! updated first, for feed readers. Drafts never appear, whoever asks.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
+use atom_syndication::{
+    Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Text,
+};
+use chrono::{DateTime, NaiveDate};
 
 use super::{AppState, caching};
 use crate::site::{PostRecord, Snapshot};
@@ -14,10 +16,6 @@ use crate::site::{PostRecord, Snapshot};
 /// How many entries the feed carries; readers keep what they have already seen.
 pub const FEED_ENTRIES: usize = 50;
 const FEED_TITLE: &str = "Palimpsest";
-const ATOM_NAMESPACE: &str = "http://www.w3.org/2005/Atom";
-/// What an entry whose post has no readable date says it was updated: Atom requires a time,
-/// and the epoch sorts such posts last rather than pretending they are new.
-const UNKNOWN_TIME: &str = "1970-01-01T00:00:00Z";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(feed);
@@ -40,7 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn feed(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.site.snapshot();
     let base = base_url(&request, state.public_url.as_deref());
-    let etag = feed_etag(&snapshot, &base);
+    // The feed changes exactly when the branch tip does, or when it is asked for under
+    // another base URL (its links are absolute).
+    let etag = caching::feed_etag("feed", &snapshot, &[&base]);
     let fresh = caching::is_fresh(&request, &etag);
     let mut response = if fresh {
         HttpResponse::NotModified()
@@ -59,15 +59,6 @@ pub async fn feed(request: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         .body(render(&snapshot, &base))
 }
 
-/// The feed changes exactly when the branch tip does, or when it is asked for under another
-/// base URL (its links are absolute).
-fn feed_etag(snapshot: &Snapshot, base: &str) -> String {
-    let mut hasher = DefaultHasher::new();
-    base.hash(&mut hasher);
-    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"feed-{tip}-{:016x}\"", hasher.finish())
-}
-
 /// `https://blog.example.org` (no trailing slash): the configured public URL, else what the
 /// request says it was sent to.
 pub(super) fn base_url(request: &HttpRequest, public_url: Option<&str>) -> String {
@@ -80,133 +71,103 @@ pub(super) fn base_url(request: &HttpRequest, public_url: Option<&str>) -> Strin
     }
 }
 
-/// One post as the feed shows it.
-struct Entry<'a> {
-    record: &'a Arc<PostRecord>,
-    updated: String,
-}
-
-/// The whole document. Hand-written: the format is small, and every text passes through
-/// [`escape`].
+/// The whole document, written by `atom_syndication`.
 fn render(snapshot: &Snapshot, base: &str) -> String {
-    let mut entries: Vec<Entry> = snapshot
+    let mut posts: Vec<(&Arc<PostRecord>, FixedDateTime)> = snapshot
         .posts()
         .filter(|record| record.is_published())
-        .map(|record| Entry {
-            record,
-            updated: record
-                .updated_at()
-                .and_then(atom_time)
-                .unwrap_or_else(|| UNKNOWN_TIME.to_string()),
+        .map(|record| {
+            // Atom requires a time: a post without a readable one gets the epoch, which
+            // sorts it last rather than pretending it is new.
+            let updated = record.updated_at().and_then(atom_time).unwrap_or_default();
+            (record, updated)
         })
         .collect();
-    // By instant, not by text (offsets differ); ties fall back to the slug for a stable order.
-    entries.sort_by(|a, b| {
-        instant(&b.updated)
-            .cmp(&instant(&a.updated))
-            .then_with(|| a.record.post().slug.cmp(&b.record.post().slug))
+    // By instant (offsets differ); ties fall back to the slug for a stable order.
+    posts.sort_by(|(a, a_time), (b, b_time)| {
+        b_time
+            .cmp(a_time)
+            .then_with(|| a.post().slug.cmp(&b.post().slug))
     });
-    entries.truncate(FEED_ENTRIES);
-    let updated = entries
-        .iter()
-        .map(|e| e.updated.as_str())
-        .max_by_key(|time| instant(time))
-        .unwrap_or(UNKNOWN_TIME);
+    posts.truncate(FEED_ENTRIES);
     let self_url = format!("{base}/api/v1/feed.atom");
-
-    let mut xml = String::with_capacity(4096 + entries.len() * 8192);
-    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let mut document = Feed::default();
     // xml:base lets readers resolve the posts' relative links (`/assets/...`).
-    xml.push_str(&format!(
-        "<feed xmlns=\"{ATOM_NAMESPACE}\" xml:base=\"{}/\">\n",
-        escape(base)
-    ));
-    element(&mut xml, 1, "id", &self_url);
-    element(&mut xml, 1, "title", FEED_TITLE);
-    element(&mut xml, 1, "updated", updated);
-    xml.push_str(&format!(
-        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n",
-        escape(&self_url)
-    ));
-    xml.push_str(&format!(
-        "  <author><name>{}</name></author>\n",
-        escape(FEED_TITLE)
-    ));
-    xml.push_str("  <generator>Palimpsest</generator>\n");
-    for entry in &entries {
-        render_entry(&mut xml, entry, base);
-    }
-    xml.push_str("</feed>\n");
-    xml
+    document.set_base(Some(xml_text(&format!("{base}/"))));
+    document.set_id(xml_text(&self_url));
+    document.set_title(FEED_TITLE);
+    let updated = posts.iter().map(|(_, time)| *time).max();
+    document.set_updated(updated.unwrap_or_default());
+    document.set_links(vec![link("self", "application/atom+xml", &self_url)]);
+    document.set_authors(vec![Person {
+        name: FEED_TITLE.to_string(),
+        ..Person::default()
+    }]);
+    document.set_generator(Some(Generator {
+        value: "Palimpsest".to_string(),
+        ..Generator::default()
+    }));
+    document.set_entries(
+        posts
+            .into_iter()
+            .map(|(record, updated)| entry(record, updated, base))
+            .collect::<Vec<_>>(),
+    );
+    document.to_string()
 }
 
-fn render_entry(xml: &mut String, entry: &Entry, base: &str) {
-    let post = entry.record.post();
+fn entry(record: &PostRecord, updated: FixedDateTime, base: &str) -> Entry {
+    let post = record.post();
     let url = format!("{base}/api/v1/posts/{}", post.slug);
-    xml.push_str("  <entry>\n");
-    element(xml, 2, "id", &url);
-    element(xml, 2, "title", &post.title);
-    xml.push_str(&format!(
-        "    <link rel=\"alternate\" type=\"application/json\" href=\"{}\"/>\n",
-        escape(&url)
-    ));
-    if let Some(published) = post.date.as_deref().and_then(atom_time) {
-        element(xml, 2, "published", &published);
-    }
-    element(xml, 2, "updated", &entry.updated);
-    for tag in &post.tags {
-        xml.push_str(&format!("    <category term=\"{}\"/>\n", escape(tag)));
-    }
-    if let Some(summary) = &post.summary {
-        xml.push_str(&format!(
-            "    <summary type=\"text\">{}</summary>\n",
-            escape(summary)
-        ));
-    }
-    xml.push_str(&format!(
-        "    <content type=\"html\">{}</content>\n",
-        escape(&post.html)
-    ));
-    xml.push_str("  </entry>\n");
+    let mut entry = Entry::default();
+    entry.set_id(xml_text(&url));
+    entry.set_title(Text::plain(xml_text(&post.title)));
+    entry.set_links(vec![link("alternate", "application/json", &url)]);
+    entry.set_published(post.date.as_deref().and_then(atom_time));
+    entry.set_updated(updated);
+    entry.set_categories(
+        post.tags
+            .iter()
+            .map(|tag| Category {
+                term: xml_text(tag),
+                ..Category::default()
+            })
+            .collect::<Vec<_>>(),
+    );
+    entry.set_summary(post.summary.as_deref().map(|s| Text::plain(xml_text(s))));
+    let mut content = Content::default();
+    content.set_content_type(Some("html".to_string()));
+    content.set_value(Some(xml_text(&post.html)));
+    entry.set_content(Some(content));
+    entry
 }
 
-fn element(xml: &mut String, depth: usize, name: &str, text: &str) {
-    xml.push_str(&"  ".repeat(depth));
-    xml.push_str(&format!("<{name}>{}</{name}>\n", escape(text)));
+fn link(rel: &str, mime_type: &str, href: &str) -> Link {
+    let mut link = Link::default();
+    link.set_rel(rel);
+    link.set_mime_type(Some(mime_type.to_string()));
+    link.set_href(xml_text(href));
+    link
 }
 
-/// Escapes text for element content and double-quoted attributes, and drops the control
-/// characters XML 1.0 cannot carry at all (a stray one in a post must not break the feed).
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            '\t' | '\n' | '\r' => escaped.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => escaped.push(c),
-        }
-    }
-    escaped
+/// `text` without the control characters XML 1.0 cannot carry at all, which the writer
+/// would pass through: a stray one in a post must not break the feed.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || !((c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}')
+        })
+        .collect()
 }
 
 /// A front matter date (`YYYY-MM-DD`, midnight UTC) or RFC 3339 time as an Atom date-time.
-fn atom_time(text: &str) -> Option<String> {
+fn atom_time(text: &str) -> Option<FixedDateTime> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(time.to_rfc3339_opts(SecondsFormat::Secs, true));
+        return Some(time);
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .map(|date| format!("{date}T00:00:00Z"))
-}
-
-/// The instant an Atom time names, for ordering times written with different offsets.
-fn instant(time: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(time).ok()
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset())
 }
 
 #[cfg(test)]
@@ -226,31 +187,20 @@ mod tests {
     }
 
     #[test]
-    fn markup_and_quotes_are_escaped() {
-        assert_eq!(
-            escape(r#"<p class="x">Q&A 'n'</p>"#),
-            "&lt;p class=&quot;x&quot;&gt;Q&amp;A &apos;n&apos;&lt;/p&gt;"
-        );
-    }
-
-    #[test]
     fn control_characters_xml_cannot_carry_are_dropped() {
-        assert_eq!(escape("a\u{0}b\u{1b}c\td\n"), "abc\td\n");
+        assert_eq!(xml_text("a\u{0}b\u{1b}c\td\n"), "abc\td\n");
     }
 
     #[test]
     fn dates_become_midnight_utc_and_times_keep_their_offset() {
+        let text = |time: &str| atom_time(time).map(|t| t.to_rfc3339());
         assert_eq!(
-            atom_time("2026-11-02").as_deref(),
-            Some("2026-11-02T00:00:00Z")
+            text("2026-11-02").as_deref(),
+            Some("2026-11-02T00:00:00+00:00")
         );
         assert_eq!(
-            atom_time("2026-11-02T10:30:00+01:00").as_deref(),
+            text("2026-11-02T10:30:00+01:00").as_deref(),
             Some("2026-11-02T10:30:00+01:00")
-        );
-        assert_eq!(
-            atom_time("2026-11-02T10:30:00Z").as_deref(),
-            Some("2026-11-02T10:30:00Z")
         );
         assert_eq!(atom_time("next tuesday"), None);
     }

@@ -5,13 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::listing::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, link_header};
+use super::history_views::PageQuery;
+use super::listing::link_header;
 use super::views::{self, PageMeta};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
-use crate::history::{LedgerQuestion, Mark, rfc3339};
+use crate::history::{Ledger, LedgerQuestion, Mark, rfc3339};
 use crate::post::Status;
-use crate::site::Audience;
+use crate::site::{Audience, LedgerError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_questions);
@@ -115,6 +116,8 @@ pub struct QuestionList {
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "An invalid parameter or an unknown one", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger is being built (on a first start, after its file was found damaged, or after the branch was rewritten); `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
     ),
     security((), ("bearer" = []))
 )]
@@ -126,66 +129,23 @@ pub async fn list_questions(
     query: web::Query<QuestionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    let page = query.page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ApiError::invalid_field(
-            "page",
-            format!("page must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::invalid_field(
-            "per_page",
-            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
+    let paging = PageQuery {
+        page: query.page,
+        per_page: query.per_page,
+    };
+    // A bad page or per_page is a 400 even while the ledger is being built.
+    paging.select(0)?;
     let snapshot = state.site.snapshot();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let site = state.site.clone();
     let audience = viewer.audience();
-    let (body, meta) = web::block(move || -> Result<_, ApiError> {
-        let ledger = site.ledger()?;
-        let wanted = query.state.unwrap_or_default();
-        let mut found: Vec<(&LedgerQuestion, &str)> = ledger
-            .posts()
-            .filter(|post| audience == Audience::Authors || post.status == Status::Published)
-            .filter(|post| {
-                query
-                    .post
-                    .as_deref()
-                    .is_none_or(|slug| post.slug.as_str() == slug)
-            })
-            .filter(|post| query.tag.as_ref().is_none_or(|tag| post.tags.contains(tag)))
-            .flat_map(|post| post.questions.iter().map(|q| (q, post.slug.as_str())))
-            .filter(|(question, _)| match wanted {
-                QuestionState::Open => question.settled.is_none(),
-                QuestionState::Settled => question.settled.is_some(),
-                QuestionState::All => true,
-            })
-            .collect();
-        // Newest raised first; the rest in a fixed order so pages do not overlap.
-        found.sort_by(|(a, a_post), (b, b_post)| {
-            (b.raised.committed_at, a_post, &a.text).cmp(&(a.raised.committed_at, b_post, &b.text))
-        });
-        let total = found.len();
-        let meta = PageMeta {
-            page,
-            per_page,
-            total,
-            pages: total.div_ceil(per_page),
-        };
-        let questions = found
-            .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-            .map(|(question, post)| entry(question, post))
-            .collect();
-        let list = QuestionList { questions, meta };
-        let meta = list.meta;
-        Ok((views::to_bytes(&list), meta))
-    })
-    .await??;
+    let (body, meta) =
+        web::block(move || site.with_ledger(|ledger| page_of(ledger, &query, audience, &paging)))
+            .await?
+            .map_err(|error| match error {
+                LedgerError::Building => ApiError::Unavailable(error.to_string()),
+                LedgerError::Store(error) => error.into(),
+            })??;
     let mut response = caching::json_read(&request, &viewer, &etag, || body);
     if let Some(link) = link_header(request.path(), request.query_string(), &meta)
         && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link)
@@ -195,6 +155,52 @@ pub async fn list_questions(
             .insert(actix_web::http::header::LINK, value);
     }
     Ok(response)
+}
+
+/// One page of the questions `query` asks for, as JSON, and where it sits.
+fn page_of(
+    ledger: &Ledger,
+    query: &QuestionsQuery,
+    audience: Audience,
+    paging: &PageQuery,
+) -> Result<(actix_web::web::Bytes, PageMeta), ApiError> {
+    let wanted = query.state.unwrap_or_default();
+    let mut found: Vec<(&LedgerQuestion, &str)> = ledger
+        .posts()
+        .filter(|post| audience == Audience::Authors || post.status == Status::Published)
+        .filter(|post| {
+            query
+                .post
+                .as_deref()
+                .is_none_or(|slug| post.slug.as_str() == slug)
+        })
+        .filter(|post| query.tag.as_ref().is_none_or(|tag| post.tags.contains(tag)))
+        .flat_map(|post| post.questions.iter().map(|q| (q, post.slug.as_str())))
+        .filter(|(question, _)| match wanted {
+            QuestionState::Open => question.settled.is_none(),
+            QuestionState::Settled => question.settled.is_some(),
+            QuestionState::All => true,
+        })
+        .collect();
+    // Newest raised first; the rest in a fixed order so pages do not overlap.
+    let order = |(a, a_post): &(&LedgerQuestion, &str), (b, b_post): &(&LedgerQuestion, &str)| {
+        (b.raised.committed_at, a_post, &a.text).cmp(&(a.raised.committed_at, b_post, &b.text))
+    };
+    let (range, meta) = paging.select(found.len())?;
+    // Only the questions up to the page's end need sorting: tens of thousands, for a page
+    // of twenty.
+    if range.end < found.len() {
+        found.select_nth_unstable_by(range.end, order);
+        found.truncate(range.end);
+    }
+    found.sort_unstable_by(order);
+    let questions = found[range]
+        .iter()
+        .map(|(question, post)| entry(question, post))
+        .collect();
+    let list = QuestionList { questions, meta };
+    let meta = list.meta;
+    Ok((views::to_bytes(&list), meta))
 }
 
 fn entry(question: &LedgerQuestion, post: &str) -> QuestionEntry {

@@ -71,7 +71,9 @@ async fn respond(
     let snapshot = state.site.snapshot();
     let store = state.site.store().clone();
     let base = base_url(&request, state.public_url.as_deref());
-    let etag = feed_etag(&snapshot, &base, request.path());
+    // The feed changes exactly when the branch tip does, or when it is asked for under
+    // another base URL (its links are absolute).
+    let etag = caching::feed_etag("revisions", &snapshot, &[&base, request.path()]);
     let fresh = caching::is_fresh(&request, &etag);
     let body = web::block(move || -> Result<Option<String>, ApiError> {
         let history = &snapshot.history;
@@ -220,15 +222,4 @@ fn revision_as_entry(
         ..Person::default()
     }]);
     Ok(entry)
-}
-
-/// The feed changes exactly when the branch tip does, or when it is asked for under another
-/// base URL (its links are absolute).
-fn feed_etag(snapshot: &Snapshot, base: &str, path: &str) -> String {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut hasher = DefaultHasher::new();
-    base.hash(&mut hasher);
-    path.hash(&mut hasher);
-    let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"revisions-{tip}-{:016x}\"", hasher.finish())
 }

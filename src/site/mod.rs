@@ -29,6 +29,7 @@ pub use assets::Assets;
 pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
 pub use past_posts::{BodyKey, PastPostError, PastPosts};
+pub use questions::LedgerError;
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
 
@@ -57,7 +58,7 @@ pub struct Site {
     observers: Mutex<Vec<MoveObserver>>,
     /// Where links in the posts' HTML point.
     addresses: Addresses,
-    /// The open-questions ledger, extended as readers ask for it.
+    /// The open-questions ledger, kept by a thread of its own (see [`Site::keep_ledger`]).
     ledger: questions::LedgerCache,
     /// Snapshots of the blog as of earlier times, built lately.
     past: as_of::PastSnapshots,
@@ -90,6 +91,7 @@ impl Site {
         if index.tip() != saved.tip() {
             saver.save_now(&index);
         }
+        let ledger = questions::LedgerCache::open(history::ledger_file(&store.git_dir()?), &index);
         let first = Snapshot::build_at(&reader, tip, None, index, &addresses)?;
         Ok(Site {
             store,
@@ -101,7 +103,7 @@ impl Site {
             saver,
             observers: Mutex::new(Vec::new()),
             addresses,
-            ledger: questions::LedgerCache::default(),
+            ledger,
             past: as_of::PastSnapshots::default(),
         })
     }

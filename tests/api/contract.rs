@@ -17,6 +17,9 @@ async fn every_read_ignores_unknown_query_parameters() {
         .await
         .unwrap();
     let rev = revisions["revisions"][0]["commit"].as_str().unwrap();
+    // The ledger is built in the background after start; 503 until then.
+    app.eventually("/api/v1/questions", |body| body["questions"].is_array())
+        .await;
     for path in [
         "/api/v1/posts".to_string(),
         "/api/v1/posts/attention-scaling".to_string(),

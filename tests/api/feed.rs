@@ -15,6 +15,16 @@ fn text<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("<{name}> missing or empty"))
 }
 
+/// The instant an Atom date-time element names (`Z` or `+00:00` alike).
+fn time(node: roxmltree::Node<'_, '_>, name: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(text(node, name))
+        .unwrap_or_else(|e| panic!("<{name}> is not RFC 3339: {e}"))
+}
+
+fn instant(rfc3339: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap()
+}
+
 /// Midnight UTC of a `YYYY-MM-DD` day, as a commit time.
 fn midnight(day: &str) -> git2::Time {
     let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
@@ -73,7 +83,7 @@ async fn the_feed_is_atom_with_published_posts_newest_first() {
     assert_eq!(xml_base, Some(format!("{}/", app.address).as_str()));
     assert!(text(feed, "id").ends_with("/api/v1/feed.atom"));
     assert_eq!(text(feed, "title"), "Palimpsest");
-    assert_eq!(text(feed, "updated"), "2026-10-01T00:00:00Z");
+    assert_eq!(time(feed, "updated"), instant("2026-10-01T00:00:00Z"));
     let self_link = child(feed, "link").expect("a self link");
     assert_eq!(self_link.attribute("rel"), Some("self"));
 
@@ -89,8 +99,8 @@ async fn the_feed_is_atom_with_published_posts_newest_first() {
 
     let newest = entries[0];
     assert!(text(newest, "id").ends_with("/api/v1/posts/layernorm-vs-rmsnorm"));
-    assert_eq!(text(newest, "updated"), "2026-10-01T00:00:00Z");
-    assert_eq!(text(newest, "published"), "2026-10-01T00:00:00Z");
+    assert_eq!(time(newest, "updated"), instant("2026-10-01T00:00:00Z"));
+    assert_eq!(time(newest, "published"), instant("2026-10-01T00:00:00Z"));
     assert_eq!(text(newest, "summary"), "About LayerNorm versus RMSNorm.");
     let content = child(newest, "content").unwrap();
     assert_eq!(content.attribute("type"), Some("html"));
