@@ -1,9 +1,8 @@
 //! Conditional requests: ETags, `If-None-Match` → 304, and the caching headers of reads.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 
 use super::Viewer;
 use crate::site::Snapshot;
@@ -58,18 +57,49 @@ pub fn json_read(
 /// also shows what can change while the file does not (its last revision, the links that
 /// resolve, which differ between anonymous readers and authors).
 pub fn post_etag(blob: impl std::fmt::Display, body: &[u8]) -> String {
-    let mut hasher = DefaultHasher::new();
-    body.hash(&mut hasher);
-    format!("\"{blob}-{:016x}\"", hasher.finish())
+    format!("\"{blob}-{}\"", stable_hash(&[body]))
 }
 
 /// The ETag of a response computed from the whole snapshot (lists, logs, backlinks): the
 /// branch tip, plus what shapes the answer (path, query and kind of viewer).
 pub fn tip_etag(snapshot: &Snapshot, request: &HttpRequest, viewer: &Viewer) -> String {
-    let mut hasher = DefaultHasher::new();
-    request.path().hash(&mut hasher);
-    request.query_string().hash(&mut hasher);
-    viewer.is_author().hash(&mut hasher);
+    let viewer: &[u8] = if viewer.is_author() {
+        b"author"
+    } else {
+        b"anonymous"
+    };
+    let hash = stable_hash(&[
+        request.path().as_bytes(),
+        request.query_string().as_bytes(),
+        viewer,
+    ]);
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"{tip}-{:016x}\"", hasher.finish())
+    format!("\"{tip}-{hash}\"")
+}
+
+/// Sixteen hex digits (64 bits) of SHA-256 over `parts`, for the representation half of an
+/// ETag. SHA-256 rather than `std`'s hasher, whose algorithm may change with any Rust
+/// release and would silently invalidate every cached response after an upgrade; 64 bits
+/// because a tag only has to tell apart the representations of one resource. Each part is
+/// prefixed with its length, so `["ab", "c"]` and `["a", "bc"]` differ.
+pub fn stable_hash(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stable_hash_is_fixed_and_separates_its_parts() {
+        // The first eight bytes of SHA-256 of nothing, as `sha256sum </dev/null` prints.
+        assert_eq!(stable_hash(&[]), "e3b0c44298fc1c14");
+        assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));
+        assert_eq!(stable_hash(&[b"x"]).len(), 16);
+    }
 }

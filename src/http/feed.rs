@@ -1,7 +1,6 @@
 //! `GET /api/v1/feed.atom`: the published posts as an Atom feed (RFC 4287), most recently
 //! updated first, for feed readers. Drafts never appear, whoever asks.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -62,10 +61,9 @@ pub async fn feed(request: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 /// The feed changes exactly when the branch tip does, or when it is asked for under another
 /// base URL (its links are absolute).
 fn feed_etag(snapshot: &Snapshot, base: &str) -> String {
-    let mut hasher = DefaultHasher::new();
-    base.hash(&mut hasher);
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"feed-{tip}-{:016x}\"", hasher.finish())
+    let hash = caching::stable_hash(&[base.as_bytes()]);
+    format!("\"feed-{tip}-{hash}\"")
 }
 
 /// `https://blog.example.org` (no trailing slash): the configured public URL, else what the

@@ -225,10 +225,7 @@ fn revision_as_entry(
 /// The feed changes exactly when the branch tip does, or when it is asked for under another
 /// base URL (its links are absolute).
 fn feed_etag(snapshot: &Snapshot, base: &str, path: &str) -> String {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut hasher = DefaultHasher::new();
-    base.hash(&mut hasher);
-    path.hash(&mut hasher);
     let tip = snapshot.tip.map(|t| t.to_string()).unwrap_or_default();
-    format!("\"revisions-{tip}-{:016x}\"", hasher.finish())
+    let hash = super::caching::stable_hash(&[base.as_bytes(), path.as_bytes()]);
+    format!("\"revisions-{tip}-{hash}\"")
 }
