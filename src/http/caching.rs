@@ -1,21 +1,25 @@
 //! Conditional requests: ETags, `If-None-Match` → 304, and the caching headers of reads.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, Header, HeaderValue, IfNoneMatch};
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::Viewer;
 use crate::site::Snapshot;
 
-/// Whether the client's `If-None-Match` already names `etag` (or `*`).
+/// Whether the client's `If-None-Match` already names `etag` (quoted, as sent in `ETag`) or
+/// `*`. The comparison is weak (RFC 9110, 13.1.2): `W/"x"` matches `"x"`. A header that does
+/// not parse is ignored, as if absent: the client gets the full answer.
 pub fn is_fresh(request: &HttpRequest, etag: &str) -> bool {
-    request
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag)
+    if !request.headers().contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
+    let ours = etag.trim_matches('"');
+    match IfNoneMatch::parse(request) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.tag() == ours),
+        Err(_) => false,
+    }
 }
 
 /// A JSON read response with its ETag, or a bodiless 304 when the client has it already.
@@ -94,6 +98,25 @@ pub fn stable_hash(parts: &[&[u8]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh(if_none_match: &str, etag: &str) -> bool {
+        let request = actix_web::test::TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, if_none_match))
+            .to_http_request();
+        is_fresh(&request, etag)
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_any() {
+        assert!(fresh(r#""abc""#, r#""abc""#));
+        assert!(fresh(r#"W/"abc""#, r#""abc""#));
+        assert!(fresh(r#""x", "abc""#, r#""abc""#));
+        assert!(fresh("*", r#""abc""#));
+        assert!(!fresh(r#""abcd""#, r#""abc""#));
+        assert!(!fresh("abc", r#""abc""#));
+        let none = actix_web::test::TestRequest::default().to_http_request();
+        assert!(!is_fresh(&none, r#""abc""#));
+    }
 
     #[test]
     fn the_stable_hash_is_fixed_and_separates_its_parts() {
