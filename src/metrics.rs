@@ -1,15 +1,19 @@
 //! What an operator scrapes from `/metrics`: request counts and latency histograms by route,
 //! and the counters of what the server did (commits made, write conflicts, cache hits), in
-//! the Prometheus text exposition format.
+//! the OpenMetrics text format that Prometheus scrapes.
 //!
-//! Counters are plain atomics and the per-route histograms sit behind one mutex held for a
-//! few nanoseconds per request: no registry, no macros, nothing global, so every test server
-//! has its own numbers.
+//! The metrics and their encoding are `prometheus-client`'s, in a registry owned by each
+//! running application (never a global one), so every test server has its own numbers.
+//! Recording is an atomic add, plus for a request a shared (read) lock on its route's series
+//! and the histogram's own short lock; facts about the served site are read at scrape time.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds: from a warm cached read (well under a
@@ -19,30 +23,29 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// The server's counters. One per running application, shared by every worker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<RequestKey, Histogram>>,
-    not_modified: AtomicU64,
-    commits_made: AtomicU64,
-    conflicts: AtomicU64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    cache_hits: Counter,
+    commits_made: Counter,
+    conflicts: Counter,
 }
 
 /// What a request is counted under: its route pattern (never the raw path, whose slugs would
 /// make the label set unbounded), method and status.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RequestKey {
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
     route: String,
     method: String,
     status: u16,
 }
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    /// Per bucket of [`LATENCY_BUCKETS`], the requests that took at most that long (not
-    /// cumulative; made cumulative when rendered).
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
+/// The `status` label of `palimpsest_posts`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PostStatus {
+    status: &'static str,
 }
 
 /// Facts about the served site that are read at scrape time rather than counted.
@@ -56,179 +59,138 @@ pub struct SiteGauges {
     pub snapshot_builds: u64,
 }
 
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "palimpsest_http_requests",
+            "HTTP requests answered, by route pattern, method and status",
+            requests.clone(),
+        );
+        let durations = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "palimpsest_http_request_duration",
+            "Time from request to response, by route pattern, method and status",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        let cache_hits = Counter::default();
+        registry.register(
+            "palimpsest_cache_hits",
+            "Reads answered 304 Not Modified from the client's ETag",
+            cache_hits.clone(),
+        );
+        let commits_made = Counter::default();
+        registry.register(
+            "palimpsest_commits",
+            "Commits the server made on the branch (API writes)",
+            commits_made.clone(),
+        );
+        let conflicts = Counter::default();
+        registry.register(
+            "palimpsest_conflicts",
+            "Writes that met a concurrent change (stale If-Match or a moved branch)",
+            conflicts.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            cache_hits,
+            commits_made,
+            conflicts,
+        }
+    }
+}
+
 impl Metrics {
     /// Counts one answered request. `route` is the matched pattern, e.g.
     /// `/api/v1/posts/{slug}`, or `unmatched` for requests no route took.
     pub fn request_answered(&self, route: &str, method: &str, status: u16, took: Duration) {
         if status == 304 {
-            self.not_modified.fetch_add(1, Ordering::Relaxed);
+            self.cache_hits.inc();
         }
-        let key = RequestKey {
+        let labels = RequestLabels {
             route: route.to_string(),
             method: method.to_string(),
             status,
         };
-        let seconds = took.as_secs_f64();
-        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let histogram = requests.entry(key).or_default();
-        if let Some(bucket) = LATENCY_BUCKETS.iter().position(|&le| seconds <= le) {
-            histogram.buckets[bucket] += 1;
-        }
-        histogram.count += 1;
-        histogram.sum_seconds += seconds;
+        self.requests.get_or_create(&labels).inc();
+        self.durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a commit the server made on the branch (an API write).
     pub fn commit_made(&self) {
-        self.commits_made.fetch_add(1, Ordering::Relaxed);
+        self.commits_made.inc();
     }
 
     /// Counts a write refused or retried because the post or the branch moved under it
     /// (a stale `If-Match`, a lost compare-and-swap).
     pub fn conflict(&self) {
-        self.conflicts.fetch_add(1, Ordering::Relaxed);
+        self.conflicts.inc();
     }
 
     pub fn commits_made(&self) -> u64 {
-        self.commits_made.load(Ordering::Relaxed)
+        self.commits_made.get()
     }
 
     pub fn conflicts(&self) -> u64 {
-        self.conflicts.load(Ordering::Relaxed)
+        self.conflicts.get()
     }
 
     /// Requests answered `304 Not Modified`: reads the client's cache served.
     pub fn cache_hits(&self) -> u64 {
-        self.not_modified.load(Ordering::Relaxed)
+        self.cache_hits.get()
     }
 
-    /// Everything, in the Prometheus text exposition format (version 0.0.4).
+    /// Everything, in the OpenMetrics text format (see [`CONTENT_TYPE`]).
     pub fn render(&self, site: SiteGauges) -> String {
-        let mut out = String::new();
-        let requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-
-        header(
-            &mut out,
-            "palimpsest_http_requests_total",
-            "counter",
-            "HTTP requests answered, by route pattern, method and status.",
+        let mut scraped = Registry::default();
+        scraped.register(
+            "palimpsest_snapshot_builds",
+            "Snapshots of the branch built: at start, when the branch moved, and ahead of API writes",
+            ConstCounter::new(site.snapshot_builds),
         );
-        for (key, histogram) in &requests {
-            let _ = writeln!(
-                out,
-                "palimpsest_http_requests_total{{{}}} {}",
-                key.labels(),
-                histogram.count
-            );
+        let posts = Family::<PostStatus, Gauge>::default();
+        for (status, count) in [
+            ("published", site.published_posts),
+            ("draft", site.draft_posts),
+        ] {
+            posts
+                .get_or_create(&PostStatus { status })
+                .set(gauge(count));
         }
-
-        header(
-            &mut out,
-            "palimpsest_http_request_duration_seconds",
-            "histogram",
-            "Time from request to response, by route pattern, method and status.",
-        );
-        for (key, histogram) in &requests {
-            histogram.render(&mut out, &key.labels());
-        }
-
-        counter(
-            &mut out,
-            "palimpsest_cache_hits_total",
-            "Reads answered 304 Not Modified from the client's ETag.",
-            self.cache_hits(),
-        );
-        counter(
-            &mut out,
-            "palimpsest_commits_total",
-            "Commits the server made on the branch (API writes).",
-            self.commits_made(),
-        );
-        counter(
-            &mut out,
-            "palimpsest_conflicts_total",
-            "Writes that met a concurrent change (stale If-Match or a moved branch).",
-            self.conflicts(),
-        );
-        counter(
-            &mut out,
-            "palimpsest_snapshot_builds_total",
-            "Snapshots of the branch built: at start, when the branch moved, and ahead of API writes.",
-            site.snapshot_builds,
-        );
-
-        header(
-            &mut out,
+        scraped.register(
             "palimpsest_posts",
-            "gauge",
-            "Posts in the served snapshot, by status.",
+            "Posts in the served snapshot, by status",
+            posts,
         );
-        let _ = writeln!(
-            out,
-            "palimpsest_posts{{status=\"published\"}} {}",
-            site.published_posts
-        );
-        let _ = writeln!(
-            out,
-            "palimpsest_posts{{status=\"draft\"}} {}",
-            site.draft_posts
-        );
-        header(
-            &mut out,
+        scraped.register(
             "palimpsest_broken_posts",
-            "gauge",
-            "Files under posts/ that do not parse and are served nowhere.",
+            "Files under posts/ that do not parse and are served nowhere",
+            ConstGauge::new(gauge(site.broken_posts)),
         );
-        let _ = writeln!(out, "palimpsest_broken_posts {}", site.broken_posts);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &scraped))
+            .and_then(|()| encode_eof(&mut out));
         out
     }
 }
 
-impl RequestKey {
-    fn labels(&self) -> String {
-        format!(
-            "route=\"{}\",method=\"{}\",status=\"{}\"",
-            escape_label(&self.route),
-            escape_label(&self.method),
-            self.status
-        )
-    }
-}
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-impl Histogram {
-    fn render(&self, out: &mut String, labels: &str) {
-        let name = "palimpsest_http_request_duration_seconds";
-        let mut cumulative = 0;
-        for (le, in_bucket) in LATENCY_BUCKETS.iter().zip(self.buckets) {
-            cumulative += in_bucket;
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum_seconds);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
-    }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    header(out, name, "counter", help);
-    let _ = writeln!(out, "{name} {value}");
-}
-
-/// Label values escape backslash, double quote and newline (the format's only escapes).
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn gauge(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -257,7 +219,7 @@ mod tests {
         );
         let bucket = |le: &str| {
             let prefix =
-                format!("palimpsest_http_request_duration_seconds_bucket{{{ok},le=\"{le}\"}}");
+                format!("palimpsest_http_request_duration_seconds_bucket{{le=\"{le}\",{ok}}}");
             line(&text, &prefix).rsplit(' ').next().unwrap().to_string()
         };
         assert_eq!(bucket("0.0005"), "1");
@@ -306,7 +268,12 @@ mod tests {
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn the_text_is_openmetrics_with_help_and_an_end() {
+        let metrics = Metrics::default();
+        metrics.request_answered("/healthz", "GET", 200, Duration::ZERO);
+        let text = metrics.render(SiteGauges::default());
+        assert!(text.contains("# TYPE palimpsest_commits counter\n"));
+        assert!(text.contains("# UNIT palimpsest_http_request_duration_seconds seconds\n"));
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

@@ -1,19 +1,25 @@
 //! Saving the index under the repository's git directory and loading it at startup, so
 //! a restart extends the saved index instead of walking the whole history again.
 //!
-//! The file is `<gitdir>/palimpsest/history-v1.bin`, a small binary format of our own
-//! holding its tip; it is written to a temporary file and renamed into place, so a crash
-//! leaves the old file or the new one. A file that does not decode is ignored (and the
+//! The file is `<gitdir>/palimpsest/history-v1.bin`: a header (the magic `PLMHIST` and a
+//! format version byte), then the index as [`postcard`] encodes the private `Saved*` types
+//! below, which mirror the index without tying its in-memory types to a file format. It is
+//! written to a temporary file and renamed into place, so a crash leaves the old file or the
+//! new one. A file of another version, or one that does not decode, is ignored (and the
 //! index rebuilt): it is a cache, never the truth.
 
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use super::index::{ChangeKind, HistoryIndex, IndexedCommit, PostChange};
 use crate::post::Slug;
 use crate::store::{CommitFacts, Oid};
 
-const MAGIC: &[u8; 8] = b"PLMHIST1";
-const NONE: u32 = u32::MAX;
+const MAGIC: &[u8; 7] = b"PLMHIST";
+/// Bumped whenever the `Saved*` types change: an older file is then rebuilt, not misread.
+/// Version 1 was a hand-written layout before postcard.
+const VERSION: u8 = 2;
 
 /// Where the index of the repository at `git_dir` is kept.
 pub fn index_file(git_dir: &Path) -> PathBuf {
@@ -38,85 +44,117 @@ pub fn load(file: &Path) -> Option<HistoryIndex> {
     index
 }
 
+#[derive(Serialize, Deserialize)]
+struct Saved<'a> {
+    tip: Option<[u8; 20]>,
+    #[serde(borrow)]
+    paths: Vec<&'a str>,
+    #[serde(borrow)]
+    commits: Vec<SavedCommit<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedCommit<'a> {
+    id: [u8; 20],
+    parents: Vec<[u8; 20]>,
+    author_name: &'a str,
+    author_email: &'a str,
+    committed_at: i64,
+    message: &'a str,
+    changes: Vec<SavedChange>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedChange {
+    path: u32,
+    previous: Option<u32>,
+    kind: SavedKind,
+    old_blob: Option<[u8; 20]>,
+    new_blob: Option<[u8; 20]>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum SavedKind {
+    Added,
+    Modified,
+    Renamed,
+    Deleted,
+}
+
 fn encode(index: &HistoryIndex) -> Vec<u8> {
-    let mut out = Writer(Vec::with_capacity(64 * index.len() + 1024));
-    out.0.extend_from_slice(MAGIC);
-    out.oid(index.tip.unwrap_or(Oid::ZERO_SHA1));
-    out.u32(index.paths().len() as u32);
-    for slug in index.paths() {
-        out.str(slug.as_str());
-    }
-    out.u32(index.commits.len() as u32);
-    for commit in &index.commits {
-        let facts = &commit.facts;
-        out.oid(facts.id);
-        out.u32(facts.parents.len() as u32);
-        for parent in &facts.parents {
-            out.oid(*parent);
-        }
-        out.str(&facts.author_name);
-        out.str(&facts.author_email);
-        out.0.extend_from_slice(&facts.committed_at.to_le_bytes());
-        out.str(&facts.message);
-        out.u32(commit.changes.len() as u32);
-        for change in &commit.changes {
-            out.u32(change.path);
-            out.u32(change.previous.unwrap_or(NONE));
-            out.0.push(kind_code(change.kind));
-            out.oid(change.old_blob.unwrap_or(Oid::ZERO_SHA1));
-            out.oid(change.new_blob.unwrap_or(Oid::ZERO_SHA1));
-        }
-    }
-    out.0
+    let saved = Saved {
+        tip: index.tip.map(raw),
+        paths: index.paths().iter().map(Slug::as_str).collect(),
+        commits: index
+            .commits
+            .iter()
+            .map(|commit| SavedCommit {
+                id: raw(commit.facts.id),
+                parents: commit.facts.parents.iter().copied().map(raw).collect(),
+                author_name: &commit.facts.author_name,
+                author_email: &commit.facts.author_email,
+                committed_at: commit.facts.committed_at,
+                message: &commit.facts.message,
+                changes: commit.changes.iter().map(saved_change).collect(),
+            })
+            .collect(),
+    };
+    let mut out = Vec::with_capacity(64 * index.len() + 1024);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    // Writing into a Vec fails only when serde itself refuses a value, which these plain
+    // types never make it do.
+    postcard::to_io(&saved, &mut out).expect("the history index always encodes");
+    out
 }
 
 fn decode(bytes: &[u8]) -> Option<HistoryIndex> {
-    let mut input = Reader(bytes);
-    if input.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
+    let body = bytes.strip_prefix(MAGIC)?.strip_prefix(&[VERSION])?;
+    let (saved, rest): (Saved, _) = postcard::take_from_bytes(body).ok()?;
     let mut index = HistoryIndex::default();
-    index.tip = input.optional_oid()?;
-    let paths = input.u32()?;
-    for _ in 0..paths {
-        index.intern(Slug::parse(input.str()?).ok()?);
+    for path in &saved.paths {
+        index.intern(Slug::parse(path).ok()?);
     }
+    let paths = saved.paths.len() as u32;
     let path = |id: u32| (id < paths).then_some(id);
-    let commits = input.u32()?;
-    for _ in 0..commits {
-        let id = input.oid()?;
-        let parents = (0..input.u32()?)
-            .map(|_| input.oid())
-            .collect::<Option<Vec<_>>>()?;
-        let author_name = input.str()?.to_string();
-        let author_email = input.str()?.to_string();
-        let committed_at = i64::from_le_bytes(input.take(8)?.try_into().ok()?);
-        let message = input.str()?.to_string();
-        let changes = (0..input.u32()?)
-            .map(|_| {
+    for commit in saved.commits {
+        let changes = commit
+            .changes
+            .into_iter()
+            .map(|change| {
                 Some(PostChange {
-                    path: path(input.u32()?)?,
-                    previous: match input.u32()? {
-                        NONE => None,
-                        id => Some(path(id)?),
+                    path: path(change.path)?,
+                    previous: match change.previous {
+                        None => None,
+                        Some(id) => Some(path(id)?),
                     },
-                    kind: kind_of(input.take(1)?[0])?,
-                    old_blob: input.optional_oid()?,
-                    new_blob: input.optional_oid()?,
+                    kind: match change.kind {
+                        SavedKind::Added => ChangeKind::Added,
+                        SavedKind::Modified => ChangeKind::Modified,
+                        SavedKind::Renamed => ChangeKind::Renamed,
+                        SavedKind::Deleted => ChangeKind::Deleted,
+                    },
+                    old_blob: optional_oid(change.old_blob)?,
+                    new_blob: optional_oid(change.new_blob)?,
                 })
             })
             .collect::<Option<Vec<_>>>()?;
         let facts = CommitFacts {
-            id,
-            parents,
-            author_name,
-            author_email,
-            committed_at,
-            message,
+            id: oid(commit.id)?,
+            parents: commit
+                .parents
+                .into_iter()
+                .map(oid)
+                .collect::<Option<Vec<_>>>()?,
+            author_name: commit.author_name.to_string(),
+            author_email: commit.author_email.to_string(),
+            committed_at: commit.committed_at,
+            message: commit.message.to_string(),
         };
         index.push_indexed(IndexedCommit { facts, changes });
     }
-    let consistent = input.0.is_empty()
+    index.tip = optional_oid(saved.tip)?;
+    let consistent = rest.is_empty()
         && index.tip == index.commits.last().map(|c| c.facts.id)
         && index
             .commits
@@ -126,69 +164,53 @@ fn decode(bytes: &[u8]) -> Option<HistoryIndex> {
     consistent.then_some(index)
 }
 
-fn kind_code(kind: ChangeKind) -> u8 {
-    match kind {
-        ChangeKind::Added => 0,
-        ChangeKind::Modified => 1,
-        ChangeKind::Renamed => 2,
-        ChangeKind::Deleted => 3,
+fn saved_change(change: &PostChange) -> SavedChange {
+    SavedChange {
+        path: change.path,
+        previous: change.previous,
+        kind: match change.kind {
+            ChangeKind::Added => SavedKind::Added,
+            ChangeKind::Modified => SavedKind::Modified,
+            ChangeKind::Renamed => SavedKind::Renamed,
+            ChangeKind::Deleted => SavedKind::Deleted,
+        },
+        old_blob: change.old_blob.map(raw),
+        new_blob: change.new_blob.map(raw),
     }
 }
 
-fn kind_of(code: u8) -> Option<ChangeKind> {
-    Some(match code {
-        0 => ChangeKind::Added,
-        1 => ChangeKind::Modified,
-        2 => ChangeKind::Renamed,
-        3 => ChangeKind::Deleted,
-        _ => return None,
-    })
+fn raw(oid: Oid) -> [u8; 20] {
+    let mut bytes = [0; 20];
+    bytes.copy_from_slice(oid.as_bytes());
+    bytes
 }
 
-struct Writer(Vec<u8>);
+fn oid(bytes: [u8; 20]) -> Option<Oid> {
+    Oid::from_bytes(&bytes).ok()
+}
 
-impl Writer {
-    fn u32(&mut self, value: u32) {
-        self.0.extend_from_slice(&value.to_le_bytes());
-    }
-
-    fn str(&mut self, value: &str) {
-        self.u32(value.len() as u32);
-        self.0.extend_from_slice(value.as_bytes());
-    }
-
-    fn oid(&mut self, value: Oid) {
-        self.0.extend_from_slice(value.as_bytes());
+/// `Some(None)` for an absent id, `None` when a present one does not decode.
+fn optional_oid(bytes: Option<[u8; 20]>) -> Option<Option<Oid>> {
+    match bytes {
+        None => Some(None),
+        Some(bytes) => oid(bytes).map(Some),
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn str(&mut self) -> Option<&'a str> {
-        let len = self.u32()? as usize;
-        std::str::from_utf8(self.take(len)?).ok()
-    }
-
-    fn oid(&mut self) -> Option<Oid> {
-        Oid::from_bytes(self.take(20)?).ok()
-    }
-
-    fn optional_oid(&mut self) -> Option<Option<Oid>> {
-        let oid = self.oid()?;
-        Some((!oid.is_zero()).then_some(oid))
+    #[test]
+    fn a_file_of_another_format_version_is_ignored() {
+        let mut bytes = encode(&HistoryIndex::default());
+        assert_eq!(decode(&bytes), Some(HistoryIndex::default()));
+        bytes[MAGIC.len()] = VERSION - 1;
+        assert_eq!(decode(&bytes), None);
+        assert_eq!(
+            decode(b"PLMHIST1"),
+            None,
+            "the hand-written version 1 header"
+        );
     }
 }

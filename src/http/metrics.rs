@@ -3,10 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
-use crate::metrics::SiteGauges;
-
-/// The Prometheus text format's content type.
-const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::metrics::{CONTENT_TYPE, SiteGauges};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(metrics);
@@ -17,8 +14,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(
     tag = "operations",
     responses(
-        (status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain",
-            example = "# TYPE palimpsest_commits_total counter\npalimpsest_commits_total 3\n"),
+        (status = 200, description = "Metrics in the OpenMetrics text format, which Prometheus scrapes", body = String, content_type = "application/openmetrics-text",
+            example = "# HELP palimpsest_commits Commits the server made on the branch (API writes).\n# TYPE palimpsest_commits counter\npalimpsest_commits_total 3\n# EOF\n"),
     )
 )]
 #[get("/metrics")]
@@ -32,6 +29,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         snapshot_builds: state.site.snapshot_builds(),
     };
     HttpResponse::Ok()
-        .content_type(EXPOSITION)
+        .content_type(CONTENT_TYPE)
         .body(state.metrics.render(gauges))
 }

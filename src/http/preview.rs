@@ -9,11 +9,10 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::views::{self, PostView};
 use super::write_requests::Author;
-use super::writes::post_body;
+use super::writes::prepare_file;
 use crate::error::{ApiError, Problem};
 use crate::post::{Post, Slug};
 use crate::site::Audience;
-use crate::writing;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(preview_post);
@@ -54,12 +53,7 @@ pub async fn preview_post(
     body: web::Json<PreviewedPost>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let submitted = post_body(
-        body.front_matter.as_ref(),
-        body.markdown.as_deref(),
-        body.raw.as_deref(),
-    )?;
-    let file = writing::prepare(body.slug.as_deref(), submitted)?;
+    let file = prepare_file(body.slug, body.front_matter, body.markdown, body.raw).await?;
     let post = Post::parse_with(file.slug, &file.text, state.site.addresses())?;
     let snapshot = state.site.snapshot();
     let assets = if post.assets.is_empty() {

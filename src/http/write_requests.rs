@@ -5,7 +5,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PayloadError};
-use actix_web::http::header;
+use actix_web::http::header::{self, Header, IfMatch};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,55 +83,32 @@ impl From<Rejection> for ApiError {
 /// current version, else the post's ETags (a list, usually of one): each its blob id, alone
 /// or followed by `-` and the hash of a representation (`caching::post_etag`), which a
 /// precondition ignores. Weak tags and tags that are not a post's are left out: `If-Match`
-/// compares strongly, and they can never match.
+/// compares strongly (RFC 9110, 13.1.1), and they can never match. actix's typed header
+/// parses the list; elements that are not entity tags are skipped.
 ///
 /// # Errors
 /// 412 when no listed tag can be any post's ETag: the precondition can never hold.
 pub fn if_match(request: &HttpRequest) -> Result<Option<Expected>, ApiError> {
-    let mut fields = request.headers().get_all(header::IF_MATCH).peekable();
-    if fields.peek().is_none() {
+    if !request.headers().contains_key(header::IF_MATCH) {
         return Ok(None);
     }
     let never = || ApiError::PreconditionFailed {
         detail: "If-Match does not name a version of this post (expected `\"<ETag>\"`)".into(),
         current: None,
     };
-    let mut blobs = Vec::new();
-    for field in fields {
-        let value = field.to_str().map_err(|_| never())?.trim();
-        if value == "*" {
-            return Ok(Some(Expected::Current));
-        }
-        blobs.extend(entity_tags(value).filter_map(post_blob));
-    }
+    let tags = match IfMatch::parse(request).map_err(|_| never())? {
+        IfMatch::Any => return Ok(Some(Expected::Current)),
+        IfMatch::Items(tags) => tags,
+    };
+    let blobs: Vec<Oid> = tags
+        .iter()
+        .filter(|tag| !tag.weak)
+        .filter_map(|tag| post_blob(tag.tag()))
+        .collect();
     if blobs.is_empty() {
         return Err(never());
     }
     Ok(Some(Expected::Blobs(blobs)))
-}
-
-/// The strong entity tags of a list (RFC 9110 `#entity-tag`), without their quotes.
-fn entity_tags(list: &str) -> impl Iterator<Item = &str> {
-    let mut rest = list;
-    std::iter::from_fn(move || {
-        loop {
-            rest = rest.trim_start_matches([' ', '\t', ',']);
-            if rest.is_empty() {
-                return None;
-            }
-            let weak = rest.starts_with("W/");
-            let quoted = rest.strip_prefix("W/").unwrap_or(rest).strip_prefix('"');
-            let Some((tag, after)) = quoted.and_then(|q| q.split_once('"')) else {
-                // Not a tag: skip to the next element.
-                rest = rest.split_once(',').map_or("", |(_, after)| after);
-                continue;
-            };
-            rest = after;
-            if !weak {
-                return Some(tag);
-            }
-        }
-    })
 }
 
 /// The blob a post ETag names (`<blob>` or `<blob>-<representation>`).
@@ -272,22 +249,27 @@ mod tests {
         assert_eq!(unknown_field("invalid type: string"), None);
     }
 
+    fn if_match_of(value: &str) -> Result<Option<Expected>, ApiError> {
+        let request = actix_web::test::TestRequest::default()
+            .insert_header((header::IF_MATCH, value))
+            .to_http_request();
+        if_match(&request)
+    }
+
     #[test]
     fn if_match_lists_keep_the_strong_tags_of_posts() {
         let a = "a".repeat(40);
         let b = format!("{}-0123abcd", "b".repeat(40));
-        let list = format!(r#" "{a}" ,W/"{a}", "x,y", junk, "{b}","short" "#);
-        let tags: Vec<&str> = entity_tags(&list).collect();
-        assert_eq!(tags, [a.as_str(), "x,y", b.as_str(), "short"]);
-        let blobs: Vec<Oid> = tags.into_iter().filter_map(post_blob).collect();
-        assert_eq!(
-            blobs,
-            [
-                Oid::from_str(&a).unwrap(),
-                Oid::from_str(&"b".repeat(40)).unwrap()
-            ]
-        );
-        assert_eq!(entity_tags(r#"W/"x", nothing"#).count(), 0);
+        let list = format!(r#" "{a}" ,W/"{a}", "xy", junk, "{b}","short" "#);
+        let blobs = vec![
+            Oid::from_str(&a).unwrap(),
+            Oid::from_str(&"b".repeat(40)).unwrap(),
+        ];
+        assert_eq!(if_match_of(&list).ok(), Some(Some(Expected::Blobs(blobs))));
+        assert_eq!(if_match_of(" * ").ok(), Some(Some(Expected::Current)));
+        assert!(if_match_of(&format!(r#"W/"{a}", nothing"#)).is_err());
+        let none = actix_web::test::TestRequest::default().to_http_request();
+        assert_eq!(if_match(&none).ok(), Some(None));
     }
 
     #[test]

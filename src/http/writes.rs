@@ -307,9 +307,9 @@ pub async fn restore_post(
     write(&state, edit, author, body.message, StatusCode::OK).await
 }
 
-/// Checks and composes the post a create or replace carries, on a blocking thread: the
+/// Checks and composes the post a create, replace or preview carries, on a blocking thread: the
 /// check renders it (see [`writing::prepare`]).
-async fn prepare_file(
+pub(super) async fn prepare_file(
     slug: Option<String>,
     front_matter: Option<Value>,
     markdown: Option<String>,
@@ -322,8 +322,8 @@ async fn prepare_file(
     .await?
 }
 
-/// The whole post a create or replace carries: exactly one of the two forms.
-pub(super) fn post_body<'a>(
+/// The whole post a create, replace or preview carries: exactly one of the two forms.
+fn post_body<'a>(
     front_matter: Option<&'a Value>,
     markdown: Option<&'a str>,
     raw: Option<&'a str>,

@@ -170,14 +170,8 @@ mod tests {
 
     #[test]
     fn the_branch_moves_only_from_the_expected_commit_and_leaves_no_lock() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let store = Store::open(&path, "main").unwrap();
-        let repo = store.repository().unwrap();
-        let first = store.write_commit(&repo, None, &request(0)).unwrap();
-        store.move_branch(&repo, first, None, "first").unwrap();
-        let second = store.write_commit(&repo, Some(first), &request(1)).unwrap();
+        let (_dir, path, store, repo, first, second) =
+            two_commits(|path| Repository::init_bare(path));
 
         let stale = store.move_branch(&repo, second, None, "as if new");
         assert!(
@@ -243,21 +237,26 @@ mod tests {
         assert_eq!(entry.message().unwrap(), Some("palimpsest: 1 write(s)"));
     }
 
-    fn store_at_first_commit(path: &Path) -> (Store, Repository, Oid) {
-        let store = Store::open(path, "main").unwrap();
+    /// A new repository made by `init` (bare or not) whose branch is at a first commit, and
+    /// a second commit written after it but not yet on the branch; the folder goes with the
+    /// `TempDir`.
+    fn two_commits(
+        init: fn(&Path) -> Result<Repository, git2::Error>,
+    ) -> (tempfile::TempDir, PathBuf, Store, Repository, Oid, Oid) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.git");
+        init(&path).unwrap();
+        let store = Store::open(&path, "main").unwrap();
         let repo = store.repository().unwrap();
         let first = store.write_commit(&repo, None, &request(0)).unwrap();
         store.move_branch(&repo, first, None, "first").unwrap();
-        (store, repo, first)
+        let second = store.write_commit(&repo, Some(first), &request(1)).unwrap();
+        (dir, path, store, repo, first, second)
     }
 
     #[test]
     fn a_lock_a_live_process_holds_is_waited_for_and_never_taken() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let (store, repo, first) = store_at_first_commit(&path);
-        let second = store.write_commit(&repo, Some(first), &request(1)).unwrap();
+        let (_dir, _, store, repo, first, second) = two_commits(|path| Repository::init_bare(path));
         // As `git push` holds it: no journal names it.
         let lock = store.branch_lock_path(&repo);
         std::fs::write(&lock, format!("{first}\n")).unwrap();
@@ -292,11 +291,8 @@ mod tests {
 
     #[test]
     fn a_lock_a_dead_server_left_is_removed_by_the_next_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.git");
-        Repository::init_bare(&path).unwrap();
-        let (store, repo, first) = store_at_first_commit(&path);
-        let second = store.write_commit(&repo, Some(first), &request(1)).unwrap();
+        let (_dir, path, store, repo, first, second) =
+            two_commits(|path| Repository::init_bare(path));
         // A server killed between locking and renaming left its journal and the lock.
         let lock = super::super::lock::left_by_a_dead_server(&path, "refs/heads/main");
         assert_eq!(lock, store.branch_lock_path(&repo));
@@ -317,11 +313,7 @@ mod tests {
 
     #[test]
     fn a_reflog_that_cannot_be_appended_does_not_fail_a_move_that_happened() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c");
-        Repository::init(&path).unwrap();
-        let (store, repo, first) = store_at_first_commit(&path);
-        let second = store.write_commit(&repo, Some(first), &request(1)).unwrap();
+        let (_dir, _, store, repo, first, second) = two_commits(|path| Repository::init(path));
         let reflog = repo.commondir().join("logs/refs/heads/main");
         std::fs::remove_file(&reflog).unwrap();
         std::fs::create_dir(&reflog).unwrap();

@@ -46,7 +46,7 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         response.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
     let metrics = response.text().await.unwrap();
     let route = "route=\"/api/v1/posts/{slug}\",method=\"GET\"";
@@ -64,7 +64,7 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
         "raw paths never become labels"
     );
     let inf = format!(
-        "palimpsest_http_request_duration_seconds_bucket{{{route},status=\"200\",le=\"+Inf\"}}"
+        "palimpsest_http_request_duration_seconds_bucket{{le=\"+Inf\",{route},status=\"200\"}}"
     );
     assert_eq!(sample(&metrics, &inf), Some(3.0));
     assert_eq!(sample(&metrics, "palimpsest_cache_hits_total"), Some(1.0));
