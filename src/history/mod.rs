@@ -11,6 +11,7 @@ mod build;
 mod diff;
 mod index;
 mod ledger;
+mod lines;
 mod moved;
 mod outline;
 mod persist;
@@ -28,6 +29,7 @@ pub use diff::{
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
 pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
+pub use lines::{LineHunk, line_counts, line_hunks, merge, unified_hunks};
 pub use persist::{index_file, load, save};
 pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
 

@@ -266,7 +266,7 @@ pub async fn get_diff(
         .past_posts
         .diff(key, move || -> Result<_, ApiError> {
             let (unified, front_matter, sections, open_questions) =
-                diff_versions(as_version(&old), as_version(&new))?;
+                diff_versions(as_version(&old), as_version(&new));
             Ok(views::to_bytes(&PostDiff {
                 from: from.map(|commit| commit.to_string()),
                 to: to.to_string(),
@@ -338,22 +338,26 @@ pub async fn site_history(
     Ok(response)
 }
 
-/// The post's file (path and text) as of `commit`; `None` when it did not exist then.
+/// The post's file (path, text and blob) as of `commit`; `None` when it did not exist then.
 fn version_at(
     snapshot: &Snapshot,
     reader: &HistoryReader,
     slug: &Slug,
     commit: Oid,
     position: Option<u32>,
-) -> Result<Option<(String, String)>, ApiError> {
+) -> Result<Option<(String, String, Oid)>, ApiError> {
     Ok(match snapshot.version_at(reader, slug, commit, position)? {
-        Some((path, blob)) => Some((path.path(), text_of(&reader.blob(blob)?))),
+        Some((path, blob)) => Some((path.path(), text_of(&reader.blob(blob)?), blob)),
         None => None,
     })
 }
 
-fn as_version(file: &Option<(String, String)>) -> Option<Version<'_>> {
-    file.as_ref().map(|(path, text)| Version { path, text })
+fn as_version(file: &Option<(String, String, Oid)>) -> Option<Version<'_>> {
+    file.as_ref().map(|(path, text, blob)| Version {
+        path,
+        text,
+        blob: *blob,
+    })
 }
 
 /// One entry of a revision list, reading the two versions of the file it changed.
@@ -373,7 +377,7 @@ pub(super) fn revision_entry(
             let stats = change_stats(
                 old.as_deref().map(String::as_str),
                 new.as_deref().map(String::as_str),
-            )?;
+            );
             cache.insert(old_blob, new_blob, stats.clone());
             stats
         }
