@@ -41,6 +41,17 @@ pub struct PostDiff {
     pub open_questions: OpenQuestionsDiff,
 }
 
+/// What changed between two versions of a post: the whole file's line diff, and the same
+/// change read the blog's way.
+#[derive(Debug, Clone)]
+pub struct VersionDiff {
+    /// The unified diff with `git diff`'s headers.
+    pub unified: String,
+    pub front_matter: FrontMatterDiff,
+    pub sections: Vec<SectionDiff>,
+    pub open_questions: OpenQuestionsDiff,
+}
+
 /// Front matter keys added, removed and changed.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct FrontMatterDiff {
@@ -136,17 +147,15 @@ impl StatsCache {
 }
 
 /// The diff from `old` to `new` (either may be absent: a post not yet created, or deleted).
-pub fn diff_versions(
-    old: Option<Version<'_>>,
-    new: Option<Version<'_>>,
-) -> (String, FrontMatterDiff, Vec<SectionDiff>, OpenQuestionsDiff) {
-    let unified = file_diff(old, new);
+pub fn diff_versions(old: Option<Version<'_>>, new: Option<Version<'_>>) -> VersionDiff {
     let (old_fields, old_body) = parts(old);
     let (new_fields, new_body) = parts(new);
-    let front_matter = front_matter_diff(&old_fields, &new_fields);
-    let sections = section_diffs(&outline(old_body), &outline(new_body));
-    let open_questions = open_questions_diff(old_body, new_body);
-    (unified, front_matter, sections, open_questions)
+    VersionDiff {
+        unified: file_diff(old, new),
+        front_matter: front_matter_diff(&old_fields, &new_fields),
+        sections: section_diffs(&outline(old_body), &outline(new_body)),
+        open_questions: open_questions_diff(old_body, new_body),
+    }
 }
 
 /// Lines added and removed, and the sections touched, from `old` to `new`.
@@ -286,7 +295,7 @@ mod tests {
     const BEFORE: &str = "---\ntitle: A\nstatus: draft\nseries: x\n---\n\n## Question\n\nWhy?\n\n## Takeaways\n\nOld.\n\n## Open Questions\n\n- First?\n- Second?\n";
     const AFTER: &str = "---\ntitle: A\nstatus: published\ntags: [t]\n---\n\n## Question\n\nWhy?\n\n## Takeaways\n\nNew.\n\n## Open Questions\n\n- Second?\n- Third?\n";
 
-    fn diff() -> (String, FrontMatterDiff, Vec<SectionDiff>, OpenQuestionsDiff) {
+    fn diff() -> VersionDiff {
         let (path, blob) = ("posts/a.md", Oid::ZERO_SHA1);
         diff_versions(
             Some(Version {
@@ -304,7 +313,7 @@ mod tests {
 
     #[test]
     fn front_matter_changes_name_keys_with_old_and_new_values() {
-        let (_, front_matter, _, _) = diff();
+        let front_matter = diff().front_matter;
         assert_eq!(front_matter.added["tags"], serde_json::json!(["t"]));
         assert_eq!(front_matter.removed["series"], "x");
         assert_eq!(front_matter.changed.len(), 1);
@@ -317,7 +326,7 @@ mod tests {
 
     #[test]
     fn each_section_has_a_status_and_its_own_hunks() {
-        let (_, _, sections, _) = diff();
+        let sections = diff().sections;
         let statuses: Vec<(SectionKind, SectionStatus)> =
             sections.iter().map(|s| (s.kind, s.status)).collect();
         assert_eq!(
@@ -334,7 +343,7 @@ mod tests {
 
     #[test]
     fn open_questions_raised_and_settled_are_listed() {
-        let (_, _, _, questions) = diff();
+        let questions = diff().open_questions;
         assert_eq!(questions.added, ["Third?"]);
         assert_eq!(questions.removed, ["First?"]);
     }

@@ -25,7 +25,8 @@ pub use blame::{Blame, BlameLine, BlameRevision, BlameSection, FilePart, blame};
 pub use build::update;
 pub use diff::{
     ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,
-    StatsCache, ValueChange, Version, change_stats, diff_versions, open_questions_change,
+    StatsCache, ValueChange, Version, VersionDiff, change_stats, diff_versions,
+    open_questions_change,
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
 pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
