@@ -2,6 +2,8 @@
 //! and the site-wide log. Reads come from the history index of the current snapshot; git
 //! is read (off the async workers) only for the file versions a response shows.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
@@ -14,7 +16,7 @@ use crate::error::{ApiError, Problem};
 use crate::history::{Author, ChangeRef, PostDiff, PostHistory, diff_versions, rfc3339};
 use crate::post::Slug;
 use crate::site::{BodyKey, PastFile, PastPostError, Snapshot, VersionTexts};
-use crate::store::Oid;
+use crate::store::{Oid, Store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_revisions)
@@ -52,28 +54,28 @@ pub async fn list_revisions(
     let query = query.into_inner();
     query.select(0)?;
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
-    let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let fresh = caching::is_fresh(&request, &etag);
-    let (body, meta) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
-        }
-        let history = &snapshot.history;
-        let revisions = history.revisions(&slug, None);
-        let (range, meta) = query.select(revisions.len())?;
-        if fresh {
-            return Ok((bytes::Bytes::new(), meta));
-        }
-        let mut texts = VersionTexts::new(store.clone());
-        let revisions = revisions[range]
-            .iter()
-            .map(|&at| revision_entry(&snapshot, at, &mut texts))
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
-    })
-    .await??;
+    let (body, meta) = read_history_of(
+        &state,
+        &viewer,
+        snapshot,
+        slug,
+        move |snapshot, store, slug| {
+            let revisions = snapshot.history.revisions(&slug, None);
+            let (range, meta) = query.select(revisions.len())?;
+            if fresh {
+                return Ok((bytes::Bytes::new(), meta));
+            }
+            let mut texts = VersionTexts::new(store.clone());
+            let revisions = revisions[range]
+                .iter()
+                .map(|&at| revision_entry(snapshot, at, &mut texts))
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
+        },
+    )
+    .await?;
     let mut response = caching::json_read(&request, &viewer, &etag, || body);
     add_link_header(&mut response, &request, &meta);
     Ok(response)
@@ -124,20 +126,15 @@ pub async fn post_as_of(
     rev: String,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
     let addresses = state.site.addresses().clone();
     let audience = viewer.audience();
     let tip = snapshot.tip;
-    let (blob, key, body) = web::block({
-        let snapshot = snapshot.clone();
+    let (blob, key, body) = read_history_of(state, viewer, snapshot.clone(), slug, {
         let past_posts = state.past_posts.clone();
-        move || -> Result<_, ApiError> {
-            if !snapshot.history_visible(&slug, audience, &store)? {
-                return Err(no_post(&slug));
-            }
+        move |snapshot, store, slug| {
             let history = &snapshot.history;
             let reader = store.history_reader()?;
-            let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
+            let (commit, position) = snapshot.resolve_revision(&reader, store, &rev)?;
             let past = position.and_then(|p| history.post_history(&slug, Some(p)));
             let blob = match (&past, position) {
                 (Some(past), _) => Some(past.blob),
@@ -168,7 +165,7 @@ pub async fn post_as_of(
             ))
         }
     })
-    .await??;
+    .await?;
     let body = match body {
         PastBody::Cached(body) => body,
         PastBody::ToRender { slug, text, past } => {
@@ -224,26 +221,27 @@ pub async fn get_diff(
     let slug = Slug::parse(&slug)?;
     let query = query.into_inner();
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
-    let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
-    let (ends, slug, old, new) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
-        }
-        let reader = store.history_reader()?;
-        let (from, to) = (query.from.as_deref(), query.to.as_deref());
-        let ends = snapshot
-            .diff_ends(&reader, &store, &slug, from, to)?
-            .ok_or_else(|| no_post(&slug))?;
-        let new = snapshot.past_file(&reader, &slug, ends.to)?;
-        let old = match ends.from {
-            Some(from) => snapshot.past_file(&reader, &slug, from)?,
-            None => None,
-        };
-        Ok((ends, slug, old, new))
-    })
-    .await??;
+    let (ends, slug, old, new) = read_history_of(
+        &state,
+        &viewer,
+        snapshot,
+        slug,
+        move |snapshot, store, slug| {
+            let reader = store.history_reader()?;
+            let (from, to) = (query.from.as_deref(), query.to.as_deref());
+            let ends = snapshot
+                .diff_ends(&reader, store, &slug, from, to)?
+                .ok_or_else(|| no_post(&slug))?;
+            let new = snapshot.past_file(&reader, &slug, ends.to)?;
+            let old = match ends.from {
+                Some(from) => snapshot.past_file(&reader, &slug, from)?,
+                None => None,
+            };
+            Ok((ends, slug, old, new))
+        },
+    )
+    .await?;
     let (from, to) = (ends.from.map(|(commit, _)| commit), ends.to.0);
     let body = state
         .past_posts
@@ -368,6 +366,29 @@ fn add_link_header(response: &mut HttpResponse, request: &HttpRequest, meta: &Pa
     {
         response.headers_mut().insert(header::LINK, value);
     }
+}
+
+/// Runs `read` off the async workers on `snapshot`, once the viewer may see the history of
+/// `slug`: a draft's past is 404 to anonymous readers, as the draft is.
+///
+/// # Errors
+/// 404 for a post the viewer may not see, and whatever `read` fails with.
+pub(super) async fn read_history_of<T: Send + 'static>(
+    state: &AppState,
+    viewer: &Viewer,
+    snapshot: Arc<Snapshot>,
+    slug: Slug,
+    read: impl FnOnce(&Snapshot, &Store, Slug) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    web::block(move || {
+        if !snapshot.history_visible(&slug, audience, &store)? {
+            return Err(no_post(&slug));
+        }
+        read(&snapshot, &store, slug)
+    })
+    .await?
 }
 
 fn no_post(slug: &Slug) -> ApiError {
