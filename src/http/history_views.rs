@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::listing::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
+use super::listing::page_bounds;
 use super::views::PageMeta;
 use crate::error::ApiError;
 use crate::history::{Author, ChangeKind};
@@ -90,20 +90,7 @@ impl PageQuery {
     /// # Errors
     /// 400 for a page of 0 or a `per_page` outside 1..=100.
     pub fn select(&self, total: usize) -> Result<(std::ops::Range<usize>, PageMeta), ApiError> {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(ApiError::invalid_field(
-                "page",
-                format!("page must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::invalid_field(
-                "per_page",
-                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        let (page, per_page) = page_bounds(self.page, self.per_page)?;
         let start = (page - 1).saturating_mul(per_page).min(total);
         let end = start.saturating_add(per_page).min(total);
         let meta = PageMeta {
