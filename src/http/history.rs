@@ -13,10 +13,10 @@ use super::history_views::{
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
-use crate::history::{Author, ChangeRef, PostDiff, PostHistory, diff_versions, rfc3339};
+use crate::history::{ChangeRef, CommitSummary, PostDiff, PostHistory, diff_versions};
 use crate::post::Slug;
 use crate::site::{BodyKey, PastFile, PastPostError, Snapshot, VersionTexts};
-use crate::store::{Oid, Store};
+use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_revisions)
@@ -307,11 +307,7 @@ pub async fn site_history(
                 let posts = log.touched_posts(history, position);
                 let facts = &commit.facts;
                 LogEntry {
-                    commit: facts.id.to_string(),
-                    parents: facts.parents.iter().map(Oid::to_string).collect(),
-                    author: Author::of(facts),
-                    committed_at: rfc3339(facts.committed_at),
-                    message: facts.message.clone(),
+                    summary: CommitSummary::of(facts),
                     posts,
                 }
             })
@@ -344,13 +340,8 @@ pub(super) fn revision_entry(
     let stats = snapshot.revision_stats(at, texts)?;
     let history = &snapshot.history;
     let (commit, change) = history.change(at);
-    let facts = &commit.facts;
     Ok(RevisionEntry {
-        commit: facts.id.to_string(),
-        parents: facts.parents.iter().map(Oid::to_string).collect(),
-        author: Author::of(facts),
-        committed_at: rfc3339(facts.committed_at),
-        message: facts.message.clone(),
+        summary: CommitSummary::of(&commit.facts),
         change: change.kind,
         path: history.slug(change.path).path(),
         previous_path: change.previous.map(|p| history.slug(p).path()),

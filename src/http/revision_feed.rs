@@ -164,7 +164,8 @@ fn revision_as_entry(
     base: &str,
 ) -> Result<Entry, ApiError> {
     let history = &snapshot.history;
-    let revision = revision_entry(snapshot, at, files)?;
+    let entry = revision_entry(snapshot, at, files)?;
+    let revision = &entry.summary;
     let (_, change) = history.change(at);
     let old = change.old_blob.map(|b| files.text(b)).transpose()?;
     let new = change.new_blob.map(|b| files.text(b)).transpose()?;
@@ -181,7 +182,7 @@ fn revision_as_entry(
         None => format!("{base}/api/v1/posts/{slug}/diff?to={}", revision.commit),
     };
     let mut summary = Vec::new();
-    let sections: Vec<&str> = revision
+    let sections: Vec<&str> = entry
         .sections_changed
         .iter()
         .map(|kind| kind.title())
