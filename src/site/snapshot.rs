@@ -1,6 +1,6 @@
 //! One branch tip's posts, parsed and rendered once, with the indexes that listing needs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
@@ -173,91 +173,16 @@ impl Snapshot {
                 ..Snapshot::default()
             });
         };
-        let changed = previous.and_then(|previous| {
-            let changed = history.slugs_changed_after(previous.tip?)?;
-            let few = MAX_CHANGED_POSTS.min(previous.posts.len() / 8);
-            Some((previous, changed)).filter(|(_, changed)| changed.len() <= few)
+        let touched = previous.and_then(|previous| Touched::since(previous, &history));
+        let few_touched = touched.as_ref().filter(|touched| {
+            touched.slugs.len() <= MAX_CHANGED_POSTS.min(touched.previous.posts.len() / 8)
         });
-        let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
-        let mut broken = Vec::new();
-        let files = match changed {
-            // Only the posts the new commits touched can differ from the previous snapshot's:
-            // the others are taken as they are, without listing the tip's posts.
-            Some((previous, changed)) => {
-                parsed = previous
-                    .posts
-                    .iter()
-                    .filter(|(slug, _)| !changed.contains(slug))
-                    .map(|(slug, record)| (slug.clone(), record.parsed.clone()))
-                    .collect();
-                broken = previous
-                    .broken
-                    .iter()
-                    .filter(|(slug, _)| !changed.contains(slug))
-                    .cloned()
-                    .collect();
-                let mut files = Vec::with_capacity(changed.len());
-                for slug in changed {
-                    if let Some(blob) = reader.post_blob_at(tip, slug)? {
-                        files.push(PostFile {
-                            slug: slug.clone(),
-                            blob,
-                        });
-                    }
-                }
-                files
-            }
-            None => reader.post_files(tip)?,
-        };
-        for file in files {
-            let reused = previous
-                .and_then(|p| p.posts.get(&file.slug))
-                .filter(|record| record.blob() == file.blob);
-            if let Some(record) = reused {
-                parsed.insert(file.slug, record.parsed.clone());
-                continue;
-            }
-            let bytes = reader.blob(file.blob)?;
-            let outcome = String::from_utf8(bytes)
-                .map_err(|_| "the file is not UTF-8".to_string())
-                .and_then(|text| {
-                    Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
-                });
-            match outcome {
-                Ok(post) => {
-                    parsed.insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
-                }
-                Err(reason) => {
-                    tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
-                    broken.push((file.slug, reason));
-                }
-            }
-        }
-        broken.sort();
-        // A post's history changes only with a commit that touches it: reuse the others',
-        // and extend those of the posts the new commits touched.
-        let previous_histories = previous.and_then(|previous| {
-            let since = history.position(previous.tip?)?;
-            let changed = history.slugs_changed_after(previous.tip?)?;
-            Some((previous, since, changed))
-        });
-        let history_of = |slug: &Slug| {
-            let Some((previous, since, changed)) = &previous_histories else {
-                return history.post_history(slug, None).map(Arc::new);
-            };
-            let earlier = previous
-                .posts
-                .get(slug)
-                .and_then(|record| record.history.as_ref());
-            match earlier {
-                Some(earlier) if !changed.contains(slug) => Some(earlier.clone()),
-                Some(earlier) => history
-                    .post_history_since(slug, earlier, *since)
-                    .map(Arc::new),
-                None => history.post_history(slug, None).map(Arc::new),
-            }
-        };
-        let posts = resolve_links(parsed, history_of, previous);
+        let Parsed { posts, broken } = Parsed::at(reader, tip, previous, few_touched, addresses)?;
+        let posts = resolve_links(
+            posts,
+            |slug| history_of(&history, touched.as_ref(), slug),
+            previous,
+        );
         let backlinks = backlinks_of(&posts);
         Ok(Snapshot {
             tip: Some(tip),
@@ -323,6 +248,142 @@ impl Snapshot {
             .into_iter()
             .flatten()
             .filter_map(|source| self.posts.get(source))
+    }
+}
+
+/// The previous snapshot and the posts whose files the commits since its tip touched
+/// (both ends of a rename); `None` when its tip is not in the history (a rewritten branch).
+struct Touched<'a> {
+    previous: &'a Snapshot,
+    /// The previous tip's position in the history.
+    since: u32,
+    slugs: HashSet<&'a Slug>,
+}
+
+impl<'a> Touched<'a> {
+    fn since(previous: &'a Snapshot, history: &'a HistoryIndex) -> Option<Touched<'a>> {
+        let tip = previous.tip?;
+        Some(Touched {
+            previous,
+            since: history.position(tip)?,
+            slugs: history.slugs_changed_after(tip)?,
+        })
+    }
+}
+
+/// The posts of a tip, parsed, and the files under `posts/` that do not parse.
+struct Parsed {
+    posts: BTreeMap<Slug, Arc<ParsedPost>>,
+    broken: Vec<(Slug, String)>,
+}
+
+impl Parsed {
+    /// Parses the posts at `tip`, reusing those of `previous` whose blob is unchanged. With
+    /// `touched` (few enough posts touched since `previous`), only those are looked up at
+    /// the tip; the others are taken as they were, without listing the tip's posts.
+    fn at(
+        reader: &HistoryReader,
+        tip: Oid,
+        previous: Option<&Snapshot>,
+        touched: Option<&Touched<'_>>,
+        addresses: &Addresses,
+    ) -> Result<Parsed, StoreError> {
+        let mut parsed = Parsed {
+            posts: BTreeMap::new(),
+            broken: Vec::new(),
+        };
+        let files = match touched {
+            Some(touched) => {
+                parsed.carry_over(touched);
+                let mut files = Vec::with_capacity(touched.slugs.len());
+                for &slug in &touched.slugs {
+                    if let Some(blob) = reader.post_blob_at(tip, slug)? {
+                        let slug = slug.clone();
+                        files.push(PostFile { slug, blob });
+                    }
+                }
+                files
+            }
+            None => reader.post_files(tip)?,
+        };
+        for file in files {
+            parsed.read(reader, file, previous, addresses)?;
+        }
+        parsed.broken.sort();
+        Ok(parsed)
+    }
+
+    /// Takes the previous snapshot's posts (and broken files) that no commit touched since.
+    fn carry_over(&mut self, touched: &Touched<'_>) {
+        let untouched = |slug: &Slug| !touched.slugs.contains(slug);
+        let previous = touched.previous;
+        self.posts = previous
+            .posts
+            .iter()
+            .filter(|(slug, _)| untouched(slug))
+            .map(|(slug, record)| (slug.clone(), record.parsed.clone()))
+            .collect();
+        self.broken = previous
+            .broken
+            .iter()
+            .filter(|(slug, _)| untouched(slug))
+            .cloned()
+            .collect();
+    }
+
+    /// Parses one post file, or reuses the previous snapshot's parse of the same blob.
+    fn read(
+        &mut self,
+        reader: &HistoryReader,
+        file: PostFile,
+        previous: Option<&Snapshot>,
+        addresses: &Addresses,
+    ) -> Result<(), StoreError> {
+        let reused = previous
+            .and_then(|p| p.posts.get(&file.slug))
+            .filter(|record| record.blob() == file.blob);
+        if let Some(record) = reused {
+            self.posts.insert(file.slug, record.parsed.clone());
+            return Ok(());
+        }
+        let bytes = reader.blob(file.blob)?;
+        let outcome = String::from_utf8(bytes)
+            .map_err(|_| "the file is not UTF-8".to_string())
+            .and_then(|text| {
+                Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
+            });
+        match outcome {
+            Ok(post) => {
+                self.posts
+                    .insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
+            }
+            Err(reason) => {
+                tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
+                self.broken.push((file.slug, reason));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The history of `slug` at the tip of `history`: a post's history changes only with a
+/// commit that touches it, so the previous snapshot's is reused for the others and
+/// extended for the touched ones.
+fn history_of(
+    history: &HistoryIndex,
+    touched: Option<&Touched<'_>>,
+    slug: &Slug,
+) -> Option<Arc<PostHistory>> {
+    let earlier = touched.and_then(|touched| {
+        let record = touched.previous.posts.get(slug)?;
+        Some((touched, record.history.as_ref()?))
+    });
+    match earlier {
+        Some((touched, earlier)) if !touched.slugs.contains(slug) => Some(earlier.clone()),
+        Some((touched, earlier)) => history
+            .post_history_since(slug, earlier, touched.since)
+            .map(Arc::new),
+        None => history.post_history(slug, None).map(Arc::new),
     }
 }
 
