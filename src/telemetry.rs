@@ -2,8 +2,8 @@
 //!
 //! Lines are written by a thread of their own (`tracing-appender`'s non-blocking writer):
 //! a request's log line costs its handler a copy into a queue, not a write to stderr, which
-//! at `info` (a line per request) took a quarter of a warm read's throughput. The queue
-//! blocks rather than drops when full, so no line is lost.
+//! at `info` (a line per request) cost a warm read a good part of its throughput. The
+//! queue blocks rather than drops when full, so no line is lost.
 
 use std::io::IsTerminal;
 
