@@ -8,6 +8,7 @@
 
 mod as_of;
 mod assets;
+mod build;
 mod change_stats;
 mod log;
 mod order;
