@@ -11,6 +11,12 @@ then alternates two runs per round:
 - abused: the same wrk load while 8 anonymous clients loop over `?rev=` reads of the
   pathological versions and diffs between them.
 
+The server runs with its default limits, among them each anonymous client address's share
+of reads of the past (burst 40, then 240 a minute). The abusers all come from 127.0.0.1,
+so they share one share; with `--distinct-addresses` the server trusts `X-Forwarded-For`
+and each abuser names an address of its own, so each has its own share (the worst case for
+that limit: eight hosts).
+
 It samples the server's resident memory throughout, and prints per round and as medians:
 warm read throughput (abused / undisturbed), p99 latency of the normal reads, peak RSS.
 Before the rounds it times, through the API, the costliest writes the limits let in: each
@@ -93,10 +99,11 @@ def rss_mb(pid: int) -> float:
 class Abusers:
     """8 anonymous clients looping over pathological past versions and their diffs."""
 
-    def __init__(self, port: int, commits: list[str], clients: int):
+    def __init__(self, port: int, commits: list[str], clients: int, distinct: bool = False):
         paths = [f"/api/v1/posts/abuse?rev={c}" for c in commits]
         paths += [f"/api/v1/posts/abuse/diff?from={a}&to={b}" for a, b in zip(commits, commits[1:])]
         self.paths, self.port, self.stop = paths, port, threading.Event()
+        self.distinct = distinct
         self.statuses: dict[int, int] = {}
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(clients)]
@@ -106,7 +113,8 @@ class Abusers:
         while not self.stop.is_set():
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             try:
-                connection.request("GET", self.paths[n % len(self.paths)])
+                headers = {"X-Forwarded-For": f"198.51.100.{offset + 1}"} if self.distinct else {}
+                connection.request("GET", self.paths[n % len(self.paths)], headers=headers)
                 response = connection.getresponse()
                 response.read()
                 with self.lock:
@@ -138,6 +146,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--abusers", type=int, default=8)
+    parser.add_argument("--distinct-addresses", action="store_true",
+                        help="each abuser its own client address (the server trusts X-Forwarded-For)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +160,8 @@ def main() -> None:
         token = "bench-" + os.urandom(16).hex()
         env = {**os.environ, "RUST_LOG": "warn", "PALIMPSEST_TOKEN": token, "PALIMPSEST_AUTHOR": "Bench <bench@localhost>"}
         server = subprocess.Popen(
-            [args.palimpsest, "serve", "--repo", str(repo), "--listen", f"127.0.0.1:{port}", "--workers", "2"],
+            [args.palimpsest, "serve", "--repo", str(repo), "--listen", f"127.0.0.1:{port}", "--workers", "2",
+             *(["--trust-forwarded-for"] if args.distinct_addresses else [])],
             env=env, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"),
         )
         try:
@@ -174,7 +185,7 @@ def main() -> None:
             rows = []
             for round_ in range(1, args.rounds + 1):
                 calm = wrk(url, args, args.duration)
-                with Abusers(port, commits, args.abusers) as abusers:
+                with Abusers(port, commits, args.abusers, args.distinct_addresses) as abusers:
                     time.sleep(0.5)
                     abused = wrk(url, args, args.duration)
                 statuses = dict(sorted(abusers.statuses.items()))

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::authors::{self, Authors};
 use crate::config::{self, Settings};
+use crate::http::throttle::{self, PastReadLimit};
 use crate::store::{self, Identity, Store};
 use crate::telemetry::LogFormat;
 use crate::upstream::UpstreamSettings;
@@ -141,6 +142,18 @@ struct ServeArgs {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "PALIMPSEST_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// Reads of the past (a post at a revision, a diff, a blame, anything `as_of`) each
+    /// anonymous client address may make per minute once its burst is spent; above it, 429.
+    /// 0: no limit. Authors (with a token) are never limited.
+    #[arg(long, env = "PALIMPSEST_PAST_READS_PER_MINUTE", default_value_t = throttle::DEFAULT_PER_MINUTE)]
+    past_reads_per_minute: u32,
+    /// Reads of the past an anonymous client address may make at once before the rate applies.
+    #[arg(long, env = "PALIMPSEST_PAST_READS_BURST", default_value_t = throttle::DEFAULT_BURST)]
+    past_reads_burst: u32,
+    /// Behind a reverse proxy: take the client's address from the last `X-Forwarded-For`
+    /// entry (the one the proxy added), for the limit on reads of the past.
+    #[arg(long, env = "PALIMPSEST_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
     /// A URL told (`POST`, a `branch.moved` event) every time the branch moves; repeat the
     /// flag for several, or separate them with commas in the environment variable.
     #[arg(long = "webhook", env = "PALIMPSEST_WEBHOOKS", value_delimiter = ',')]
@@ -236,6 +249,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     settings.cors_origins = args.cors_origins;
     settings.max_asset_bytes = args.max_asset_bytes;
+    settings.past_read_limit = PastReadLimit {
+        per_minute: args.past_reads_per_minute,
+        burst: args.past_reads_burst,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
     if !args.post_url.contains("{slug}") {
         anyhow::bail!("--post-url must contain `{{slug}}`, e.g. `/posts/{{slug}}`");
     }

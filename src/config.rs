@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::authors::Authors;
+use crate::http::throttle::PastReadLimit;
 use crate::store::Identity;
 use crate::upstream::UpstreamSettings;
 use crate::webhooks::WebhookSettings;
@@ -45,6 +46,9 @@ pub struct Settings {
     /// Where a post lives on the frontend, `{slug}` standing for its slug: links between
     /// posts in `html` point there.
     pub post_url: String,
+    /// How many reads of the past (versions, diffs, blames, `as_of`) anonymous clients may
+    /// make.
+    pub past_read_limit: PastReadLimit,
 }
 
 /// The default `--post-url`.
@@ -69,6 +73,7 @@ impl Settings {
             cors_origins: Vec::new(),
             max_asset_bytes: 10 * 1024 * 1024,
             post_url: DEFAULT_POST_URL.into(),
+            past_read_limit: PastReadLimit::default(),
         }
     }
 

@@ -75,6 +75,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the server is not ready: {0}")]
     Unavailable(String),
+    /// A client asked for more than its share; it may ask again after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     #[error("the disk holding the repository is full; nothing was committed")]
     InsufficientStorage,
     #[error(
@@ -129,6 +132,7 @@ impl ApiError {
         match self {
             ApiError::Locked => Some(LOCK_WAIT.as_secs().max(1)),
             ApiError::Unavailable(_) => Some(5),
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             ApiError::ReadOnly => Some(30),
             _ => None,
         }
@@ -151,6 +155,7 @@ impl ApiError {
                 ("unsupported-media-type", "Unsupported content type")
             }
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::InsufficientStorage => ("insufficient-storage", "The disk is full"),
             ApiError::ReadOnly => ("read-only", "The repository is read-only"),
             ApiError::Locked => ("locked", "The branch is locked"),
@@ -227,6 +232,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::ReadOnly | ApiError::Locked => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

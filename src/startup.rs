@@ -64,8 +64,10 @@ impl Application {
         ));
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
+        let throttle = http::throttle::Throttle::new(&settings.past_read_limit);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(throttle.clone())
                 // The last wrap is the outermost: observe_request sees every final answer,
                 // and head_as_get must run before anything else holds the request.
                 .wrap(from_fn(http::problem_fallback::problem_fallback))

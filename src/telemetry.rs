@@ -1,14 +1,15 @@
 //! Log lines to stderr, filtered by `RUST_LOG`, as text or JSON.
 //!
-//! Lines are written by a thread of their own (`tracing-appender`'s non-blocking writer):
-//! a request's log line costs its handler a copy into a queue, not a write to stderr, which
-//! at `info` (a line per request) cost a warm read a good part of its throughput. The
-//! queue blocks rather than drops when full, so no line is lost.
+//! Lines are written in batches by a thread of their own (see [`batches`]): a request's
+//! log line costs its handler a copy into a buffer, not a write to stderr. No line is lost.
+
+mod batches;
 
 use std::io::IsTerminal;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+
+use batches::BatchGuard;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -22,17 +23,14 @@ pub enum LogFormat {
 /// still queued and stops the thread.
 #[must_use = "dropping the guard stops writing log lines"]
 pub struct LogGuard {
-    _writer: Option<WorkerGuard>,
+    _writer: Option<BatchGuard>,
 }
 
 /// Installs the global subscriber; later calls (tests) are ignored. Colours only when
 /// stderr is a terminal, so files and log collectors get plain text.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::stderr());
+    let (writer, guard) = batches::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -38,10 +38,28 @@ async function freePort() {
   });
 }
 
-/** Serves frontend/index.html on a port of its own: another origin than the API's. */
+/** The KaTeX files the page loads from /katex/: the copy the review page vendors. */
+const KATEX = path.join(here, '..', '..', 'web', 'review', 'vendor', 'katex-0.19.1');
+const KATEX_TYPES = { '.css': 'text/css', '.js': 'text/javascript', '.woff2': 'font/woff2' };
+
+/** Serves frontend/index.html (and KaTeX) on a port of its own: another origin than the API's. */
 async function serveStaticPage() {
   const page = await readFile(path.join(here, 'frontend', 'index.html'));
-  const server = http.createServer((request, response) => {
+  const server = http.createServer(async (request, response) => {
+    const { pathname } = new URL(request.url, 'http://localhost');
+    if (pathname.startsWith('/katex/')) {
+      const file = path.join(KATEX, path.normalize(pathname.slice('/katex/'.length)));
+      try {
+        if (!file.startsWith(KATEX + path.sep)) throw new Error('outside KaTeX');
+        const type = KATEX_TYPES[path.extname(file)] ?? 'application/octet-stream';
+        const bytes = await readFile(file);
+        response.writeHead(200, { 'Content-Type': type });
+        response.end(bytes);
+      } catch {
+        response.writeHead(404).end();
+      }
+      return;
+    }
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     response.end(page);
   });
@@ -101,10 +119,27 @@ try {
   });
   const width = await figure.evaluate((img) => img.naturalWidth);
   check(width > 0, `the figure loaded (naturalWidth ${width})`);
+  // The math is typeset: every math span holds KaTeX's rendering (its visible HTML and the
+  // MathML for screen readers), none is left as TeX source, and no `$` delimiter shows.
   const math = await page.locator('#post .math-display').count();
   const inline = await page.locator('#post .math-inline').count();
-  const tex = await page.locator('#post .math-inline').first().textContent();
-  check(math > 0 && inline > 0 && tex.includes('softmax'), `the math is shown for a typesetter (${math} display, ${inline} inline: ${tex})`);
+  const typeset = await page.evaluate(() => {
+    const spans = [...document.querySelectorAll('#post .math-inline, #post .math-display')];
+    const done = spans.filter((span) => span.querySelector('.katex .katex-html .mord')
+      && span.querySelector('.katex .katex-mathml math'));
+    const displays = document.querySelectorAll('#post .math-display .katex-display').length;
+    const visible = [...document.querySelectorAll('#post')].map((article) => {
+      const copy = article.cloneNode(true);
+      copy.querySelectorAll('.katex-mathml, pre, code').forEach((hidden) => hidden.remove());
+      return copy.textContent;
+    })[0];
+    const softmax = document.querySelector('#post .math-inline .katex-mathml annotation')?.textContent;
+    return { spans: spans.length, done: done.length, displays, dollars: visible.includes('$'), softmax };
+  });
+  check(math > 0 && inline > 0 && typeset.done === math + inline && typeset.displays === math,
+    `the math is typeset by KaTeX (${math} display, ${inline} inline, ${typeset.done} rendered)`);
+  check(!typeset.dollars && (typeset.softmax ?? '').includes('softmax'),
+    `no TeX delimiters are left in the text, the first formula is ${typeset.softmax}`);
   const etag = await page.locator('#post').getAttribute('data-etag');
   check(Boolean(etag), `the ETag header is readable across origins: ${etag}`);
 

@@ -56,7 +56,7 @@ impl FromRequest for Viewer {
 
 /// A request without `Authorization` is anonymous; one with a wrong or malformed token is a
 /// 401, so a misconfigured client learns at once rather than silently seeing less.
-fn viewer_of(request: &HttpRequest) -> Result<Viewer, ApiError> {
+pub(super) fn viewer_of(request: &HttpRequest) -> Result<Viewer, ApiError> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(Viewer::Anonymous);
     };

@@ -13,6 +13,7 @@ mod health;
 mod history;
 mod history_views;
 mod hooks;
+mod list_pages;
 mod listing;
 mod methods;
 mod metrics;
@@ -26,6 +27,7 @@ mod review;
 mod revision_feed;
 mod search;
 mod tags;
+pub mod throttle;
 mod unique_keys;
 mod views;
 mod webhooks;
@@ -79,6 +81,8 @@ pub struct AppState {
     pub past_posts: Arc<PastPosts>,
     /// Blames already worked out, shared by every worker.
     pub blame_cache: Arc<blame::BlameCache>,
+    /// Pages of the post list already answered from the current snapshot.
+    pub list_pages: list_pages::ListPages,
 }
 
 impl AppState {
@@ -104,6 +108,7 @@ impl AppState {
             max_asset_bytes: settings.max_asset_bytes,
             past_posts: Arc::new(PastPosts::default()),
             blame_cache: Arc::default(),
+            list_pages: list_pages::ListPages::default(),
         }
     }
 }

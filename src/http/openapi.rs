@@ -12,10 +12,12 @@ use utoipa_swagger_ui::SwaggerUi;
 
 mod conventions;
 mod free_form;
+mod past_reads;
 mod post_bodies;
 
 use conventions::Conventions;
 use free_form::FreeFormMaps;
+use past_reads::PastReads;
 use post_bodies::PostBodies;
 
 use super::{
@@ -97,7 +99,7 @@ use crate::error::{FieldError, Problem};
         crate::webhooks::BranchMoved,
         crate::webhooks::MovedCommit,
     )),
-    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps, &PostBodies),
+    modifiers(&BearerAuth, &Documents, &Conventions, &FreeFormMaps, &PostBodies, &PastReads),
     tags(
         (name = "posts", description = "Reading posts"),
         (name = "writing", description = "Creating and editing posts: each write is one commit by the token's author"),

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::list_pages::ListPage;
 use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
 use super::{API_PREFIX, AppState, Viewer, caching, history};
@@ -41,28 +42,54 @@ pub async fn list_posts(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(request.query_string())?;
     query.validate(&viewer)?;
+    if query.as_of.is_none() {
+        let snapshot = state.site.snapshot();
+        let page = state.list_pages.get_or_build(
+            &snapshot,
+            viewer.audience(),
+            request.query_string(),
+            || list_page(&request, &viewer, &snapshot, &query, &snapshot),
+        );
+        return Ok(list_response(&request, &viewer, &page));
+    }
     // As of a time, the answer depends on the tip now too (posts that are drafts now are
     // hidden): the ETag names the tip now, and the query names the time.
-    let etag = caching::tip_etag(&state.site.snapshot(), &request, &viewer);
+    let now = state.site.snapshot();
     let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
-    let page = query.select(&snapshot);
-    let mut response = caching::json_read(&request, &viewer, &etag, || {
-        let audience = viewer.audience();
-        let entries: Vec<bytes::Bytes> = page
-            .posts
-            .iter()
-            .map(|r| views::summary_body(r, audience))
-            .collect();
-        let meta = serde_json::to_string(&page.meta).expect("page meta serialises");
-        join_list(&entries, &meta)
-    });
-    if let Some(link) =
-        super::listing::link_header(request.path(), request.query_string(), &page.meta)
-        && let Ok(value) = header::HeaderValue::from_str(&link)
-    {
-        response.headers_mut().insert(header::LINK, value);
+    let page = list_page(&request, &viewer, &now, &query, &snapshot);
+    Ok(list_response(&request, &viewer, &page))
+}
+
+/// The page `query` selects from `snapshot`, with the ETag of the tip `now`.
+fn list_page(
+    request: &HttpRequest,
+    viewer: &Viewer,
+    now: &Snapshot,
+    query: &ListQuery,
+    snapshot: &Snapshot,
+) -> ListPage {
+    let page = query.select(snapshot);
+    let audience = viewer.audience();
+    let entries: Vec<bytes::Bytes> = page
+        .posts
+        .iter()
+        .map(|r| views::summary_body(r, audience))
+        .collect();
+    let meta = serde_json::to_string(&page.meta).expect("page meta serialises");
+    ListPage {
+        etag: caching::tip_etag(now, request, viewer),
+        body: join_list(&entries, &meta),
+        link: super::listing::link_header(request.path(), request.query_string(), &page.meta)
+            .and_then(|link| header::HeaderValue::from_str(&link).ok()),
     }
-    Ok(response)
+}
+
+fn list_response(request: &HttpRequest, viewer: &Viewer, page: &ListPage) -> HttpResponse {
+    let mut response = caching::json_read(request, viewer, &page.etag, || page.body.clone());
+    if let Some(link) = &page.link {
+        response.headers_mut().insert(header::LINK, link.clone());
+    }
+    response
 }
 
 /// Splices pre-serialised list entries into `{"posts":[...],"meta":{...}}`.

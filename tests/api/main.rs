@@ -19,6 +19,7 @@ mod logging;
 mod maintenance;
 mod openapi;
 mod operations;
+mod past_read_limit;
 mod questions;
 mod reading;
 mod receiver;

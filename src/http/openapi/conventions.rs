@@ -71,7 +71,7 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-fn problem(description: &str) -> Response {
+pub(super) fn problem(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
         .content(
