@@ -9,8 +9,10 @@
 //! - [`upstream`]: the remote the served branch mirrors, and the push every write waits for;
 //! - [`site`]: the blog as served, one immutable snapshot per branch tip;
 //! - [`history`]: the per-path revision index, revisions and diffs;
-//! - [`post`]: the pure domain (slugs, front matter, sections, rendering);
-//! - [`store`]: the only module that touches git.
+//! - [`store`]: the only module that touches git; it names files with [`post`]'s slugs and
+//!   asset paths;
+//! - [`post`]: the pure domain (slugs, front matter, sections, rendering), depending on no
+//!   other layer.
 
 pub mod authors;
 pub mod cli;
@@ -33,16 +35,16 @@ pub mod writing;
 
 /// mimalloc instead of glibc's allocator, for every binary built on this library (the
 /// server, its tests and benchmarks alike): a write allocates and frees across threads
-/// (HTTP workers, the writer, the thread preparing the next snapshot), and glibc's
-/// `malloc`, `free` and their consolidation were an eighth of a sequential write's CPU.
-/// libgit2 keeps glibc's for its own allocations. See [`configure_allocator`].
+/// (HTTP workers, the writer, the thread preparing the next snapshot), where glibc's
+/// `malloc`, `free` and their consolidation weighed on every write. libgit2 keeps glibc's
+/// for its own allocations. See [`configure_allocator`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Tells mimalloc to give freed memory back to the system at once, as glibc does: by
-/// default it keeps freed pages for a second, and gives them back only on a later
-/// allocation, so a server left idle after building its history index kept a fifth more
-/// resident memory. Called first thing in `main`.
+/// default it keeps freed pages for a while and gives them back only on a later
+/// allocation, so a server left idle after building its history index would keep memory
+/// it no longer uses. Called first thing in `main`.
 pub fn configure_allocator() {
     // `mi_option_purge_delay` in the mimalloc.h (version 3) of libmimalloc-sys 0.1.49, whose
     // bindings do not name it; Cargo.toml pins that version, as the number is not checked.

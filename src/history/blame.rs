@@ -12,10 +12,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::index::{ChangeRef, HistoryIndex};
+use super::lines::line_hunks;
 use super::outline::headings;
 use super::{Author, rfc3339};
 use crate::post::{SectionKind, split_front_matter};
-use crate::store::{Oid, StoreError, line_hunks};
+use crate::store::{Oid, StoreError};
 
 /// Which part of a post file a line is in: the front matter or one of its sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -145,7 +146,7 @@ impl Layout {
 /// `read`; `None` when the newest revision deleted the post.
 ///
 /// # Errors
-/// Whatever `read` fails with, and git errors from the line diff.
+/// Whatever `read` fails with.
 pub fn blame(
     history: &HistoryIndex,
     revisions: &[ChangeRef],
@@ -181,7 +182,7 @@ pub fn blame(
             }
         };
         let mut old_line = 0usize;
-        for hunk in line_hunks(&text, &new_text)? {
+        for hunk in line_hunks(&text, &new_text) {
             new_origins.extend_from_slice(&origins[old_line..hunk.old_start]);
             new_origins.extend(std::iter::repeat_n(number, hunk.new_lines));
             for line in hunk.old_start..hunk.old_start + hunk.old_lines {

@@ -7,15 +7,17 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::lines::{line_counts, unified_hunks};
 use super::outline::{SectionSource, matched, outline, sections_changed};
 use crate::post::{FrontMatter, SectionKind, sections, split_front_matter};
-use crate::store::{Oid, StoreError, diff_text};
+use crate::store::Oid;
 
-/// One version of a post file: its repository path and text.
+/// One version of a post file: its repository path, text and blob id.
 #[derive(Debug, Clone, Copy)]
 pub struct Version<'a> {
     pub path: &'a str,
     pub text: &'a str,
+    pub blob: Oid,
 }
 
 /// A post diff, as `GET /api/v1/posts/{slug}/diff` answers it.
@@ -33,6 +35,17 @@ pub struct PostDiff {
     #[schema(
         example = "diff --git a/posts/kv-cache.md b/posts/kv-cache.md\n--- a/posts/kv-cache.md\n+++ b/posts/kv-cache.md\n@@ -12 +12 @@\n-Old takeaway.\n+New takeaway.\n"
     )]
+    pub unified: String,
+    pub front_matter: FrontMatterDiff,
+    pub sections: Vec<SectionDiff>,
+    pub open_questions: OpenQuestionsDiff,
+}
+
+/// What changed between two versions of a post: the whole file's line diff, and the same
+/// change read the blog's way.
+#[derive(Debug, Clone)]
+pub struct VersionDiff {
+    /// The unified diff with `git diff`'s headers.
     pub unified: String,
     pub front_matter: FrontMatterDiff,
     pub sections: Vec<SectionDiff>,
@@ -134,42 +147,63 @@ impl StatsCache {
 }
 
 /// The diff from `old` to `new` (either may be absent: a post not yet created, or deleted).
-///
-/// # Errors
-/// Git errors from the line diff.
-pub fn diff_versions(
-    old: Option<Version<'_>>,
-    new: Option<Version<'_>>,
-) -> Result<(String, FrontMatterDiff, Vec<SectionDiff>, OpenQuestionsDiff), StoreError> {
-    let unified = diff_text(
-        old.map(|v| (v.path, v.text.as_bytes())),
-        new.map(|v| (v.path, v.text.as_bytes())),
-    )?
-    .unified;
+pub fn diff_versions(old: Option<Version<'_>>, new: Option<Version<'_>>) -> VersionDiff {
     let (old_fields, old_body) = parts(old);
     let (new_fields, new_body) = parts(new);
-    let front_matter = front_matter_diff(&old_fields, &new_fields);
-    let sections = section_diffs(&outline(old_body), &outline(new_body))?;
-    let open_questions = open_questions_diff(old_body, new_body);
-    Ok((unified, front_matter, sections, open_questions))
+    VersionDiff {
+        unified: file_diff(old, new),
+        front_matter: front_matter_diff(&old_fields, &new_fields),
+        sections: section_diffs(&outline(old_body), &outline(new_body)),
+        open_questions: open_questions_diff(old_body, new_body),
+    }
 }
 
 /// Lines added and removed, and the sections touched, from `old` to `new`.
-///
-/// # Errors
-/// Git errors from the line diff.
-pub fn change_stats(old: Option<&str>, new: Option<&str>) -> Result<ChangeStats, StoreError> {
-    let diff = diff_text(
-        old.map(|t| ("a", t.as_bytes())),
-        new.map(|t| ("b", t.as_bytes())),
-    )?;
+pub fn change_stats(old: Option<&str>, new: Option<&str>) -> ChangeStats {
+    let (additions, deletions) = line_counts(old.unwrap_or_default(), new.unwrap_or_default());
     let old_body = old.map_or("", |t| split_front_matter(t).1);
     let new_body = new.map_or("", |t| split_front_matter(t).1);
-    Ok(ChangeStats {
-        additions: diff.additions,
-        deletions: diff.deletions,
+    ChangeStats {
+        additions,
+        deletions,
         sections_changed: sections_changed(&outline(old_body), &outline(new_body)),
-    })
+    }
+}
+
+/// The whole file's diff with the headers `git diff` prints: a missing side is an added or
+/// deleted file (`/dev/null`, a zero id); empty when both sides hold the same text. Post
+/// files are regular files, so the mode is always `100644`.
+fn file_diff(old: Option<Version<'_>>, new: Option<Version<'_>>) -> String {
+    let Some(either) = new.or(old) else {
+        return String::new();
+    };
+    let hunks = unified_hunks(old.map_or("", |v| v.text), new.map_or("", |v| v.text));
+    if hunks.is_empty() && old.is_some() && new.is_some() {
+        return String::new();
+    }
+    let (a, b) = (old.unwrap_or(either).path, new.unwrap_or(either).path);
+    let short = |side: Option<Version<'_>>| match side {
+        Some(version) => version.blob.to_string()[..7].to_string(),
+        None => "0".repeat(7),
+    };
+    let mut out = format!("diff --git a/{a} b/{b}\n");
+    match (old, new) {
+        (None, _) => out.push_str("new file mode 100644\n"),
+        (_, None) => out.push_str("deleted file mode 100644\n"),
+        _ => {}
+    }
+    let mode = if old.is_some() && new.is_some() {
+        " 100644"
+    } else {
+        ""
+    };
+    out.push_str(&format!("index {}..{}{mode}\n", short(old), short(new)));
+    if !hunks.is_empty() {
+        let from = old.map_or("/dev/null".to_string(), |_| format!("a/{a}"));
+        let to = new.map_or("/dev/null".to_string(), |_| format!("b/{b}"));
+        out.push_str(&format!("--- {from}\n+++ {to}\n{hunks}"));
+    }
+    out
 }
 
 /// The open questions raised and settled from `old` to `new` (whole files, front matter
@@ -216,10 +250,7 @@ fn front_matter_diff(old: &Map<String, Value>, new: &Map<String, Value>) -> Fron
     diff
 }
 
-fn section_diffs(
-    old: &[SectionSource<'_>],
-    new: &[SectionSource<'_>],
-) -> Result<Vec<SectionDiff>, StoreError> {
+fn section_diffs(old: &[SectionSource<'_>], new: &[SectionSource<'_>]) -> Vec<SectionDiff> {
     matched(old, new)
         .into_iter()
         .map(|(unchanged, before, after)| {
@@ -236,32 +267,16 @@ fn section_diffs(
                 let text = |s: Option<&SectionSource<'_>>| {
                     s.map(|s| format!("{}\n", s.markdown)).unwrap_or_default()
                 };
-                let (old_text, new_text) = (text(before), text(after));
-                hunks_only(
-                    &diff_text(
-                        Some(("section", old_text.as_bytes())),
-                        Some(("section", new_text.as_bytes())),
-                    )?
-                    .unified,
-                )
+                unified_hunks(&text(before), &text(after))
             };
-            Ok(SectionDiff {
+            SectionDiff {
                 kind: shown.kind,
                 title: shown.title.clone(),
                 status,
                 unified,
-            })
+            }
         })
         .collect()
-}
-
-/// A unified diff without its file headers: from the first `@@` line on.
-fn hunks_only(unified: &str) -> String {
-    unified
-        .find("\n@@")
-        .map(|at| unified[at + 1..].to_string())
-        .or_else(|| unified.starts_with("@@").then(|| unified.to_string()))
-        .unwrap_or_default()
 }
 
 fn open_questions_diff(old_body: &str, new_body: &str) -> OpenQuestionsDiff {
@@ -280,18 +295,25 @@ mod tests {
     const BEFORE: &str = "---\ntitle: A\nstatus: draft\nseries: x\n---\n\n## Question\n\nWhy?\n\n## Takeaways\n\nOld.\n\n## Open Questions\n\n- First?\n- Second?\n";
     const AFTER: &str = "---\ntitle: A\nstatus: published\ntags: [t]\n---\n\n## Question\n\nWhy?\n\n## Takeaways\n\nNew.\n\n## Open Questions\n\n- Second?\n- Third?\n";
 
-    fn diff() -> (String, FrontMatterDiff, Vec<SectionDiff>, OpenQuestionsDiff) {
-        let path = "posts/a.md";
+    fn diff() -> VersionDiff {
+        let (path, blob) = ("posts/a.md", Oid::ZERO_SHA1);
         diff_versions(
-            Some(Version { path, text: BEFORE }),
-            Some(Version { path, text: AFTER }),
+            Some(Version {
+                path,
+                text: BEFORE,
+                blob,
+            }),
+            Some(Version {
+                path,
+                text: AFTER,
+                blob,
+            }),
         )
-        .unwrap()
     }
 
     #[test]
     fn front_matter_changes_name_keys_with_old_and_new_values() {
-        let (_, front_matter, _, _) = diff();
+        let front_matter = diff().front_matter;
         assert_eq!(front_matter.added["tags"], serde_json::json!(["t"]));
         assert_eq!(front_matter.removed["series"], "x");
         assert_eq!(front_matter.changed.len(), 1);
@@ -304,7 +326,7 @@ mod tests {
 
     #[test]
     fn each_section_has_a_status_and_its_own_hunks() {
-        let (_, _, sections, _) = diff();
+        let sections = diff().sections;
         let statuses: Vec<(SectionKind, SectionStatus)> =
             sections.iter().map(|s| (s.kind, s.status)).collect();
         assert_eq!(
@@ -321,20 +343,38 @@ mod tests {
 
     #[test]
     fn open_questions_raised_and_settled_are_listed() {
-        let (_, _, _, questions) = diff();
+        let questions = diff().open_questions;
         assert_eq!(questions.added, ["Third?"]);
         assert_eq!(questions.removed, ["First?"]);
     }
 
     #[test]
+    fn an_added_or_deleted_file_has_the_headers_git_diff_prints() {
+        let (path, text) = ("posts/a.md", "one\n");
+        let blob = Oid::hash_object(git2::ObjectType::Blob, text.as_bytes()).unwrap();
+        let version = Some(Version { path, text, blob });
+        assert_eq!(
+            file_diff(None, version),
+            "diff --git a/posts/a.md b/posts/a.md\nnew file mode 100644\nindex 0000000..5626abf\n\
+             --- /dev/null\n+++ b/posts/a.md\n@@ -0,0 +1 @@\n+one\n"
+        );
+        assert_eq!(
+            file_diff(version, None),
+            "diff --git a/posts/a.md b/posts/a.md\ndeleted file mode 100644\nindex 5626abf..0000000\n\
+             --- a/posts/a.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-one\n"
+        );
+        assert_eq!(file_diff(version, version), "");
+    }
+
+    #[test]
     fn change_stats_count_lines_and_name_sections() {
-        let stats = change_stats(Some(BEFORE), Some(AFTER)).unwrap();
+        let stats = change_stats(Some(BEFORE), Some(AFTER));
         assert_eq!((stats.additions, stats.deletions), (4, 4));
         assert_eq!(
             stats.sections_changed,
             [SectionKind::Takeaways, SectionKind::OpenQuestions]
         );
-        let created = change_stats(None, Some(AFTER)).unwrap();
+        let created = change_stats(None, Some(AFTER));
         assert_eq!(created.deletions, 0);
         assert_eq!(created.sections_changed.len(), 3);
     }

@@ -12,6 +12,7 @@ mod diff;
 mod index;
 mod ledger;
 mod ledger_file;
+mod lines;
 mod moved;
 mod outline;
 mod persist;
@@ -25,11 +26,13 @@ pub use blame::{Blame, BlameLine, BlameRevision, BlameSection, FilePart, blame};
 pub use build::update;
 pub use diff::{
     ChangeStats, FrontMatterDiff, OpenQuestionsDiff, PostDiff, SectionDiff, SectionStatus,
-    StatsCache, ValueChange, Version, change_stats, diff_versions, open_questions_change,
+    StatsCache, ValueChange, Version, VersionDiff, change_stats, diff_versions,
+    open_questions_change,
 };
 pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, PostChange};
 pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
 pub use ledger_file::{encode_ledger, ledger_file, load_ledger, save_ledger};
+pub use lines::{LineHunk, line_counts, line_hunks, merge, unified_hunks};
 pub use persist::{index_file, load, save};
 pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
 
@@ -43,6 +46,33 @@ pub struct Author {
     pub name: String,
     #[schema(example = "mira@example.org")]
     pub email: String,
+}
+
+/// A commit as history lists show it: a revision of a post, an entry of the site's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CommitSummary {
+    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
+    pub commit: String,
+    #[schema(example = json!(["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]))]
+    pub parents: Vec<String>,
+    pub author: Author,
+    /// Committer time, RFC 3339 in UTC.
+    #[schema(example = "2026-11-02T09:30:00Z")]
+    pub committed_at: String,
+    #[schema(example = "Settle the QK-norm question")]
+    pub message: String,
+}
+
+impl CommitSummary {
+    pub fn of(facts: &CommitFacts) -> CommitSummary {
+        CommitSummary {
+            commit: facts.id.to_string(),
+            parents: facts.parents.iter().map(ToString::to_string).collect(),
+            author: Author::of(facts),
+            committed_at: rfc3339(facts.committed_at),
+            message: facts.message.clone(),
+        }
+    }
 }
 
 /// The commit that last changed a post (as of a revision): `revision` in post responses.

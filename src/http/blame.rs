@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::history::read_history_of;
 use super::{AppState, Viewer, caching, views};
 use crate::error::{ApiError, Problem};
 use crate::history::{Blame, blame};
@@ -99,17 +100,12 @@ pub async fn get_blame(
     let slug = Slug::parse(&slug)?;
     let query = query.into_inner();
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
-    let audience = viewer.audience();
     let cache = state.blame_cache.clone();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
-    let body = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(ApiError::not_found(format!("no post `{slug}`")));
-        }
+    let body = read_history_of(&state, &viewer, snapshot, slug, move |snapshot, store, slug| {
         let reader = store.history_reader()?;
         let upto = match &query.rev {
-            Some(rev) => match snapshot.resolve_revision(&reader, &store, rev)? {
+            Some(rev) => match snapshot.resolve_revision(&reader, store, rev)? {
                 (_, Some(position)) => Some(position),
                 (commit, None) => {
                     return Err(ApiError::not_found(format!(
@@ -133,6 +129,6 @@ pub async fn get_blame(
         cache.insert(key, body.clone());
         Ok(body)
     })
-    .await??;
+    .await?;
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }

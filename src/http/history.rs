@@ -2,7 +2,6 @@
 //! and the site-wide log. Reads come from the history index of the current snapshot; git
 //! is read (off the async workers) only for the file versions a response shows.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -14,13 +13,10 @@ use super::history_views::{
 use super::views::{self, PageMeta, PostView};
 use super::{AppState, Viewer, caching};
 use crate::error::{ApiError, Problem};
-use crate::history::{
-    Author, ChangeRef, HistoryIndex, PostDiff, StatsCache, Version, change_stats, diff_versions,
-    rfc3339,
-};
+use crate::history::{ChangeRef, CommitSummary, PostDiff, PostHistory, diff_versions};
 use crate::post::Slug;
-use crate::site::{BodyKey, PastPostError, Snapshot};
-use crate::store::{HistoryReader, Oid, Store, StoreError};
+use crate::site::{BodyKey, PastFile, PastPostError, Snapshot, VersionTexts};
+use crate::store::Store;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_revisions)
@@ -58,28 +54,28 @@ pub async fn list_revisions(
     let query = query.into_inner();
     query.select(0)?;
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
-    let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
     let fresh = caching::is_fresh(&request, &etag);
-    let (body, meta) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
-        }
-        let history = &snapshot.history;
-        let revisions = history.revisions(&slug, None);
-        let (range, meta) = query.select(revisions.len())?;
-        if fresh {
-            return Ok((bytes::Bytes::new(), meta));
-        }
-        let mut files = Files::new(store.clone());
-        let revisions = revisions[range]
-            .iter()
-            .map(|&at| revision_entry(history, at, &snapshot.change_stats, &mut files))
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
-    })
-    .await??;
+    let (body, meta) = read_history_of(
+        &state,
+        &viewer,
+        snapshot,
+        slug,
+        move |snapshot, store, slug| {
+            let revisions = snapshot.history.revisions(&slug, None);
+            let (range, meta) = query.select(revisions.len())?;
+            if fresh {
+                return Ok((bytes::Bytes::new(), meta));
+            }
+            let mut texts = VersionTexts::new(store.clone());
+            let revisions = revisions[range]
+                .iter()
+                .map(|&at| revision_entry(snapshot, at, &mut texts))
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok((views::to_bytes(&RevisionList { revisions, meta }), meta))
+        },
+    )
+    .await?;
     let mut response = caching::json_read(&request, &viewer, &etag, || body);
     add_link_header(&mut response, &request, &meta);
     Ok(response)
@@ -130,20 +126,15 @@ pub async fn post_as_of(
     rev: String,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
     let addresses = state.site.addresses().clone();
     let audience = viewer.audience();
     let tip = snapshot.tip;
-    let (blob, key, fresh) = web::block({
-        let snapshot = snapshot.clone();
+    let (blob, key, body) = read_history_of(state, viewer, snapshot.clone(), slug, {
         let past_posts = state.past_posts.clone();
-        move || -> Result<_, ApiError> {
-            if !snapshot.history_visible(&slug, audience, &store)? {
-                return Err(no_post(&slug));
-            }
+        move |snapshot, store, slug| {
             let history = &snapshot.history;
             let reader = store.history_reader()?;
-            let (commit, position) = snapshot.resolve_revision(&reader, &store, &rev)?;
+            let (commit, position) = snapshot.resolve_revision(&reader, store, &rev)?;
             let past = position.and_then(|p| history.post_history(&slug, Some(p)));
             let blob = match (&past, position) {
                 (Some(past), _) => Some(past.blob),
@@ -160,15 +151,24 @@ pub async fn post_as_of(
                 audience,
             };
             if let Some(body) = past_posts.cached(&key) {
-                return Ok((blob, key, Err(body)));
+                return Ok((blob, key, PastBody::Cached(body)));
             }
-            Ok((blob, key, Ok((slug, text_of(&reader.blob(blob)?), past))))
+            let text = String::from_utf8_lossy(&reader.blob(blob)?).into_owned();
+            Ok((
+                blob,
+                key,
+                PastBody::ToRender {
+                    slug,
+                    text,
+                    past: past.map(Box::new),
+                },
+            ))
         }
     })
-    .await??;
-    let body = match fresh {
-        Err(cached) => cached,
-        Ok((slug, text, past)) => {
+    .await?;
+    let body = match body {
+        PastBody::Cached(body) => body,
+        PastBody::ToRender { slug, text, past } => {
             let post = state
                 .past_posts
                 .get(blob, slug, text, addresses)
@@ -183,7 +183,8 @@ pub async fn post_as_of(
                 .filter(|target| snapshot.visible(target, audience).is_some())
                 .cloned()
                 .collect();
-            let body = views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_ref()));
+            let body =
+                views::to_bytes(&PostView::of(&post, &links_to).with_history(past.as_deref()));
             state.past_posts.remember(key, body.clone());
             body
         }
@@ -220,62 +221,47 @@ pub async fn get_diff(
     let slug = Slug::parse(&slug)?;
     let query = query.into_inner();
     let snapshot = state.site.snapshot();
-    let store = state.site.store().clone();
-    let audience = viewer.audience();
     let etag = caching::tip_etag(&snapshot, &request, &viewer);
-    let (key, old, new) = web::block(move || -> Result<_, ApiError> {
-        if !snapshot.history_visible(&slug, audience, &store)? {
-            return Err(no_post(&slug));
-        }
-        let history = &snapshot.history;
-        let reader = store.history_reader()?;
-        let latest = *history
-            .revisions(&slug, None)
-            .first()
-            .ok_or_else(|| no_post(&slug))?;
-        let (to, to_position) = match &query.to {
-            Some(rev) => snapshot.resolve_revision(&reader, &store, rev)?,
-            None => {
-                let (commit, _) = history.change(latest);
-                (commit.facts.id, Some(latest.position))
-            }
-        };
-        let from = match &query.from {
-            Some(rev) => Some(snapshot.resolve_revision(&reader, &store, rev)?),
-            None => to_position
-                .and_then(|p| history.revisions(&slug, Some(p)).get(1).copied())
-                .map(|before| {
-                    (
-                        history.commit(before.position).facts.id,
-                        Some(before.position),
-                    )
-                }),
-        };
-        let new = version_at(&snapshot, &reader, &slug, to, to_position)?;
-        let old = match from {
-            Some((commit, position)) => version_at(&snapshot, &reader, &slug, commit, position)?,
-            None => None,
-        };
-        let key = (slug, from.map(|(commit, _)| commit), to);
-        Ok((key, old, new))
-    })
-    .await??;
-    let (from, to) = (key.1, key.2);
-    let key = BodyKey::Diff(key.0, from, to);
+    let (ends, slug, old, new) = read_history_of(
+        &state,
+        &viewer,
+        snapshot,
+        slug,
+        move |snapshot, store, slug| {
+            let reader = store.history_reader()?;
+            let (from, to) = (query.from.as_deref(), query.to.as_deref());
+            let ends = snapshot
+                .diff_ends(&reader, store, &slug, from, to)?
+                .ok_or_else(|| no_post(&slug))?;
+            let new = snapshot.past_file(&reader, &slug, ends.to)?;
+            let old = match ends.from {
+                Some(from) => snapshot.past_file(&reader, &slug, from)?,
+                None => None,
+            };
+            Ok((ends, slug, old, new))
+        },
+    )
+    .await?;
+    let (from, to) = (ends.from.map(|(commit, _)| commit), ends.to.0);
     let body = state
         .past_posts
-        .diff(key, move || -> Result<_, ApiError> {
-            let (unified, front_matter, sections, open_questions) =
-                diff_versions(as_version(&old), as_version(&new))?;
-            Ok(views::to_bytes(&PostDiff {
-                from: from.map(|commit| commit.to_string()),
-                to: to.to_string(),
-                unified,
-                front_matter,
-                sections,
-                open_questions,
-            }))
-        })
+        .diff(
+            BodyKey::Diff(slug, from, to),
+            move || -> Result<_, ApiError> {
+                let diff = diff_versions(
+                    old.as_ref().map(PastFile::version),
+                    new.as_ref().map(PastFile::version),
+                );
+                Ok(views::to_bytes(&PostDiff {
+                    from: from.map(|commit| commit.to_string()),
+                    to: to.to_string(),
+                    unified: diff.unified,
+                    front_matter: diff.front_matter,
+                    sections: diff.sections,
+                    open_questions: diff.open_questions,
+                }))
+            },
+        )
         .await
         .map_err(|busy| ApiError::Unavailable(busy.to_string()))??;
     Ok(caching::json_read(&request, &viewer, &etag, || body))
@@ -321,11 +307,7 @@ pub async fn site_history(
                 let posts = log.touched_posts(history, position);
                 let facts = &commit.facts;
                 LogEntry {
-                    commit: facts.id.to_string(),
-                    parents: facts.parents.iter().map(Oid::to_string).collect(),
-                    author: Author::of(facts),
-                    committed_at: rfc3339(facts.committed_at),
-                    message: facts.message.clone(),
+                    summary: CommitSummary::of(facts),
                     posts,
                 }
             })
@@ -338,53 +320,28 @@ pub async fn site_history(
     Ok(response)
 }
 
-/// The post's file (path and text) as of `commit`; `None` when it did not exist then.
-fn version_at(
-    snapshot: &Snapshot,
-    reader: &HistoryReader,
-    slug: &Slug,
-    commit: Oid,
-    position: Option<u32>,
-) -> Result<Option<(String, String)>, ApiError> {
-    Ok(match snapshot.version_at(reader, slug, commit, position)? {
-        Some((path, blob)) => Some((path.path(), text_of(&reader.blob(blob)?))),
-        None => None,
-    })
+/// The body of a post as of a revision: already serialised, or its file's text to parse
+/// and render with its history then.
+enum PastBody {
+    Cached(bytes::Bytes),
+    ToRender {
+        slug: Slug,
+        text: String,
+        past: Option<Box<PostHistory>>,
+    },
 }
 
-fn as_version(file: &Option<(String, String)>) -> Option<Version<'_>> {
-    file.as_ref().map(|(path, text)| Version { path, text })
-}
-
-/// One entry of a revision list, reading the two versions of the file it changed.
+/// One entry of a revision list: the commit and what it changed in the post's file.
 pub(super) fn revision_entry(
-    history: &HistoryIndex,
+    snapshot: &Snapshot,
     at: ChangeRef,
-    cache: &StatsCache,
-    files: &mut Files,
+    texts: &mut VersionTexts,
 ) -> Result<RevisionEntry, ApiError> {
+    let stats = snapshot.revision_stats(at, texts)?;
+    let history = &snapshot.history;
     let (commit, change) = history.change(at);
-    let (old_blob, new_blob) = (change.old_blob, change.new_blob);
-    let stats = match cache.get(old_blob, new_blob) {
-        Some(stats) => stats,
-        None => {
-            let old = old_blob.map(|b| files.text(b)).transpose()?;
-            let new = new_blob.map(|b| files.text(b)).transpose()?;
-            let stats = change_stats(
-                old.as_deref().map(String::as_str),
-                new.as_deref().map(String::as_str),
-            )?;
-            cache.insert(old_blob, new_blob, stats.clone());
-            stats
-        }
-    };
-    let facts = &commit.facts;
     Ok(RevisionEntry {
-        commit: facts.id.to_string(),
-        parents: facts.parents.iter().map(Oid::to_string).collect(),
-        author: Author::of(facts),
-        committed_at: rfc3339(facts.committed_at),
-        message: facts.message.clone(),
+        summary: CommitSummary::of(&commit.facts),
         change: change.kind,
         path: history.slug(change.path).path(),
         previous_path: change.previous.map(|p| history.slug(p).path()),
@@ -394,48 +351,35 @@ pub(super) fn revision_entry(
     })
 }
 
-/// File versions read for one response: consecutive revisions share a version (one's
-/// new file is the next one's old), so each blob is read at most once. The repository is opened on the first read, so a page whose stats are all cached opens
-/// none.
-pub(super) struct Files {
-    store: Store,
-    reader: Option<HistoryReader>,
-    texts: HashMap<Oid, Arc<String>>,
-}
-
-impl Files {
-    pub(super) fn new(store: Store) -> Files {
-        Files {
-            store,
-            reader: None,
-            texts: HashMap::new(),
-        }
-    }
-
-    pub(super) fn text(&mut self, blob: Oid) -> Result<Arc<String>, StoreError> {
-        if let Some(text) = self.texts.get(&blob) {
-            return Ok(text.clone());
-        }
-        let reader = match &mut self.reader {
-            Some(reader) => reader,
-            empty => empty.insert(self.store.history_reader()?),
-        };
-        let text = Arc::new(text_of(&reader.blob(blob)?));
-        self.texts.insert(blob, text.clone());
-        Ok(text)
-    }
-}
-
-fn text_of(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn add_link_header(response: &mut HttpResponse, request: &HttpRequest, meta: &PageMeta) {
     if let Some(link) = super::listing::link_header(request.path(), request.query_string(), meta)
         && let Ok(value) = header::HeaderValue::from_str(&link)
     {
         response.headers_mut().insert(header::LINK, value);
     }
+}
+
+/// Runs `read` off the async workers on `snapshot`, once the viewer may see the history of
+/// `slug`: a draft's past is 404 to anonymous readers, as the draft is.
+///
+/// # Errors
+/// 404 for a post the viewer may not see, and whatever `read` fails with.
+pub(super) async fn read_history_of<T: Send + 'static>(
+    state: &AppState,
+    viewer: &Viewer,
+    snapshot: Arc<Snapshot>,
+    slug: Slug,
+    read: impl FnOnce(&Snapshot, &Store, Slug) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.site.store().clone();
+    let audience = viewer.audience();
+    web::block(move || {
+        if !snapshot.history_visible(&slug, audience, &store)? {
+            return Err(no_post(&slug));
+        }
+        read(&snapshot, &store, slug)
+    })
+    .await?
 }
 
 fn no_post(slug: &Slug) -> ApiError {

@@ -3,25 +3,17 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::listing::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
+use super::listing::page_bounds;
 use super::views::PageMeta;
 use crate::error::ApiError;
-use crate::history::{Author, ChangeKind};
+use crate::history::{ChangeKind, CommitSummary};
 use crate::post::SectionKind;
 
 /// One revision of a post: the commit that changed its file, and what it changed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionEntry {
-    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
-    pub commit: String,
-    #[schema(example = json!(["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]))]
-    pub parents: Vec<String>,
-    pub author: Author,
-    /// Committer time, RFC 3339 in UTC.
-    #[schema(example = "2026-11-02T09:30:00Z")]
-    pub committed_at: String,
-    #[schema(example = "Settle the QK-norm question")]
-    pub message: String,
+    #[serde(flatten)]
+    pub summary: CommitSummary,
     pub change: ChangeKind,
     /// The file's path after the commit (before it, for a deletion).
     #[schema(example = "posts/attention-scaling.md")]
@@ -51,15 +43,8 @@ pub use crate::site::TouchedPost;
 /// One commit of the site-wide log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LogEntry {
-    #[schema(example = "9fceb02d0ae598e95dc970b74767f19372d61af8")]
-    pub commit: String,
-    #[schema(example = json!(["4b825dc642cb6eb9a060e54bf8d69288fbee4904"]))]
-    pub parents: Vec<String>,
-    pub author: Author,
-    #[schema(example = "2026-11-02T09:30:00Z")]
-    pub committed_at: String,
-    #[schema(example = "Settle the QK-norm question")]
-    pub message: String,
+    #[serde(flatten)]
+    pub summary: CommitSummary,
     /// The posts the commit changed relative to its first parent (drafts left out for
     /// anonymous readers).
     pub posts: Vec<TouchedPost>,
@@ -90,20 +75,7 @@ impl PageQuery {
     /// # Errors
     /// 400 for a page of 0 or a `per_page` outside 1..=100.
     pub fn select(&self, total: usize) -> Result<(std::ops::Range<usize>, PageMeta), ApiError> {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(ApiError::invalid_field(
-                "page",
-                format!("page must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::invalid_field(
-                "per_page",
-                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        let (page, per_page) = page_bounds(self.page, self.per_page)?;
         let start = (page - 1).saturating_mul(per_page).min(total);
         let end = start.saturating_add(per_page).min(total);
         let meta = PageMeta {

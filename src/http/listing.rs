@@ -93,22 +93,7 @@ impl ListQuery {
     /// # Errors
     /// 400 for out-of-range pages, 401 for an anonymous request for drafts.
     pub fn validate(&self, viewer: &Viewer) -> Result<(), ApiError> {
-        if let Some(page) = self.page
-            && !(1..=MAX_PAGE).contains(&page)
-        {
-            return Err(ApiError::invalid_field(
-                "page",
-                format!("page must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        if let Some(per_page) = self.per_page
-            && !(1..=MAX_PER_PAGE).contains(&per_page)
-        {
-            return Err(ApiError::invalid_field(
-                "per_page",
-                format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-            ));
-        }
+        page_bounds(self.page, self.per_page)?;
         if self.status.unwrap_or_default() != StatusFilter::Published && !viewer.is_author() {
             return Err(ApiError::Unauthorized(
                 "listing drafts needs an author's bearer token".into(),
@@ -185,6 +170,31 @@ impl From<SortOrder> for PostOrder {
             SortOrder::Title => PostOrder::Title,
         }
     }
+}
+
+/// The page and page size a list request asks for, defaults filled in (page 1, 20 per
+/// page): every paged list takes pages from 1 to 1,000,000 and 1 to 100 entries a page.
+///
+/// # Errors
+/// 400 naming `page` or `per_page` when out of range.
+pub fn page_bounds(
+    page: Option<usize>,
+    per_page: Option<usize>,
+) -> Result<(usize, usize), ApiError> {
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ApiError::invalid_field(
+            "page",
+            format!("page must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::invalid_field(
+            "per_page",
+            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    Ok((page, per_page))
 }
 
 /// The RFC 8288 `Link` header for a page: first, prev, next and last, keeping the other

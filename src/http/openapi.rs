@@ -93,6 +93,7 @@ use crate::error::{FieldError, Problem};
         super::questions::Raised,
         super::questions::Settled,
         crate::history::RevisionStamp,
+        crate::history::CommitSummary,
         crate::history::ChangeKind,
         crate::history::SectionStatus,
         crate::webhooks::BranchMoved,

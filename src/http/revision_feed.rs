@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use atom_syndication::{Entry, Feed, Link, Person, Text};
 use chrono::DateTime;
 
-use super::history::{Files, revision_entry};
+use super::history::revision_entry;
 use super::{AppState, caching, feed::base_url};
 use crate::error::ApiError;
 use crate::history::{ChangeRef, open_questions_change};
 use crate::post::Slug;
-use crate::site::{Audience, Snapshot};
+use crate::site::{Audience, Snapshot, VersionTexts};
 
 /// How many revisions a feed carries; readers keep what they have already seen.
 pub const REVISION_FEED_ENTRIES: usize = 50;
@@ -95,7 +95,7 @@ async fn respond(
         if fresh {
             return Ok(None);
         }
-        let mut files = Files::new(store.clone());
+        let mut files = VersionTexts::new(store.clone());
         let mut entries = Vec::new();
         for &at in revisions.iter().take(REVISION_FEED_ENTRIES) {
             entries.push(revision_as_entry(&snapshot, at, &mut files, &base)?);
@@ -162,11 +162,12 @@ fn public_revisions(
 fn revision_as_entry(
     snapshot: &Snapshot,
     at: ChangeRef,
-    files: &mut Files,
+    files: &mut VersionTexts,
     base: &str,
 ) -> Result<Entry, ApiError> {
     let history = &snapshot.history;
-    let revision = revision_entry(history, at, &snapshot.change_stats, files)?;
+    let entry = revision_entry(snapshot, at, files)?;
+    let revision = &entry.summary;
     let (_, change) = history.change(at);
     let old = change.old_blob.map(|b| files.text(b)).transpose()?;
     let new = change.new_blob.map(|b| files.text(b)).transpose()?;
@@ -183,7 +184,7 @@ fn revision_as_entry(
         None => format!("{base}/api/v1/posts/{slug}/diff?to={}", revision.commit),
     };
     let mut summary = Vec::new();
-    let sections: Vec<&str> = revision
+    let sections: Vec<&str> = entry
         .sections_changed
         .iter()
         .map(|kind| kind.title())

@@ -8,6 +8,8 @@
 
 mod as_of;
 mod assets;
+mod build;
+mod change_stats;
 mod log;
 mod order;
 mod past_posts;
@@ -26,12 +28,14 @@ use crate::history::{self, HistoryIndex};
 use crate::post::Addresses;
 use crate::store::{self, HistoryReader, Oid, Store, StoreError};
 pub use assets::Assets;
+pub use change_stats::VersionTexts;
 pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
 pub use past_posts::{BodyKey, PastPostError, PastPosts};
 pub use questions::LedgerError;
 use saving::IndexSaver;
 pub use snapshot::{Audience, PostRecord, Snapshot};
+pub use versions::{DiffEnds, PastFile, Revision};
 
 /// A snapshot built ahead of its branch move (see [`Site::prepare`]), and the snapshot it
 /// was built from.

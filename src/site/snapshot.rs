@@ -3,14 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use super::build::backlinks_of;
 use crate::history::{HistoryIndex, PostHistory, StatsCache};
-use crate::post::{Addresses, Post, Slug, Status};
-use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
-
-/// Past this many posts touched since the previous snapshot, or an eighth of the posts,
-/// listing the tip's posts costs less than looking each touched one up (a lookup reads two
-/// trees; a listing reads one entry per post).
-const MAX_CHANGED_POSTS: usize = 64;
+use crate::post::{Post, Slug, Status};
+use crate::store::Oid;
 
 /// Who a response is for: the public sees published posts only, authors see drafts too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +33,7 @@ pub struct ParsedPost {
 }
 
 impl ParsedPost {
-    fn new(post: Post, blob: Oid) -> ParsedPost {
+    pub(super) fn new(post: Post, blob: Oid) -> ParsedPost {
         let search_text = [
             post.title.as_str(),
             post.summary.as_deref().unwrap_or_default(),
@@ -59,16 +55,16 @@ impl ParsedPost {
 /// first request that needs them.
 #[derive(Debug)]
 pub struct PostRecord {
-    parsed: Arc<ParsedPost>,
+    pub(super) parsed: Arc<ParsedPost>,
     /// Per audience: the linked posts that exist and that audience may see.
-    links_to: [Vec<Slug>; 2],
+    pub(super) links_to: [Vec<Slug>; 2],
     /// Per audience: the serialised post and its ETag.
     pub body: [OnceLock<(bytes::Bytes, String)>; 2],
     /// Per audience: the serialised list entry.
     pub summary: [OnceLock<bytes::Bytes>; 2],
     /// The post's revisions as of the snapshot's tip; `None` without a history index.
     /// Shared with the previous snapshot when no new commit touched the post.
-    history: Option<Arc<PostHistory>>,
+    pub(super) history: Option<Arc<PostHistory>>,
 }
 
 impl PostRecord {
@@ -116,9 +112,9 @@ impl PostRecord {
 pub struct Snapshot {
     /// The commit this snapshot shows; `None` for a branch with no commits yet.
     pub tip: Option<Oid>,
-    posts: BTreeMap<Slug, Arc<PostRecord>>,
+    pub(super) posts: BTreeMap<Slug, Arc<PostRecord>>,
     /// For each post, the posts that link to it, sorted.
-    backlinks: HashMap<Slug, Vec<Slug>>,
+    pub(super) backlinks: HashMap<Slug, Vec<Slug>>,
     /// Files under `posts/` that could not be parsed, with the reason; served nowhere.
     pub broken: Vec<(Slug, String)>,
     /// The posts in each list order, sorted once per snapshot (see `Snapshot::listing`).
@@ -134,144 +130,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads the branch tip and parses its posts, reusing those of `previous` whose blob is
-    /// unchanged.
-    ///
-    /// # Errors
-    /// Git errors reading the tip, its trees or blobs.
-    pub fn build(store: &Store, previous: Option<&Snapshot>) -> Result<Snapshot, StoreError> {
-        let reader = store.history_reader()?;
-        let tip = reader.tip(store)?;
-        Snapshot::build_at(
-            &reader,
-            tip,
-            previous,
-            Arc::default(),
-            &Addresses::default(),
-        )
-    }
-
-    /// Builds the snapshot of `tip` with `history` (an index as of that same tip), reusing
-    /// the parsed posts of `previous` whose blob is unchanged; reads through `reader`.
-    /// Links in the posts' HTML point where `addresses` say (the same for every snapshot
-    /// of a site, so reused posts agree).
-    ///
-    /// # Errors
-    /// Git errors reading the tip's trees or blobs.
-    pub fn build_at(
-        reader: &HistoryReader,
-        tip: Option<Oid>,
-        previous: Option<&Snapshot>,
-        history: Arc<HistoryIndex>,
-        addresses: &Addresses,
-    ) -> Result<Snapshot, StoreError> {
-        let change_stats = previous.map(|p| p.change_stats.clone()).unwrap_or_default();
-        let Some(tip) = tip else {
-            return Ok(Snapshot {
-                history,
-                change_stats,
-                ..Snapshot::default()
-            });
-        };
-        let changed = previous.and_then(|previous| {
-            let changed = history.slugs_changed_after(previous.tip?)?;
-            let few = MAX_CHANGED_POSTS.min(previous.posts.len() / 8);
-            Some((previous, changed)).filter(|(_, changed)| changed.len() <= few)
-        });
-        let mut parsed: BTreeMap<Slug, Arc<ParsedPost>> = BTreeMap::new();
-        let mut broken = Vec::new();
-        let files = match changed {
-            // Only the posts the new commits touched can differ from the previous snapshot's:
-            // the others are taken as they are, without listing the tip's posts.
-            Some((previous, changed)) => {
-                parsed = previous
-                    .posts
-                    .iter()
-                    .filter(|(slug, _)| !changed.contains(slug))
-                    .map(|(slug, record)| (slug.clone(), record.parsed.clone()))
-                    .collect();
-                broken = previous
-                    .broken
-                    .iter()
-                    .filter(|(slug, _)| !changed.contains(slug))
-                    .cloned()
-                    .collect();
-                let mut files = Vec::with_capacity(changed.len());
-                for slug in changed {
-                    if let Some(blob) = reader.post_blob_at(tip, slug)? {
-                        files.push(PostFile {
-                            slug: slug.clone(),
-                            blob,
-                        });
-                    }
-                }
-                files
-            }
-            None => reader.post_files(tip)?,
-        };
-        for file in files {
-            let reused = previous
-                .and_then(|p| p.posts.get(&file.slug))
-                .filter(|record| record.blob() == file.blob);
-            if let Some(record) = reused {
-                parsed.insert(file.slug, record.parsed.clone());
-                continue;
-            }
-            let bytes = reader.blob(file.blob)?;
-            let outcome = String::from_utf8(bytes)
-                .map_err(|_| "the file is not UTF-8".to_string())
-                .and_then(|text| {
-                    Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
-                });
-            match outcome {
-                Ok(post) => {
-                    parsed.insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
-                }
-                Err(reason) => {
-                    tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
-                    broken.push((file.slug, reason));
-                }
-            }
-        }
-        broken.sort();
-        // A post's history changes only with a commit that touches it: reuse the others',
-        // and extend those of the posts the new commits touched.
-        let previous_histories = previous.and_then(|previous| {
-            let since = history.position(previous.tip?)?;
-            let changed = history.slugs_changed_after(previous.tip?)?;
-            Some((previous, since, changed))
-        });
-        let history_of = |slug: &Slug| {
-            let Some((previous, since, changed)) = &previous_histories else {
-                return history.post_history(slug, None).map(Arc::new);
-            };
-            let earlier = previous
-                .posts
-                .get(slug)
-                .and_then(|record| record.history.as_ref());
-            match earlier {
-                Some(earlier) if !changed.contains(slug) => Some(earlier.clone()),
-                Some(earlier) => history
-                    .post_history_since(slug, earlier, *since)
-                    .map(Arc::new),
-                None => history.post_history(slug, None).map(Arc::new),
-            }
-        };
-        let posts = resolve_links(parsed, history_of, previous);
-        let backlinks = backlinks_of(&posts);
-        Ok(Snapshot {
-            tip: Some(tip),
-            posts,
-            backlinks,
-            broken,
-            listings: Default::default(),
-            history,
-            change_stats,
-            logs: Default::default(),
-            assets: OnceLock::new(),
-        })
-    }
-
     /// This snapshot without the posts for which `hidden` holds (their links to each other
     /// and backlinks gone with them).
     pub(super) fn without(&self, hidden: impl Fn(&Slug) -> bool) -> Snapshot {
@@ -323,267 +181,5 @@ impl Snapshot {
             .into_iter()
             .flatten()
             .filter_map(|source| self.posts.get(source))
-    }
-}
-
-/// Wraps each parsed post with the links that resolve in this snapshot, for each audience,
-/// and its history.
-///
-/// A record depends on its post, its history and which posts exist and are published (its
-/// links). When the same posts exist with the same statuses as in `previous`, a post whose
-/// parse and history are unchanged keeps its record, serialised responses included: a
-/// write rebuilds the records of the posts it touched, not of the whole blog.
-fn resolve_links(
-    parsed: BTreeMap<Slug, Arc<ParsedPost>>,
-    history_of: impl Fn(&Slug) -> Option<Arc<PostHistory>>,
-    previous: Option<&Snapshot>,
-) -> BTreeMap<Slug, Arc<PostRecord>> {
-    let published = |slug: &Slug| {
-        parsed
-            .get(slug)
-            .is_some_and(|p| p.post.status == Status::Published)
-    };
-    let same_posts = previous.filter(|previous| {
-        previous.posts.len() == parsed.len()
-            && previous
-                .posts
-                .iter()
-                .zip(&parsed)
-                .all(|((was, record), (is, p))| {
-                    was == is && record.is_published() == (p.post.status == Status::Published)
-                })
-    });
-    let same = |a: &Option<Arc<PostHistory>>, b: &Option<Arc<PostHistory>>| match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (a, b) => a.is_none() && b.is_none(),
-    };
-    let resolve = |post: &Post, keep: &dyn Fn(&Slug) -> bool| -> Vec<Slug> {
-        post.links_to.iter().filter(|s| keep(s)).cloned().collect()
-    };
-    parsed
-        .iter()
-        .map(|(slug, p)| {
-            let history = history_of(slug);
-            let kept = same_posts
-                .and_then(|previous| previous.posts.get(slug))
-                .filter(|record| Arc::ptr_eq(&record.parsed, p) && same(&record.history, &history));
-            if let Some(record) = kept {
-                return (slug.clone(), record.clone());
-            }
-            let links_to = [
-                resolve(&p.post, &published),
-                resolve(&p.post, &|s| parsed.contains_key(s)),
-            ];
-            let record = PostRecord {
-                parsed: p.clone(),
-                links_to,
-                body: Default::default(),
-                summary: Default::default(),
-                history,
-            };
-            (slug.clone(), Arc::new(record))
-        })
-        .collect()
-}
-
-fn backlinks_of(posts: &BTreeMap<Slug, Arc<PostRecord>>) -> HashMap<Slug, Vec<Slug>> {
-    let mut backlinks: HashMap<Slug, Vec<Slug>> = HashMap::new();
-    for (source, record) in posts {
-        for target in record.links_to(Audience::Authors) {
-            if target != source && posts.contains_key(target) {
-                backlinks
-                    .entry(target.clone())
-                    .or_default()
-                    .push(source.clone());
-            }
-        }
-    }
-    backlinks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history;
-    use crate::store::{Change, CommitRequest};
-
-    fn post(title: &str, status: &str, body: &str) -> String {
-        format!("---\ntitle: {title}\nstatus: {status}\n---\n\n## Question\n\n{body}\n")
-    }
-
-    fn commit(store: &Store, files: &[(&str, String)]) {
-        let files: Vec<(String, Vec<u8>)> = files
-            .iter()
-            .map(|(slug, text)| (format!("posts/{slug}.md"), text.clone().into_bytes()))
-            .collect();
-        store.commit_files("change", &files);
-    }
-
-    fn snapshot(store: &Store, previous: Option<&Snapshot>) -> Snapshot {
-        let reader = store.history_reader().unwrap();
-        let tip = reader.tip(store).unwrap();
-        let from = previous.map(|p| p.history.clone()).unwrap_or_default();
-        let index = history::update(&from, &reader, tip).unwrap();
-        Snapshot::build_at(&reader, tip, previous, index, &Addresses::default()).unwrap()
-    }
-
-    fn record<'s>(snapshot: &'s Snapshot, slug: &str) -> &'s Arc<PostRecord> {
-        snapshot.get(&Slug::parse(slug).unwrap()).unwrap()
-    }
-
-    /// Everything a snapshot serves about its posts, to compare two builds.
-    fn served(snapshot: &Snapshot) -> Vec<String> {
-        let mut served: Vec<String> = snapshot
-            .posts()
-            .map(|record| {
-                let post = record.post();
-                format!(
-                    "{} {} {} {:?} {:?} {:?} {:?} {:?}",
-                    post.slug,
-                    record.blob(),
-                    post.title,
-                    record.links_to(Audience::Public),
-                    record.links_to(Audience::Authors),
-                    snapshot.backlinks.get(&post.slug),
-                    record.history().map(|h| h.revision_count),
-                    record.updated_at(),
-                )
-            })
-            .collect();
-        served.extend(
-            snapshot
-                .broken
-                .iter()
-                .map(|(slug, why)| format!("broken {slug}: {why}")),
-        );
-        served
-    }
-
-    #[test]
-    fn a_snapshot_built_from_the_posts_a_write_touched_serves_what_a_full_build_does() {
-        let dir = tempfile::tempdir().unwrap();
-        git2::Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        // Enough others that a step touches few enough posts to be read alone.
-        let others: Vec<(String, String)> = (0..16)
-            .map(|n| {
-                (
-                    format!("other-{n}"),
-                    post("Other", "published", "See [a](a)."),
-                )
-            })
-            .collect();
-        let mut files: Vec<(&str, String)> = vec![
-            ("a", post("A", "published", "See [b](b) and [c](c).")),
-            ("b", post("B", "published", "B.")),
-            ("c", post("C", "draft", "See [a](a).")),
-        ];
-        files.extend(
-            others
-                .iter()
-                .map(|(slug, text)| (slug.as_str(), text.clone())),
-        );
-        commit(&store, &files);
-        let mut current = snapshot(&store, None);
-        let steps: [fn(&Store); 6] = [
-            |s| commit(s, &[("b", post("B", "published", "B, edited."))]),
-            |s| commit(s, &[("d", "no front matter".to_string())]),
-            |s| commit(s, &[("c", post("C", "published", "See [d](d)."))]),
-            |s| commit(s, &[("d", post("D", "published", "Fixed."))]),
-            |s| rename(s, "b", "e"),
-            |s| remove(s, "a"),
-        ];
-        for (n, step) in steps.iter().enumerate() {
-            step(&store);
-            let next = snapshot(&store, Some(&current));
-            assert_eq!(served(&next), served(&snapshot(&store, None)), "step {n}");
-            current = next;
-        }
-    }
-
-    /// Commits the removal of `slug`'s file.
-    fn remove(store: &Store, slug: &str) {
-        change(
-            store,
-            vec![Change::Delete {
-                path: format!("posts/{slug}.md"),
-            }],
-        );
-    }
-
-    /// Commits the move of `from`'s file to `to`.
-    fn rename(store: &Store, from: &str, to: &str) {
-        let repo = store.repository().unwrap();
-        let tip = store.tip().unwrap().unwrap();
-        let blob = store
-            .history_reader()
-            .unwrap()
-            .post_blob_at(tip, &Slug::parse(from).unwrap());
-        let content = repo
-            .find_blob(blob.unwrap().unwrap())
-            .unwrap()
-            .content()
-            .to_vec();
-        change(
-            store,
-            vec![
-                Change::Delete {
-                    path: format!("posts/{from}.md"),
-                },
-                Change::Upsert {
-                    path: format!("posts/{to}.md"),
-                    content,
-                },
-            ],
-        );
-    }
-
-    fn change(store: &Store, changes: Vec<Change>) {
-        let repo = store.repository().unwrap();
-        let tip = store.tip().unwrap();
-        let mut request = CommitRequest::upserts("change", &[]);
-        request.changes = changes;
-        let commit = store.write_commit(&repo, tip, &request).unwrap();
-        store.move_branch(&repo, commit, tip, "change").unwrap();
-    }
-
-    #[test]
-    fn a_write_rebuilds_the_records_it_touched_and_all_of_them_when_a_status_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        git2::Repository::init_bare(dir.path()).unwrap();
-        let store = Store::open(dir.path(), "main").unwrap();
-        commit(
-            &store,
-            &[
-                ("a", post("A", "published", "See [b](b) and [c](c).")),
-                ("b", post("B", "published", "B.")),
-                ("c", post("C", "draft", "C.")),
-            ],
-        );
-        let first = snapshot(&store, None);
-        let a_links = |s: &Snapshot| record(s, "a").links_to(Audience::Public).to_vec();
-        assert_eq!(a_links(&first), [Slug::parse("b").unwrap()]);
-
-        commit(&store, &[("b", post("B", "published", "B, edited."))]);
-        let second = snapshot(&store, Some(&first));
-        assert!(
-            Arc::ptr_eq(record(&first, "a"), record(&second, "a")),
-            "kept"
-        );
-        assert!(
-            !Arc::ptr_eq(record(&first, "b"), record(&second, "b")),
-            "edited"
-        );
-        assert_eq!(record(&second, "b").history().unwrap().revision_count, 2);
-
-        // Publishing c changes what a's links resolve to, though a did not change.
-        commit(&store, &[("c", post("C", "published", "C."))]);
-        let third = snapshot(&store, Some(&second));
-        assert!(!Arc::ptr_eq(record(&second, "a"), record(&third, "a")));
-        assert_eq!(a_links(&third).len(), 2);
-        assert!(
-            Arc::ptr_eq(&record(&second, "a").parsed, &record(&third, "a").parsed),
-            "the parse is still shared"
-        );
     }
 }

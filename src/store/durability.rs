@@ -2,7 +2,7 @@
 //!
 //! libgit2's own fsync (`GIT_OPT_ENABLE_FSYNC_GITDIR`) syncs every file and folder it writes
 //! one by one: a group's pack, its index and their folder, then the ref's lock file and
-//! `refs/heads/`, six flushes of about 8 ms each on a virtio disk. It is off
+//! `refs/heads/`: six flushes per write where two suffice. It is off
 //! (`configure_libgit2`); instead every branch move ([`Store::move_branch`], the only way
 //! this crate publishes a commit) flushes twice:
 //!

@@ -126,7 +126,21 @@ fn unavailable(error: StoreError) -> WriteError {
     }
 }
 
-type Outcomes = Vec<Result<Written, WriteError>>;
+/// What became of one edit of a group: written (or a no-op), or refused alone while the
+/// rest of the group goes on.
+type EditOutcome = Result<Written, WriteError>;
+
+type Outcomes = Vec<EditOutcome>;
+
+/// How one attempt at a group ended.
+enum Attempt {
+    /// Every edit has its outcome and the branch is where they put it.
+    Done(Outcomes),
+    /// The branch moved meanwhile (a push): the group is to be built again on the new tip.
+    BranchMoved,
+    /// The repository failed: every edit of the group fails with this.
+    Failed(WriteError),
+}
 
 /// Chains the group's commits on the tip and moves the branch once. If the branch moved
 /// meanwhile (a `git push`), the whole group is rebuilt on the new tip, so every edit is
@@ -148,20 +162,18 @@ fn commit_group(
         let attempt = session.batch(|batch| {
             build_group(batch, session.store(), committer, group, preparer, upstream)
         });
-        match attempt {
-            Err(error) => return all(unavailable(error)),
-            Ok(Err(failure)) => return all(failure),
-            Ok(Ok((Ok(()), outcomes))) => {
+        match attempt.unwrap_or_else(|error| Attempt::Failed(unavailable(error))) {
+            Attempt::Failed(failure) => return all(failure),
+            Attempt::Done(outcomes) => {
                 let committed = outcomes.iter().filter(|o| o.is_ok()).count();
                 if committed > 0 {
                     tracing::info!(edits = group.len(), committed, "group committed");
                 }
                 return outcomes;
             }
-            Ok(Ok((Err(StoreError::BranchMoved { .. }), _))) => {
+            Attempt::BranchMoved => {
                 tracing::info!("the branch moved during a write; rebuilding on the new tip");
             }
-            Ok(Ok((Err(error), _))) => return all(unavailable(error)),
         }
     }
     all(WriteError::Unavailable(
@@ -169,8 +181,7 @@ fn commit_group(
     ))
 }
 
-/// One attempt: every edit applied in turn on the tip, then the branch moved once. The
-/// outer error fails the whole group; the inner one says whether the branch moved.
+/// One attempt: every edit applied in turn on the tip, then the branch moved once.
 fn build_group(
     batch: &Batch<'_>,
     store: &Store,
@@ -178,8 +189,11 @@ fn build_group(
     group: &[Job],
     preparer: &Preparer,
     upstream: Option<&Upstream>,
-) -> Result<(Result<(), StoreError>, Outcomes), WriteError> {
-    let tip = batch.tip().map_err(unavailable)?;
+) -> Attempt {
+    let tip = match batch.tip() {
+        Ok(tip) => tip,
+        Err(error) => return Attempt::Failed(unavailable(error)),
+    };
     let assets = Assets {
         store,
         tip,
@@ -188,7 +202,10 @@ fn build_group(
     let mut parent = tip;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
-        let outcome = commit_one(batch, &assets, committer, &job.request, parent)?;
+        let outcome = match commit_one(batch, &assets, committer, &job.request, parent) {
+            Ok(outcome) => outcome,
+            Err(failure) => return Attempt::Failed(failure),
+        };
         if let Ok(written) = &outcome
             && written.committed
         {
@@ -216,7 +233,11 @@ fn build_group(
         }
         _ => Ok(()),
     };
-    Ok((moved, outcomes))
+    match moved {
+        Ok(()) => Attempt::Done(outcomes),
+        Err(StoreError::BranchMoved { .. }) => Attempt::BranchMoved,
+        Err(error) => Attempt::Failed(unavailable(error)),
+    }
 }
 
 /// One edit as one commit on `parent`. The inner error refuses this edit alone; the outer
@@ -227,7 +248,7 @@ fn commit_one(
     committer: &Identity,
     request: &super::WriteRequest,
     parent: Option<Oid>,
-) -> Result<Result<Written, WriteError>, WriteError> {
+) -> Result<EditOutcome, WriteError> {
     let tree = AtCommit {
         batch,
         assets,

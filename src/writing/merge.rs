@@ -8,7 +8,7 @@ use crate::post::{FrontMatter, split_front_matter};
 /// `ours` and `theirs` both started from `base`; their changes merged, or `None` when they
 /// touch the same lines.
 pub fn lines(base: &str, theirs: &str, ours: &str) -> Option<String> {
-    diffy::merge(base, ours, theirs).ok()
+    crate::history::merge(base, ours, theirs)
 }
 
 /// Whether every key a patch sets has the same value in `base` and `current`: then the
