@@ -67,6 +67,10 @@ pub struct CommitRequest {
     pub changes: Vec<Change>,
 }
 
+/// How many times a commit's objects are written when git's maintenance keeps removing
+/// their folders: each race is a window of microseconds, so a few tries are plenty.
+const OBJECT_WRITE_TRIES: usize = 8;
+
 /// Writing commits.
 impl Store {
     /// Writes a commit on top of `parent` into the object database; no reference moves.
@@ -77,6 +81,25 @@ impl Store {
     /// # Errors
     /// Git errors writing blobs, trees or the commit.
     pub fn write_commit(
+        &self,
+        repo: &Repository,
+        parent: Option<Oid>,
+        request: &CommitRequest,
+    ) -> Result<Oid, StoreError> {
+        // git's maintenance may remove an object's folder under libgit2's feet (see
+        // `StoreError::is_vanished_object_folder`); writing again is safe and soon wins.
+        let mut tries = 1;
+        loop {
+            match self.write_commit_once(repo, parent, request) {
+                Err(error) if error.is_vanished_object_folder() && tries < OBJECT_WRITE_TRIES => {
+                    tries += 1;
+                }
+                written => return written,
+            }
+        }
+    }
+
+    fn write_commit_once(
         &self,
         repo: &Repository,
         parent: Option<Oid>,

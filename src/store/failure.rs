@@ -64,6 +64,25 @@ fn of_git(error: &git2::Error) -> WriteFailure {
     }
 }
 
+impl StoreError {
+    /// Whether libgit2 lost the race with git's own maintenance for an object's folder:
+    /// libgit2 writes a new loose object to a temporary file, creates its fan-out folder
+    /// (`objects/ab/`), then renames the file into it; `git prune-packed` (run by `repack -d`
+    /// and `gc`) removes the fan-out folders it empties, and when it does so in between, the
+    /// rename fails with "no such file". Objects are named by their content, so writing
+    /// again is safe, and is what git itself does.
+    pub fn is_vanished_object_folder(&self) -> bool {
+        match self {
+            StoreError::Git(error) => {
+                error.class() == git2::ErrorClass::Os
+                    && error.message().starts_with("failed to rename lockfile")
+                    && error.message().contains(&os_text(libc::ENOENT))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The system's text for an error number, as libgit2 appends it (`strerror`).
 fn os_text(code: i32) -> String {
     let text = io::Error::from_raw_os_error(code).to_string();
@@ -114,6 +133,22 @@ mod tests {
         assert_eq!(git(&read_only).write_failure(), WriteFailure::ReadOnly);
         assert_eq!(git("object not found").write_failure(), WriteFailure::Other);
         assert_eq!(os_text(libc::ENOSPC), "No space left on device");
+    }
+
+    #[test]
+    fn an_object_folder_removed_by_git_under_a_write_is_recognised() {
+        let vanished = format!(
+            "failed to rename lockfile to '/r/objects/ae/374bb07b3eceaba42f6afe4a3c3be347da31ca': {}",
+            os_text(libc::ENOENT)
+        );
+        assert!(git(&vanished).is_vanished_object_folder());
+        let full = format!(
+            "failed to rename lockfile to '/r/objects/ae/37': {}",
+            os_text(libc::ENOSPC)
+        );
+        assert!(!git(&full).is_vanished_object_folder());
+        assert!(!git("object not found").is_vanished_object_folder());
+        assert!(!io(libc::ENOENT).is_vanished_object_folder());
     }
 
     #[test]

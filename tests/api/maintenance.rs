@@ -39,8 +39,9 @@ async fn write_until(app: Arc<TestApp>, prefix: String, until: Instant) -> Vec<(
         let body = json!({"slug": slug, "front_matter": {"title": format!("Beside git {n}")},
             "markdown": "## Question\n\nDoes it survive git's maintenance?\n"});
         let response = app.create_post(&body).await;
-        assert_eq!(response.status(), 201, "{slug}");
+        let status = response.status();
         let written: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{slug}: {written}");
         acknowledged.push((slug, written["commit"].as_str().unwrap().to_string()));
     }
     acknowledged
