@@ -183,7 +183,7 @@ impl Upstream {
     pub fn status(&self) -> UpstreamStatus {
         let contact = self.contact().clone();
         UpstreamStatus {
-            url: self.remote.url().to_string(),
+            url: without_credentials(self.remote.url()),
             reachable: contact.reachable,
             last_fetch_at: contact.last_fetch.map(|at| rfc3339(at.timestamp())),
             fetched_tip: contact.fetched_tip.map(|t| t.to_string()),
@@ -252,4 +252,43 @@ impl Upstream {
 
 fn upstream_error(message: &str) -> StoreError {
     StoreError::Git(git2::Error::from_str(message))
+}
+
+/// `url` as `/readyz` may show it: without a user name or password written into it, since
+/// a token is often given that way (`https://x-access-token:TOKEN@github.com/...`).
+fn without_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both succeed for the URLs that can carry credentials (those with a host).
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("");
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_written_into_the_url_are_not_shown() {
+        assert_eq!(
+            without_credentials("https://x-access-token:s3cret@github.com/mira/blog.git"),
+            "https://github.com/mira/blog.git"
+        );
+        assert_eq!(
+            without_credentials("https://s3cret@gitea.example.org/mira/blog.git"),
+            "https://gitea.example.org/mira/blog.git"
+        );
+        assert_eq!(
+            without_credentials("https://github.com/mira/blog.git"),
+            "https://github.com/mira/blog.git"
+        );
+        assert_eq!(
+            without_credentials("file:///srv/git/blog.git"),
+            "file:///srv/git/blog.git"
+        );
+    }
 }
