@@ -72,6 +72,9 @@ pub struct ListQuery {
     pub as_of: Option<String>,
 }
 
+/// The list's parameters whose values are not free text: an empty one is a bad value.
+const NOT_TEXT: [&str; 5] = ["status", "sort", "page", "per_page", "as_of"];
+
 /// A page of posts, chosen and ordered.
 pub struct Page {
     pub posts: Vec<Arc<PostRecord>>,
@@ -84,6 +87,17 @@ impl ListQuery {
     /// # Errors
     /// 400 for a bad value of a known parameter.
     pub fn parse(query_string: &str) -> Result<ListQuery, ApiError> {
+        // serde_html_form reads `page=` as no page at all; the document says a page is a
+        // number, so an empty value of a parameter that is not text is refused like any
+        // other bad value.
+        for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+            if value.is_empty() && NOT_TEXT.contains(&key.as_ref()) {
+                return Err(ApiError::invalid_field(
+                    key.as_ref(),
+                    format!("{key} must not be empty"),
+                ));
+            }
+        }
         serde_html_form::from_str(query_string)
             .map_err(|error| ApiError::bad_request(format!("invalid query: {error}")))
     }

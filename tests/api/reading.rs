@@ -308,6 +308,11 @@ async fn bad_query_values_are_400() {
         "per_page=101",
         "per_page=abc",
         "per_page=abc&utm_source=x",
+        "page=",
+        "per_page=&page=1",
+        "sort=",
+        "status=",
+        "as_of=",
     ] {
         let response = app
             .get(&format!("/api/v1/posts?{query}"))
