@@ -4,8 +4,7 @@
 //! log line costs its handler a copy into a buffer, not a write to stderr. No line is lost.
 
 mod batches;
-
-use std::io::IsTerminal;
+mod text_line;
 
 use tracing_subscriber::EnvFilter;
 
@@ -26,17 +25,17 @@ pub struct LogGuard {
     _writer: Option<BatchGuard>,
 }
 
-/// Installs the global subscriber; later calls (tests) are ignored. Colours only when
-/// stderr is a terminal, so files and log collectors get plain text.
+/// Installs the global subscriber; later calls (tests) are ignored. Lines are plain text
+/// ([`text_line`]) or JSON, never coloured, so files and log collectors get them as they are.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = batches::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(false)
         .with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(text_line::TextLine).try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

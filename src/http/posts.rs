@@ -159,19 +159,20 @@ pub async fn get_post(
     let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
         return moved_or_missing(&request, &snapshot, &viewer, &slug);
     };
-    let assets = match snapshot.listed_assets() {
-        _ if record.post().assets.is_empty() => None,
-        Some(assets) => Some(assets.clone()),
+    let audience = viewer.audience();
+    let (body, etag) = match record.body[audience as usize].get() {
+        Some(answer) => answer.clone(),
         None => {
-            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
-            Some(web::block(move || snapshot.assets(&store)).await??)
+            let assets = match snapshot.listed_assets() {
+                _ if record.post().assets.is_empty() => None,
+                Some(assets) => Some(assets.clone()),
+                None => {
+                    let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
+                    Some(web::block(move || snapshot.assets(&store)).await??)
+                }
+            };
+            views::post_body(&snapshot, record, audience, assets.as_deref())
         }
-    };
-    let warnings = snapshot.reference_warnings(record.post(), assets.as_deref());
-    let (body, etag) = if warnings.is_empty() {
-        views::post_body(record, viewer.audience())
-    } else {
-        views::post_body_warning(record, viewer.audience(), &warnings)
     };
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::history::{PostHistory, RevisionStamp};
 use crate::post::{Post, Section, Slug, Status, TocEntry};
-use crate::site::{Audience, PostRecord};
+use crate::site::{Assets, Audience, PostRecord, Snapshot};
 
 /// A whole post, as `GET /api/v1/posts/{slug}` returns it: its list entry plus the body,
 /// rendered HTML, table of contents and sections.
@@ -147,35 +147,43 @@ pub struct TagList {
     pub tags: Vec<TagCount>,
 }
 
-/// The serialised post for `audience`, cached in its record so a warm read does no work.
-pub fn post_body(record: &PostRecord, audience: Audience) -> (bytes::Bytes, String) {
-    record.body[audience as usize]
-        .get_or_init(|| {
-            let body = to_bytes(
-                &PostView::of(record.post(), record.links_to(audience))
-                    .with_history(record.history()),
-            );
-            let etag = super::caching::post_etag(record.blob(), &body);
-            (body, etag)
-        })
-        .clone()
-}
-
-/// The serialised post for `audience` with more `warnings` than its own (what the site
-/// knows is wrong with its references); not cached, as posts with such warnings are rare
-/// and the warnings change with other files.
-pub fn post_body_warning(
+/// The serialised post for `audience` as `snapshot` shows it, with what is wrong with its
+/// references there (links to posts that do not exist, images of assets that do not, these
+/// checked against `assets`, the snapshot's listing, when given), and its ETag.
+///
+/// Cached in the record, which belongs to this one snapshot, so that a warm read does no
+/// work. A body without the asset checks (`assets` is `None` for a post that names assets)
+/// is not cached: a later read that lists the assets must be able to add their warnings.
+pub fn post_body(
+    snapshot: &Snapshot,
     record: &PostRecord,
     audience: Audience,
-    more: &[String],
+    assets: Option<&Assets>,
 ) -> (bytes::Bytes, String) {
-    let warnings: Vec<String> = record.post().warnings.iter().chain(more).cloned().collect();
+    let cached = &record.body[audience as usize];
+    if let Some(answer) = cached.get() {
+        return answer.clone();
+    }
+    let more = snapshot.reference_warnings(record.post(), assets);
+    let warnings: Vec<String>;
     let mut view =
         PostView::of(record.post(), record.links_to(audience)).with_history(record.history());
-    view.summary.warnings = &warnings;
+    if !more.is_empty() {
+        warnings = record
+            .post()
+            .warnings
+            .iter()
+            .chain(&more)
+            .cloned()
+            .collect();
+        view.summary.warnings = &warnings;
+    }
     let body = to_bytes(&view);
     let etag = super::caching::post_etag(record.blob(), &body);
-    (body, etag)
+    if assets.is_none() && !record.post().assets.is_empty() {
+        return (body, etag);
+    }
+    cached.get_or_init(|| (body, etag)).clone()
 }
 
 /// The serialised list entry for `audience`, cached in its record.

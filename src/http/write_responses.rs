@@ -42,7 +42,9 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
-            let (post, cached_etag) = views::post_body(record, Audience::Authors);
+            let assets = snapshot.listed_assets().map(|assets| &**assets);
+            let (post, cached_etag) =
+                views::post_body(&snapshot, record, Audience::Authors, assets);
             etag = cached_etag;
             with_write_fields(&post, &commit, written.merged)
         }
@@ -103,7 +105,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
                 .as_ref()
                 .and_then(|s| s.get(&slug))
                 .and_then(|record| {
-                    serde_json::from_slice(&views::post_body(record, Audience::Authors).0).ok()
+                    let (s, assets) = (snapshot.as_ref()?, None);
+                    serde_json::from_slice(
+                        &views::post_body(s, record, Audience::Authors, assets).0,
+                    )
+                    .ok()
                 });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),

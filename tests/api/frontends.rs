@@ -240,3 +240,29 @@ async fn a_repeated_tag_lists_the_posts_with_every_tag() {
     let one: Value = app.json("/api/v1/posts?tag=transformers").await;
     assert_eq!(slugs(one).len(), 2);
 }
+
+#[tokio::test]
+async fn a_write_answers_with_the_etag_a_read_gives_even_with_warnings() {
+    let app = crate::helpers::spawn_app().await;
+    let raw = "---\ntitle: Dangling\nstatus: published\n---\n\n## Question\n\nSee [a post](no-such-post).\n";
+    let response = app.create_post(&json!({"raw": raw})).await;
+    assert_eq!(response.status(), 201);
+    let written_etag = response.headers()["etag"].to_str().unwrap().to_string();
+    let written: Value = response.json().await.unwrap();
+    let warnings = serde_json::to_string(&written["warnings"]).unwrap();
+    assert!(warnings.contains("no-such-post"), "{warnings}");
+
+    let read = app
+        .get_as_author("/api/v1/posts/dangling")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["etag"].to_str().unwrap(), written_etag);
+    let revalidated = app
+        .get_as_author("/api/v1/posts/dangling")
+        .header("If-None-Match", &written_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+}
