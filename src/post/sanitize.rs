@@ -2,9 +2,19 @@
 //! clients. It keeps exactly what the renderer emits (heading and footnote ids, math
 //! and code classes, table alignment, task-list checkboxes) and drops scripts,
 //! frames, styles, event handlers and `javascript:` URLs.
+//!
+//! It is also where links and images point where the [`Addresses`] say: the sanitizer
+//! sees every `href` and `src` that reaches a reader, whether written in Markdown or as
+//! raw HTML, so both follow one rule, and what they refer to is collected here too.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
+
+use super::addresses::{Addresses, Reference};
+use super::asset::AssetPath;
+use super::slug::Slug;
 
 /// The three alignments pulldown-cmark writes on table cells, the only styles kept.
 const TABLE_ALIGNMENTS: [&str; 3] = [
@@ -13,9 +23,39 @@ const TABLE_ALIGNMENTS: [&str; 3] = [
     "text-align: right",
 ];
 
-/// Cleans rendered HTML, including any raw HTML the author wrote.
-pub(crate) fn sanitize(html: &str) -> String {
-    sanitizer().clean(html).to_string()
+/// The posts and assets that the links and images of sanitized HTML refer to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct References {
+    pub(crate) posts: BTreeSet<Slug>,
+    pub(crate) assets: BTreeSet<AssetPath>,
+}
+
+/// The addresses of the `sanitize` call running on this thread, and what it found so far.
+struct Addressing {
+    addresses: Addresses,
+    found: References,
+}
+
+thread_local! {
+    /// The sanitizer is built once, so its attribute filter cannot capture the addresses
+    /// of one call; `sanitize` lends them here for the duration of `clean`, which calls
+    /// the filter on this same thread.
+    static ADDRESSING: RefCell<Option<Addressing>> = const { RefCell::new(None) };
+}
+
+/// Cleans rendered HTML, including any raw HTML the author wrote, with its links and
+/// images pointing where `addresses` say; returns what they refer to.
+pub(crate) fn sanitize(html: &str, addresses: &Addresses) -> (String, References) {
+    ADDRESSING.set(Some(Addressing {
+        addresses: addresses.clone(),
+        found: References::default(),
+    }));
+    let html = sanitizer().clean(html).to_string();
+    let found = ADDRESSING
+        .take()
+        .map(|addressing| addressing.found)
+        .unwrap_or_default();
+    (html, found)
 }
 
 /// Built once: the builder is immutable after setup and `clean` takes `&self`.
@@ -44,21 +84,45 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     &SANITIZER
 }
 
-/// Narrows the allowed `class` and `style` attributes to the values the renderer uses.
+/// Narrows the allowed `class` and `style` attributes to the values the renderer uses,
+/// and points links and images to posts and assets where the addresses say. Ammonia has
+/// already dropped disallowed elements' attributes and URLs with unsafe schemes.
 fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
-    match attribute {
-        "class" => {
+    match (element, attribute) {
+        (_, "class") => {
             let kept: Vec<&str> = value
                 .split_ascii_whitespace()
                 .filter(|class| class_allowed(element, class))
                 .collect();
             (!kept.is_empty()).then(|| Cow::Owned(kept.join(" ")))
         }
-        "style" => TABLE_ALIGNMENTS
+        (_, "style") => TABLE_ALIGNMENTS
             .contains(&value)
             .then_some(Cow::Borrowed(value)),
+        ("a" | "area", "href") => Some(address(value, Addresses::resolve_link)),
+        ("img", "src") => Some(address(value, Addresses::resolve_image)),
         _ => Some(Cow::Borrowed(value)),
     }
+}
+
+/// `destination` pointing where the current call's addresses say, noting what it refers to.
+fn address<'u>(
+    destination: &'u str,
+    resolve: fn(&Addresses, &str) -> Option<(Reference, String)>,
+) -> Cow<'u, str> {
+    ADDRESSING.with_borrow_mut(|addressing| {
+        let Some(addressing) = addressing else {
+            return Cow::Borrowed(destination);
+        };
+        let Some((reference, url)) = resolve(&addressing.addresses, destination) else {
+            return Cow::Borrowed(destination);
+        };
+        match reference {
+            Reference::Post(slug) => addressing.found.posts.insert(slug),
+            Reference::Asset(path) => addressing.found.assets.insert(path),
+        };
+        Cow::Owned(url)
+    })
 }
 
 fn class_allowed(element: &str, class: &str) -> bool {
@@ -117,6 +181,10 @@ pub(crate) fn may_nest_deeper_than(html: &str, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sanitize(html: &str) -> String {
+        super::sanitize(html, &Addresses::default()).0
+    }
 
     #[test]
     fn what_the_renderer_emits_survives() {
