@@ -1,5 +1,5 @@
 //! What a frontend on another origin needs from a post: links it can follow, figures it
-//! can load, old URLs that still work, previews, and forgiving queries.
+//! can load, previews, and forgiving queries (old URLs: `old_slugs.rs`).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -45,13 +45,6 @@ fn check(app: &TestApp) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -174,57 +167,6 @@ async fn raw_html_links_and_figures_point_where_the_frontend_says_and_are_checke
         printed.contains("warning: raw: links to post `no-raw-post`"),
         "{printed}"
     );
-}
-
-#[tokio::test]
-async fn a_renamed_posts_old_slug_redirects_until_a_post_takes_it() {
-    let app = spawn_app().await;
-    let renamed = app
-        .rename_post("attention-scaling", &json!({"new_slug": "attention"}))
-        .await;
-    assert_eq!(renamed.status(), 200);
-    let client = no_redirects();
-    let old = client
-        .get(app.url("/api/v1/posts/attention-scaling?utm_source=x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 301);
-    assert_eq!(
-        old.headers()["location"],
-        "/api/v1/posts/attention?utm_source=x"
-    );
-    // Twice renamed: the first slug leads to the last.
-    app.rename_post("attention", &json!({"new_slug": "scaled-attention"}))
-        .await;
-    let oldest = client
-        .get(app.url("/api/v1/posts/attention-scaling"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        oldest.headers()["location"],
-        "/api/v1/posts/scaled-attention"
-    );
-
-    let reused = post("New", "2026-12-01", "[]", "published", "Fresh.", "- q");
-    let created = app
-        .create_post(&json!({"slug": "attention-scaling", "raw": reused}))
-        .await;
-    assert_eq!(created.status(), 201);
-    let now = client
-        .get(app.url("/api/v1/posts/attention-scaling"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(now.status(), 200);
-    let body: Value = now.json().await.unwrap();
-    assert_eq!(body["title"], "New");
-    assert_problem(
-        app.get("/api/v1/posts/never-was").send().await.unwrap(),
-        404,
-    )
-    .await;
 }
 
 #[tokio::test]
