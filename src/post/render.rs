@@ -384,7 +384,8 @@ mod tests {
             "<p><a href=\"why-this-blog\">raw</a> <a href=\"/posts/pre-ln.md#takeaways\">raw</a> ",
             "<img src=\"../assets/softmax.svg\" alt=\"raw\"> ",
             "<a href=\"assets/data.csv?v=2\">data</a></p>\n\n",
-            "Inline <a href=\"./why-this-blog\">raw</a> and <img src=\"/assets/p/loss.png\">.\n",
+            "Inline <a href=\"./why-this-blog\">raw</a> and <img src=\"/assets/p/loss.png\" ",
+            "srcset=\"assets/p/loss-2x.png 2x\">.\n",
         );
         let (out, references) = addressed(markdown);
         assert_eq!(
@@ -414,7 +415,14 @@ mod tests {
         let slugs: Vec<&str> = references.posts.iter().map(Slug::as_str).collect();
         assert_eq!(slugs, ["pre-ln", "why-this-blog"]);
         let assets: Vec<&str> = references.assets.iter().map(AssetPath::as_str).collect();
-        assert_eq!(assets, ["data.csv", "p/loss.png", "softmax.svg"]);
+        assert!(
+            out.contains(r#"srcset="https://api.example.org/assets/p/loss-2x.png 2x""#),
+            "{out}"
+        );
+        assert_eq!(
+            assets,
+            ["data.csv", "p/loss-2x.png", "p/loss.png", "softmax.svg"]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! frames, styles, event handlers and `javascript:` URLs.
 //!
 //! It is also where links and images point where the [`Addresses`] say: the sanitizer
-//! sees every `href` and `src` that reaches a reader, whether written in Markdown or as
+//! sees every `href`, `src` and `srcset` that reaches a reader, written in Markdown or as
 //! raw HTML, so both follow one rule, and what they refer to is collected here too.
 
 use std::borrow::Cow;
@@ -63,7 +63,7 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         let mut builder = ammonia::Builder::default();
         builder
-            .add_tags(["input"])
+            .add_tags(["input", "picture", "source"])
             .add_clean_content_tags(["iframe"])
             .add_tag_attributes("span", ["class"])
             .add_tag_attributes("code", ["class"])
@@ -72,6 +72,9 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
             .add_tag_attributes("th", ["style"])
             .add_tag_attributes("td", ["style"])
             .add_tag_attributes("input", ["checked"])
+            // Responsive figures; `srcset` URLs are checked in `address_srcset`.
+            .add_tag_attributes("img", ["srcset", "sizes"])
+            .add_tag_attributes("source", ["srcset", "sizes", "type", "media"])
             // Any <input> that survives is a read-only task-list checkbox.
             .set_tag_attribute_value("input", "type", "checkbox")
             .set_tag_attribute_value("input", "disabled", "")
@@ -101,6 +104,7 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
             .then_some(Cow::Borrowed(value)),
         ("a" | "area", "href") => Some(address(value, Addresses::resolve_link)),
         ("img", "src") => Some(address(value, Addresses::resolve_image)),
+        ("img" | "source", "srcset") => address_srcset(value).map(Cow::Owned),
         _ => Some(Cow::Borrowed(value)),
     }
 }
@@ -123,6 +127,55 @@ fn address<'u>(
         };
         Cow::Owned(url)
     })
+}
+
+/// A `srcset` (`url [width or density], ...`) with each image pointing where the addresses
+/// say. Ammonia does not check the URLs of a `srcset` as it does `src`, so the attribute is
+/// dropped unless every candidate is a relative or `http(s)` URL with at most a plain
+/// `480w` or `2x` descriptor.
+fn address_srcset(srcset: &str) -> Option<String> {
+    let candidates: Vec<(&str, Option<&str>)> = srcset
+        .split(',')
+        .map(|candidate| {
+            let mut parts = candidate.split_ascii_whitespace();
+            let url = parts.next().filter(|url| safe_image_url(url))?;
+            let descriptor = parts.next();
+            let plain = parts.next().is_none() && descriptor.is_none_or(is_descriptor);
+            plain.then_some((url, descriptor))
+        })
+        .collect::<Option<_>>()?;
+    let addressed: Vec<String> = candidates
+        .into_iter()
+        .map(|(url, descriptor)| {
+            let url = address(url, Addresses::resolve_image);
+            match descriptor {
+                Some(descriptor) => format!("{url} {descriptor}"),
+                None => url.into_owned(),
+            }
+        })
+        .collect();
+    Some(addressed.join(", "))
+}
+
+fn safe_image_url(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(url) => matches!(url.scheme(), "http" | "https"),
+        Err(error) => error == url::ParseError::RelativeUrlWithoutBase,
+    }
+}
+
+/// A width (`480w`) or a pixel density (`2x`, `1.5x`).
+fn is_descriptor(descriptor: &str) -> bool {
+    let number = |n: &str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && n.parse::<f64>().is_ok()
+    };
+    match descriptor.split_at(descriptor.len().saturating_sub(1)) {
+        (width, "w") => !width.is_empty() && width.bytes().all(|b| b.is_ascii_digit()),
+        (density, "x") => number(density),
+        _ => false,
+    }
 }
 
 fn class_allowed(element: &str, class: &str) -> bool {
@@ -237,6 +290,32 @@ mod tests {
                 "<table><tbody><tr><td>c</td></tr></tbody></table>"
             )
         );
+    }
+
+    #[test]
+    fn srcset_keeps_plain_candidates_and_drops_any_unsafe_one() {
+        let kept = sanitize(concat!(
+            r#"<picture><source srcset="assets/dark.svg" media="(prefers-color-scheme: dark)" type="image/svg+xml">"#,
+            r#"<img src="/assets/a.png" srcset="/assets/a.png 1x, ../assets/a-2x.png 2x, https://cdn.example.org/a.png 1.5x" sizes="50vw" alt="a"></picture>"#,
+        ));
+        assert_eq!(
+            kept,
+            concat!(
+                r#"<picture><source srcset="/assets/dark.svg" media="(prefers-color-scheme: dark)" type="image/svg+xml">"#,
+                r#"<img src="/assets/a.png" srcset="/assets/a.png 1x, /assets/a-2x.png 2x, https://cdn.example.org/a.png 1.5x" sizes="50vw" alt="a"></picture>"#,
+            )
+        );
+        for unsafe_srcset in [
+            "javascript:alert(1) 1x",
+            "a.png 1x, javascript:alert(1) 2x",
+            "data:image/png;base64,AAAA 1x",
+            "a.png 1x 2x",
+            "a.png evil",
+            "a.png 1x,",
+        ] {
+            let out = sanitize(&format!(r#"<img srcset="{unsafe_srcset}">"#));
+            assert_eq!(out, "<img>", "{unsafe_srcset}");
+        }
     }
 
     #[test]
