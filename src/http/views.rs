@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::history::{PostHistory, RevisionStamp};
 use crate::post::{Post, Section, Slug, Status, TocEntry};
-use crate::site::{Audience, PostRecord};
+use crate::site::{Assets, Audience, PostRecord, Snapshot};
 
 /// A whole post, as `GET /api/v1/posts/{slug}` returns it: its list entry plus the body,
 /// rendered HTML, table of contents and sections.
@@ -147,32 +147,53 @@ pub struct TagList {
     pub tags: Vec<TagCount>,
 }
 
-/// The serialised post for `audience`, cached in its record so a warm read does no work.
-pub fn post_body(record: &PostRecord, audience: Audience) -> (bytes::Bytes, String) {
-    record.body[audience as usize]
-        .get_or_init(|| {
-            let body = to_bytes(
-                &PostView::of(record.post(), record.links_to(audience))
-                    .with_history(record.history()),
-            );
-            let etag = super::caching::post_etag(record.blob(), &body);
-            (body, etag)
-        })
-        .clone()
-}
-
-/// The serialised post for `audience` with more `warnings` than its own (what the site
-/// knows is wrong with its references); not cached, as posts with such warnings are rare
-/// and the warnings change with other files.
-pub fn post_body_warning(
+/// The serialised post for `audience` at `snapshot` and its ETag, with the warnings the
+/// site adds about its references (see [`Snapshot::reference_warnings`]; `assets` is the
+/// snapshot's listing, needed only when the post refers to assets). GET and the answer to
+/// a write both use it, so the ETag a write returns is the one a GET of it gives.
+///
+/// Cached in the record with the warnings about links to posts, which stay true while the
+/// record is kept; warnings about assets can change while the posts do not (a pushed or
+/// deleted asset), so a post that has them is serialised again.
+pub fn post_body(
     record: &PostRecord,
     audience: Audience,
-    more: &[String],
+    snapshot: &Snapshot,
+    assets: Option<&Assets>,
 ) -> (bytes::Bytes, String) {
-    let warnings: Vec<String> = record.post().warnings.iter().chain(more).cloned().collect();
+    let with_links = || {
+        let links = snapshot.link_warnings(record.post());
+        serialise_post(record, audience, &links)
+    };
+    let assets = snapshot.asset_warnings(record.post(), assets);
+    if assets.is_empty() {
+        return record.body[audience as usize]
+            .get_or_init(with_links)
+            .clone();
+    }
+    let mut warnings = snapshot.link_warnings(record.post());
+    warnings.extend(assets);
+    serialise_post(record, audience, &warnings)
+}
+
+fn serialise_post(
+    record: &PostRecord,
+    audience: Audience,
+    more_warnings: &[String],
+) -> (bytes::Bytes, String) {
+    let warnings: Vec<String>;
     let mut view =
         PostView::of(record.post(), record.links_to(audience)).with_history(record.history());
-    view.summary.warnings = &warnings;
+    if !more_warnings.is_empty() {
+        warnings = record
+            .post()
+            .warnings
+            .iter()
+            .chain(more_warnings)
+            .cloned()
+            .collect();
+        view.summary.warnings = &warnings;
+    }
     let body = to_bytes(&view);
     let etag = super::caching::post_etag(record.blob(), &body);
     (body, etag)

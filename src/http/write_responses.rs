@@ -28,11 +28,15 @@ pub struct WrittenPost<'a> {
     pub merged: bool,
 }
 
-pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
+pub async fn respond(
+    state: &AppState,
+    written: &Written,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     let (Some((blob, text)), Subject::Post(slug)) = (&written.file, &written.subject) else {
-        return response.finish();
+        return Ok(response.finish());
     };
     let commit = written.commit.to_string();
     let snapshot = state.site.snapshot();
@@ -40,9 +44,12 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     // id (still a valid If-Match).
     let mut etag = format!("\"{blob}\"");
     let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
-        // Usually the site already shows this very version: reuse its serialised post.
+        // Usually the site already shows this very version: reuse its serialised post, with
+        // the warnings a GET adds, so that the ETag is the GET's.
         Some(record) => {
-            let (post, cached_etag) = views::post_body(record, Audience::Authors);
+            let assets = super::posts::assets_for(state, &snapshot, record.post()).await?;
+            let (post, cached_etag) =
+                views::post_body(record, Audience::Authors, &snapshot, assets.as_deref());
             etag = cached_etag;
             with_write_fields(&post, &commit, written.merged)
         }
@@ -66,11 +73,11 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
             }
         },
     };
-    response
+    Ok(response
         .insert_header((header::ETAG, etag))
         .insert_header((header::LOCATION, format!("/api/v1/posts/{slug}")))
         .content_type("application/json")
-        .body(body)
+        .body(body))
 }
 
 /// Splices `commit` and `merged` into a serialised post object.
@@ -99,12 +106,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
                 .await
                 .ok()
                 .and_then(Result::ok);
-            let current = snapshot
-                .as_ref()
-                .and_then(|s| s.get(&slug))
-                .and_then(|record| {
-                    serde_json::from_slice(&views::post_body(record, Audience::Authors).0).ok()
-                });
+            let current = snapshot.as_ref().and_then(|snapshot| {
+                let record = snapshot.get(&slug)?;
+                let (body, _) = views::post_body(record, Audience::Authors, snapshot, None);
+                serde_json::from_slice(&body).ok()
+            });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),
                 current: Some(current.unwrap_or(Value::Null)),

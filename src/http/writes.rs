@@ -396,7 +396,7 @@ async fn write(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let written = commit(state, edit, author, message).await?;
-    Ok(respond(state, &written, status))
+    respond(state, &written, status).await
 }
 
 /// Hands an edit (of a post or an asset) to the writer, counting commits and conflicts.

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_problem, post, sample_posts, spawn_app, spawn_app_configured,
+    TestApp, assert_problem, etag_of, post, sample_posts, spawn_app, spawn_app_configured,
 };
 
 const FIGURE: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"/>"#;
@@ -239,4 +239,53 @@ async fn a_repeated_tag_lists_the_posts_with_every_tag() {
     assert_eq!(slugs(both), ["attention-scaling"]);
     let one: Value = app.json("/api/v1/posts?tag=transformers").await;
     assert_eq!(slugs(one).len(), 2);
+}
+
+#[tokio::test]
+async fn a_writes_etag_is_the_etag_a_get_of_the_post_gives_with_its_warnings() {
+    let app = app_for_a_frontend().await;
+    let patched = app
+        .patch_post(
+            "links",
+            &json!({"front_matter": {"title": "Links, again"}}),
+            None,
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let written = etag_of(&patched);
+    let body: Value = patched.json().await.unwrap();
+    let warnings = serde_json::to_string(&body["warnings"]).unwrap();
+    assert!(warnings.contains("assets/missing.png"), "{warnings}");
+    assert!(warnings.contains("no-such-post"), "{warnings}");
+
+    let (read, etag) = app.read_post("links").await;
+    assert_eq!(read["title"], "Links, again");
+    assert_eq!(etag, written);
+    let unchanged = app
+        .get_as_author("/api/v1/posts/links")
+        .header("If-None-Match", &written)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+}
+
+#[tokio::test]
+async fn a_figure_pushed_later_clears_its_warning_though_no_post_changed() {
+    let app = app_for_a_frontend().await;
+    let (post, before) = app.read_post("links").await;
+    assert!(post["warnings"].to_string().contains("assets/missing.png"));
+
+    app.commit_outside(
+        "Add the missing figure",
+        &[("assets/missing.png", Some("png"))],
+    );
+    let post = app
+        .eventually("/api/v1/posts/links", |post| {
+            !post["warnings"].to_string().contains("assets/missing.png")
+        })
+        .await;
+    assert!(post["warnings"].to_string().contains("no-such-post"));
+    let (_, after) = app.read_post("links").await;
+    assert_ne!(after, before);
 }
