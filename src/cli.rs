@@ -150,6 +150,10 @@ struct ServeArgs {
     /// Reads of the past an anonymous client address may make at once before the rate applies.
     #[arg(long, env = "PALIMPSEST_PAST_READS_BURST", default_value_t = throttle::DEFAULT_BURST)]
     past_reads_burst: u32,
+    /// Bytes of past versions, diffs and blames all anonymous clients together may be sent
+    /// per second; above it, 503 with Retry-After. 0: no limit. Authors are never limited.
+    #[arg(long, env = "PALIMPSEST_PAST_BYTES_PER_SECOND", default_value_t = throttle::DEFAULT_BYTES_PER_SECOND)]
+    past_bytes_per_second: u64,
     /// Behind a reverse proxy: take the client's address from the last `X-Forwarded-For`
     /// entry (the one the proxy added), for the limit on reads of the past.
     #[arg(long, env = "PALIMPSEST_TRUST_FORWARDED_FOR")]
@@ -255,6 +259,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         per_minute: args.past_reads_per_minute,
         burst: args.past_reads_burst,
         trust_forwarded_for: args.trust_forwarded_for,
+        bytes_per_second: args.past_bytes_per_second,
     };
     if !args.post_url.contains("{slug}") {
         anyhow::bail!("--post-url must contain `{{slug}}`, e.g. `/posts/{{slug}}`");

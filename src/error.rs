@@ -78,6 +78,9 @@ pub enum ApiError {
     /// A client asked for more than its share; it may ask again after `retry_after` seconds.
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after: u64 },
+    /// The server is serving all it will of something to everyone; `retry_after` seconds.
+    #[error("{detail}")]
+    Busy { detail: String, retry_after: u64 },
     #[error("the disk holding the repository is full; nothing was committed")]
     InsufficientStorage,
     #[error(
@@ -132,7 +135,9 @@ impl ApiError {
         match self {
             ApiError::Locked => Some(LOCK_WAIT.as_secs().max(1)),
             ApiError::Unavailable(_) => Some(5),
-            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after, .. } => {
+                Some(*retry_after)
+            }
             ApiError::ReadOnly => Some(30),
             _ => None,
         }
@@ -156,6 +161,7 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            ApiError::Busy { .. } => ("busy", "The server is busy"),
             ApiError::InsufficientStorage => ("insufficient-storage", "The disk is full"),
             ApiError::ReadOnly => ("read-only", "The repository is read-only"),
             ApiError::Locked => ("locked", "The branch is locked"),
@@ -229,9 +235,10 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) | ApiError::ReadOnly | ApiError::Locked => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::Busy { .. }
+            | ApiError::ReadOnly
+            | ApiError::Locked => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,7 +1,5 @@
 //! Reading posts: the list, one post (now or as of a revision), and its backlinks.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
@@ -12,8 +10,8 @@ use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
 use super::{API_PREFIX, AppState, Viewer, caching, history};
 use crate::error::{ApiError, Problem};
-use crate::post::{Post, Slug};
-use crate::site::{Assets, PostRecord, Snapshot};
+use crate::post::Slug;
+use crate::site::{PostRecord, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_posts)
@@ -161,29 +159,17 @@ pub async fn get_post(
     let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
         return moved_or_missing(&request, &snapshot, &viewer, &slug);
     };
-    let assets = assets_for(&state, &snapshot, record.post()).await?;
-    let (body, etag) = views::post_body(record, viewer.audience(), &snapshot, assets.as_deref());
+    let audience = viewer.audience();
+    let assets = match snapshot.listed_assets() {
+        _ if record.post().assets.is_empty() => None,
+        Some(assets) => Some(assets.clone()),
+        None => {
+            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
+            Some(web::block(move || snapshot.assets(&store)).await??)
+        }
+    };
+    let (body, etag) = views::post_body(&snapshot, record, audience, assets.as_deref());
     Ok(caching::json_read(&request, &viewer, &etag, || body))
-}
-
-/// The listing of the snapshot's assets when `post` refers to any (read from git on first
-/// use, off the worker), for the warnings about missing ones.
-///
-/// # Errors
-/// Git errors listing the assets.
-pub async fn assets_for(
-    state: &AppState,
-    snapshot: &Arc<Snapshot>,
-    post: &Post,
-) -> Result<Option<Arc<Assets>>, ApiError> {
-    if post.assets.is_empty() {
-        return Ok(None);
-    }
-    if let Some(assets) = snapshot.listed_assets() {
-        return Ok(Some(assets.clone()));
-    }
-    let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
-    Ok(Some(web::block(move || snapshot.assets(&store)).await??))
 }
 
 /// Posts that link to this one.

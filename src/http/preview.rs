@@ -56,7 +56,12 @@ pub async fn preview_post(
     let file = prepare_file(body.slug, body.front_matter, body.markdown, body.raw).await?;
     let post = Post::parse_with(file.slug, &file.text, state.site.addresses())?;
     let snapshot = state.site.snapshot();
-    let assets = super::posts::assets_for(&state, &snapshot, &post).await?;
+    let assets = if post.assets.is_empty() {
+        None
+    } else {
+        let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
+        Some(web::block(move || snapshot.assets(&store)).await??)
+    };
     let links_to: Vec<Slug> = post
         .links_to
         .iter()

@@ -7,21 +7,24 @@
 //! next read would have been let in (at most a second later): a client that ignores
 //! `Retry-After` and asks again at once would otherwise turn its refusals into a load of
 //! their own.
+//! Many addresses together could still take the cores, each within its share, so all
+//! anonymous clients also share one budget of bytes of the past a second: while it is
+//! spent, reads of the past are answered 503 with `Retry-After`, held back the same way.
 //! Authors, who review a post's history with their token, are never throttled, and nor are
 //! reads of the present.
 //!
-//! The rate limiting itself (GCRA, one state per client) is `governor`'s; this module says
-//! which requests count and who the client is.
+//! The per-client rate limiting (GCRA, one state per client) is `governor`'s; this module
+//! says which requests count, who the client is, and keeps the shared budget.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::{Error, ResponseError};
@@ -45,6 +48,9 @@ pub struct PastReadLimit {
     /// Take the client's address from the last entry of `X-Forwarded-For` (the one the
     /// reverse proxy in front added) rather than from the connection.
     pub trust_forwarded_for: bool,
+    /// Bytes of the past that all anonymous clients together may be sent per second; 0: no
+    /// limit.
+    pub bytes_per_second: u64,
 }
 
 /// The default steady rate, four a second: a reader stepping through versions and diffs by
@@ -52,6 +58,10 @@ pub struct PastReadLimit {
 pub const DEFAULT_PER_MINUTE: u32 = 240;
 /// The default burst: a page that loads a post's whole recent history at once.
 pub const DEFAULT_BURST: u32 = 40;
+/// The default budget of all anonymous clients together, 16 MiB a second: hundreds of
+/// ordinary past versions and diffs (tens of kilobytes each) a second, but only a handful
+/// of megabyte-sized ones.
+pub const DEFAULT_BYTES_PER_SECOND: u64 = 16 * 1024 * 1024;
 
 impl Default for PastReadLimit {
     fn default() -> Self {
@@ -59,6 +69,7 @@ impl Default for PastReadLimit {
             per_minute: DEFAULT_PER_MINUTE,
             burst: DEFAULT_BURST,
             trust_forwarded_for: false,
+            bytes_per_second: DEFAULT_BYTES_PER_SECOND,
         }
     }
 }
@@ -81,16 +92,76 @@ pub struct Throttle(Arc<Shares>);
 /// The clients' shares.
 struct Shares {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    budget: Option<Budget>,
     trust_forwarded_for: bool,
     clock: DefaultClock,
     checks: AtomicU64,
     paused: Arc<AtomicUsize>,
 }
 
-/// A request over its client's share: the answer, and how long to hold it back.
+/// What to do with a request.
+enum Verdict {
+    /// Not a read of the past by an anonymous client: nothing to count.
+    Pass,
+    /// An anonymous read of the past that is let in: its answer's bytes are charged to the
+    /// shared budget.
+    Charge,
+    Refuse(Refusal),
+}
+
+/// A request over its client's share or the shared budget: the answer, and how long to
+/// hold it back.
 struct Refusal {
     error: ApiError,
     pause: Duration,
+}
+
+/// The bytes of the past all anonymous clients share: a token bucket refilled at a steady
+/// rate up to one second's worth. An answer's size is known only once it is computed, so
+/// it is charged afterwards and may overdraw the bucket; while the bucket is overdrawn,
+/// reads are refused until the rate has paid the debt back. (`governor` charges a cost up
+/// front and never below zero, which cannot express a cost learnt afterwards.)
+struct Budget {
+    per_second: f64,
+    bucket: Mutex<Bucket>,
+}
+
+struct Bucket {
+    /// Bytes that may still be sent; negative while overdrawn.
+    level: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn new(per_second: u64) -> Option<Budget> {
+        (per_second > 0).then(|| Budget {
+            per_second: per_second as f64,
+            bucket: Mutex::new(Bucket {
+                level: per_second as f64,
+                at: Instant::now(),
+            }),
+        })
+    }
+
+    /// The bucket brought up to now.
+    fn refilled(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let earned = now.duration_since(bucket.at).as_secs_f64() * self.per_second;
+        bucket.level = (bucket.level + earned).min(self.per_second);
+        bucket.at = now;
+        bucket
+    }
+
+    /// How long until the bucket is no longer overdrawn; `None` if it is not.
+    fn wait(&self) -> Option<Duration> {
+        let level = self.refilled().level;
+        (level < 0.0).then(|| Duration::from_secs_f64(-level / self.per_second))
+    }
+
+    fn charge(&self, bytes: u64) {
+        self.refilled().level -= bytes as f64;
+    }
 }
 
 impl Throttle {
@@ -101,6 +172,7 @@ impl Throttle {
         });
         Throttle(Arc::new(Shares {
             limiter,
+            budget: Budget::new(limit.bytes_per_second),
             trust_forwarded_for: limit.trust_forwarded_for,
             clock: DefaultClock::default(),
             checks: AtomicU64::new(0),
@@ -110,28 +182,59 @@ impl Throttle {
 }
 
 impl Shares {
-    /// The answer for a request over its client's share; `None` lets it through.
-    fn refusal(&self, request: &ServiceRequest) -> Option<Refusal> {
-        let limiter = self.limiter.as_ref()?;
-        if !reads_the_past(request) || is_author(request) {
-            return None;
+    /// What to do with `request`. The shared budget is asked first, so that a read it
+    /// refuses does not also spend the client's own share.
+    fn verdict(&self, request: &ServiceRequest) -> Verdict {
+        if (self.limiter.is_none() && self.budget.is_none())
+            || !reads_the_past(request)
+            || is_author(request)
+        {
+            return Verdict::Pass;
         }
+        if let Some(wait) = self.budget.as_ref().and_then(Budget::wait) {
+            let retry_after = whole_seconds(wait);
+            return Verdict::Refuse(Refusal {
+                error: ApiError::Busy {
+                    detail: format!(
+                        "anonymous clients together are reading more of the past than the \
+                         server serves; try again in {retry_after} s, or authenticate"
+                    ),
+                    retry_after,
+                },
+                pause: wait.min(MOST_PAUSE),
+            });
+        }
+        let Some(limiter) = self.limiter.as_ref() else {
+            return Verdict::Charge;
+        };
         if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
             limiter.retain_recent();
         }
-        let refused = limiter.check_key(&self.client(request)).err()?;
+        let Err(refused) = limiter.check_key(&self.client(request)) else {
+            return Verdict::Charge;
+        };
         let wait = refused.wait_time_from(self.clock.now());
-        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        Some(Refusal {
+        let retry_after = whole_seconds(wait);
+        Verdict::Refuse(Refusal {
             error: ApiError::TooManyRequests {
                 detail: format!(
                     "too many reads of past versions, diffs and blames from this address; \
                      try again in {retry_after} s, or authenticate"
                 ),
-                retry_after: retry_after.max(1),
+                retry_after,
             },
             pause: wait.min(MOST_PAUSE),
         })
+    }
+
+    /// Charges an answer's body to the shared budget. A body whose size is not known up
+    /// front (none of the past's are) is not charged.
+    fn charge<B: MessageBody>(&self, response: &ServiceResponse<B>) {
+        if let (Some(budget), BodySize::Sized(bytes)) =
+            (self.budget.as_ref(), response.response().body().size())
+        {
+            budget.charge(bytes);
+        }
     }
 
     /// Who is asking: the connection's address, or the one the proxy in front reports. An
@@ -152,6 +255,11 @@ impl Shares {
             v4 @ IpAddr::V4(_) => v4,
         }
     }
+}
+
+/// `wait` in whole seconds for `Retry-After`, rounded up and at least one.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The last address of `X-Forwarded-For`: the client as the nearest proxy saw it (earlier
@@ -217,6 +325,7 @@ fn is_author(request: &ServiceRequest) -> bool {
 impl<S, B> Transform<S, ServiceRequest> for Throttle
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: 'static,
     B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
@@ -240,27 +349,37 @@ pub struct ThrottleService<S> {
 }
 
 type Passed<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
-type Refused<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, Error>>>>;
+type Counted<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, Error>>>>;
 
 impl<S, B> Service<ServiceRequest> for ThrottleService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: 'static,
     B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = Either<MapOk<S::Future, Passed<B>>, Refused<B>>;
+    type Future = Either<MapOk<S::Future, Passed<B>>, Counted<B>>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        match self.shares.refusal(&request) {
-            None => Either::Left(
+        match self.shares.verdict(&request) {
+            Verdict::Pass => Either::Left(
                 self.service
                     .call(request)
                     .map_ok(ServiceResponse::map_into_left_body as Passed<B>),
             ),
-            Some(Refusal { error, pause }) => {
+            Verdict::Charge => {
+                let shares = self.shares.clone();
+                let answer = self.service.call(request);
+                Either::Right(Box::pin(async move {
+                    let response = answer.await?;
+                    shares.charge(&response);
+                    Ok(response.map_into_left_body())
+                }))
+            }
+            Verdict::Refuse(Refusal { error, pause }) => {
                 let response = request
                     .into_response(error.error_response())
                     .map_into_right_body();

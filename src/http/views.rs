@@ -147,51 +147,44 @@ pub struct TagList {
     pub tags: Vec<TagCount>,
 }
 
-/// The serialised post for `audience` at `snapshot` and its ETag, with the warnings the
-/// site adds about its references (see [`Snapshot::reference_warnings`]; `assets` is the
-/// snapshot's listing, needed only when the post refers to assets). GET and the answer to
-/// a write both use it, so the ETag a write returns is the one a GET of it gives.
+/// The serialised post for `audience` as `snapshot` shows it, with what is wrong with its
+/// references there (links to posts that do not exist, images of assets that do not, these
+/// checked against `assets`, the snapshot's listing, when given), and its ETag.
 ///
-/// Cached in the record with the warnings about links to posts, which stay true while the
-/// record is kept; warnings about assets can change while the posts do not (a pushed or
-/// deleted asset), so a post that has them is serialised again.
+/// Cached in the record with the warnings about links, so that a warm read does no work:
+/// they depend only on which slugs exist, and a record is kept by the next snapshot only
+/// when the same slugs exist (see `site::build`). Warnings about assets can change while no
+/// post does (an asset pushed or deleted), so a post that has them is serialised each time.
 pub fn post_body(
+    snapshot: &Snapshot,
     record: &PostRecord,
     audience: Audience,
-    snapshot: &Snapshot,
     assets: Option<&Assets>,
 ) -> (bytes::Bytes, String) {
-    let with_links = || {
-        let links = snapshot.link_warnings(record.post());
-        serialise_post(record, audience, &links)
-    };
-    let assets = snapshot.asset_warnings(record.post(), assets);
-    if assets.is_empty() {
+    let missing_assets = snapshot.asset_warnings(record.post(), assets);
+    if missing_assets.is_empty() {
         return record.body[audience as usize]
-            .get_or_init(with_links)
+            .get_or_init(|| {
+                serialise_post(record, audience, &snapshot.link_warnings(record.post()))
+            })
             .clone();
     }
-    let mut warnings = snapshot.link_warnings(record.post());
-    warnings.extend(assets);
-    serialise_post(record, audience, &warnings)
+    let mut more = snapshot.link_warnings(record.post());
+    more.extend(missing_assets);
+    serialise_post(record, audience, &more)
 }
 
+/// The post with `more` warnings than its own, and its ETag.
 fn serialise_post(
     record: &PostRecord,
     audience: Audience,
-    more_warnings: &[String],
+    more: &[String],
 ) -> (bytes::Bytes, String) {
     let warnings: Vec<String>;
     let mut view =
         PostView::of(record.post(), record.links_to(audience)).with_history(record.history());
-    if !more_warnings.is_empty() {
-        warnings = record
-            .post()
-            .warnings
-            .iter()
-            .chain(more_warnings)
-            .cloned()
-            .collect();
+    if !more.is_empty() {
+        warnings = record.post().warnings.iter().chain(more).cloned().collect();
         view.summary.warnings = &warnings;
     }
     let body = to_bytes(&view);

@@ -28,15 +28,11 @@ pub struct WrittenPost<'a> {
     pub merged: bool,
 }
 
-pub async fn respond(
-    state: &AppState,
-    written: &Written,
-    status: StatusCode,
-) -> Result<HttpResponse, ApiError> {
+pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     let (Some((blob, text)), Subject::Post(slug)) = (&written.file, &written.subject) else {
-        return Ok(response.finish());
+        return response.finish();
     };
     let commit = written.commit.to_string();
     let snapshot = state.site.snapshot();
@@ -44,12 +40,11 @@ pub async fn respond(
     // id (still a valid If-Match).
     let mut etag = format!("\"{blob}\"");
     let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
-        // Usually the site already shows this very version: reuse its serialised post, with
-        // the warnings a GET adds, so that the ETag is the GET's.
+        // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
-            let assets = super::posts::assets_for(state, &snapshot, record.post()).await?;
+            let assets = snapshot.listed_assets().map(|assets| &**assets);
             let (post, cached_etag) =
-                views::post_body(record, Audience::Authors, &snapshot, assets.as_deref());
+                views::post_body(&snapshot, record, Audience::Authors, assets);
             etag = cached_etag;
             with_write_fields(&post, &commit, written.merged)
         }
@@ -73,11 +68,11 @@ pub async fn respond(
             }
         },
     };
-    Ok(response
+    response
         .insert_header((header::ETAG, etag))
         .insert_header((header::LOCATION, format!("/api/v1/posts/{slug}")))
         .content_type("application/json")
-        .body(body))
+        .body(body)
 }
 
 /// Splices `commit` and `merged` into a serialised post object.
@@ -106,11 +101,16 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
                 .await
                 .ok()
                 .and_then(Result::ok);
-            let current = snapshot.as_ref().and_then(|snapshot| {
-                let record = snapshot.get(&slug)?;
-                let (body, _) = views::post_body(record, Audience::Authors, snapshot, None);
-                serde_json::from_slice(&body).ok()
-            });
+            let current = snapshot
+                .as_ref()
+                .and_then(|s| s.get(&slug))
+                .and_then(|record| {
+                    let (s, assets) = (snapshot.as_ref()?, None);
+                    serde_json::from_slice(
+                        &views::post_body(s, record, Audience::Authors, assets).0,
+                    )
+                    .ok()
+                });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),
                 current: Some(current.unwrap_or(Value::Null)),

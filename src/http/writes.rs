@@ -396,7 +396,7 @@ async fn write(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let written = commit(state, edit, author, message).await?;
-    respond(state, &written, status).await
+    Ok(respond(state, &written, status))
 }
 
 /// Hands an edit (of a post or an asset) to the writer, counting commits and conflicts.

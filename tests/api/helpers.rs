@@ -172,9 +172,9 @@ impl TestApp {
     }
 
     /// Polls `path` until `done` holds for its JSON body, for changes the server picks up
-    /// in the background; fails after five seconds.
+    /// in the background; fails after ten seconds (CI machines are shared).
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..100 {
+        for _ in 0..200 {
             let body: Value = self
                 .get_as_author(path)
                 .send()

@@ -1,7 +1,9 @@
 //! The limit on anonymous reads of the past: a client over its share is answered 429 with
 //! `Retry-After` and a problem, while its reads of the present, authors and other clients
-//! go on being answered; the limit is set by flags and can be turned off. The rates are per
-//! minute, so that nothing here depends on how fast the machine runs the test.
+//! go on being answered; all anonymous clients together share a budget of bytes, over
+//! which they are answered 503; both are set by flags and can be turned off. The rates are
+//! per minute, or one byte a second, so that nothing here depends on how fast the machine
+//! runs the test.
 
 use reqwest::{RequestBuilder, Response};
 
@@ -32,15 +34,26 @@ async fn read_as(app: &TestApp, client: &str, path: &str) -> Response {
     from(app.get(path), client).send().await.unwrap()
 }
 
-async fn assert_too_many(response: Response) {
-    let retry_after: u64 = response
+/// The `Retry-After` of `response`, in seconds.
+fn retry_after(response: &Response) -> u64 {
+    response
         .headers()
         .get("retry-after")
         .expect("a Retry-After header")
         .to_str()
         .unwrap()
         .parse()
-        .expect("Retry-After in seconds");
+        .expect("Retry-After in seconds")
+}
+
+async fn assert_busy(response: Response) {
+    assert!(retry_after(&response) >= 1);
+    let problem = assert_problem(response, 503).await;
+    assert_eq!(problem["type"], "/problems/busy");
+}
+
+async fn assert_too_many(response: Response) {
+    let retry_after = retry_after(&response);
     assert!(
         (1..=60).contains(&retry_after),
         "Retry-After: {retry_after}"
@@ -98,6 +111,27 @@ async fn a_client_over_its_share_of_the_past_is_told_to_come_back_and_nobody_els
 }
 
 #[tokio::test]
+async fn all_anonymous_clients_share_one_budget_of_bytes_of_the_past() {
+    let app = spawn_app_configured(sample_posts(), |settings| {
+        settings.past_read_limit.bytes_per_second = 1;
+        settings.past_read_limit.trust_forwarded_for = true;
+    })
+    .await;
+    let diff = format!("/api/v1/posts/{SLUG}/diff");
+    assert_eq!(read_as(&app, "198.51.100.1", &diff).await.status(), 200);
+    // That answer spent the budget for a long while, for every address, each within its
+    // own share.
+    for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        assert_busy(read_as(&app, client, &diff).await).await;
+    }
+    // The present is not counted, and authors are not limited.
+    let present = format!("/api/v1/posts/{SLUG}");
+    assert_eq!(read_as(&app, "198.51.100.2", &present).await.status(), 200);
+    let author = from(app.get_as_author(&diff), "198.51.100.2");
+    assert_eq!(author.send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn clients_are_told_apart_by_their_connection_unless_the_proxy_is_trusted() {
     let app = spawn_app_configured(sample_posts(), |settings| {
         settings.past_read_limit.per_minute = 1;
@@ -126,8 +160,18 @@ async fn the_limit_is_set_by_flags_and_zero_turns_it_off() {
     assert_too_many(client.get(&url).send().await.unwrap()).await;
     server.kill().await.unwrap();
 
-    let (mut server, port, _) =
-        start_binary(&repo, &[], &[("PALIMPSEST_PAST_READS_PER_MINUTE", "0")]).await;
+    let budget = ["--past-bytes-per-second", "1"];
+    let (mut server, port, _) = start_binary(&repo, &budget, &[]).await;
+    let url = format!("http://127.0.0.1:{port}{path}");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert_busy(client.get(&url).send().await.unwrap()).await;
+    server.kill().await.unwrap();
+
+    let off = [
+        ("PALIMPSEST_PAST_READS_PER_MINUTE", "0"),
+        ("PALIMPSEST_PAST_BYTES_PER_SECOND", "0"),
+    ];
+    let (mut server, port, _) = start_binary(&repo, &[], &off).await;
     let url = format!("http://127.0.0.1:{port}{path}");
     for _ in 0..50 {
         assert_eq!(client.get(&url).send().await.unwrap().status(), 200);

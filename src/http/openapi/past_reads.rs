@@ -1,6 +1,7 @@
 //! The answers that reads of the past may get besides their own, both with `Retry-After`:
-//! 429 for an anonymous client over its share (see [`throttle`](crate::http::throttle)),
-//! 503 when too many past versions and diffs are being computed at once (see
+//! 429 for an anonymous client over its share, 503 when anonymous clients together have
+//! spent their budget of bytes (see [`throttle`](crate::http::throttle)) or when too many
+//! past versions and diffs are being computed at once (see
 //! [`PastPosts`](crate::site::PastPosts)).
 
 use utoipa::Modify;
@@ -50,11 +51,18 @@ impl Modify for PastReads {
                      diffs, blames) than its share; authors are not limited",
                 );
             }
+            let busy = "Anonymous clients together have been sent all the bytes of the past \
+                        the server serves per second (authors are not limited)";
             if COMPUTED.contains(&id) {
                 add(
                     "503",
-                    "Too many past versions and diffs are being computed; try again",
+                    &format!(
+                        "{busy}, or too many past versions and diffs are being computed; \
+                         try again"
+                    ),
                 );
+            } else if LIMITED.contains(&id) {
+                add("503", &format!("{busy}; try again"));
             }
         }
     }

@@ -1,0 +1,297 @@
+//! The text log line: `2026-12-04T19:44:06.289321Z  INFO target: message key=value …`, the
+//! layout of tracing-subscriber's default format (spans, when enabled, before the target).
+//!
+//! Written here rather than with that format because at `info` every request writes a line,
+//! and the default format spends more on it than a warm read costs: it converts the clock
+//! into a calendar date for every line, passes every value through `Debug`, and wraps each
+//! part in (disabled) colour styles. This one formats the date once a second per thread and
+//! copies plain values as they are. Values are quoted and escaped only when they hold
+//! something that could break the line (spaces, quotes, control characters), and messages
+//! only when they hold control characters, so nothing logged can forge a line or a field.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The event format (`fmt().event_format(TextLine)`).
+pub struct TextLine;
+
+impl<S, N> FormatEvent<S, N> for TextLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write_time(&mut writer, SystemTime::now())?;
+        let metadata = event.metadata();
+        writer.write_str(level_label(metadata.level()))?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                writer.write_str(span.name())?;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(writer, "{{{fields}}}")?;
+                }
+                writer.write_char(':')?;
+            }
+            writer.write_char(' ')?;
+        }
+        writer.write_str(metadata.target())?;
+        writer.write_char(':')?;
+        let mut message = Values::new(&mut writer, Part::Message);
+        event.record(&mut message);
+        message.result?;
+        let mut fields = Values::new(&mut writer, Part::Fields);
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
+    }
+}
+
+/// The level, padded to one width as the default format pads it.
+fn level_label(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => " ERROR ",
+        Level::WARN => "  WARN ",
+        Level::INFO => "  INFO ",
+        Level::DEBUG => " DEBUG ",
+        Level::TRACE => " TRACE ",
+    }
+}
+
+thread_local! {
+    /// The last second this thread wrote, and its date and time up to the seconds.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// `2026-12-04T19:44:06.289321Z`, in UTC with microseconds.
+fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != seconds {
+            *second = seconds;
+            text.clear();
+            let date = chrono::DateTime::<chrono::Utc>::from(now);
+            // Infallible into a String.
+            let _ = write!(text, "{}", date.format("%Y-%m-%dT%H:%M:%S"));
+        }
+        writer.write_str(text)
+    })?;
+    write!(writer, ".{:06}Z", since_epoch.subsec_micros())
+}
+
+/// Which of an event's values a pass writes: its message first, then the other fields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Message,
+    Fields,
+}
+
+struct Values<'w, 'a> {
+    writer: &'w mut Writer<'a>,
+    part: Part,
+    result: fmt::Result,
+}
+
+impl<'w, 'a> Values<'w, 'a> {
+    fn new(writer: &'w mut Writer<'a>, part: Part) -> Self {
+        Values {
+            writer,
+            part,
+            result: Ok(()),
+        }
+    }
+
+    /// Writes `value`: a message as it is unless it would break the line, any other value
+    /// by [`write_plain`].
+    fn text(&mut self, value: &str) {
+        self.result = if self.part == Part::Message && !value.chars().any(char::is_control) {
+            self.writer.write_str(value)
+        } else {
+            write_plain(self.writer, value)
+        };
+    }
+
+    /// Whether this pass writes `field`; if so, writes the separator and its name.
+    fn begin(&mut self, field: &Field) -> bool {
+        let is_message = field.name() == "message";
+        if is_message != (self.part == Part::Message) || self.result.is_err() {
+            return false;
+        }
+        self.result = if is_message {
+            self.writer.write_char(' ')
+        } else {
+            write!(self.writer, " {}=", field.name())
+        };
+        self.result.is_ok()
+    }
+}
+
+impl Visit for Values<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.begin(field) {
+            self.text(value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.begin(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.begin(field) {
+            self.result = write!(self.writer, "{value}");
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.begin(field) {
+            self.result = self.writer.write_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !self.begin(field) {
+            return;
+        }
+        // Display values (`%x`) and messages arrive here too: format once, then write
+        // the text as any other string.
+        let mut text = String::new();
+        self.result = write!(text, "{value:?}");
+        if self.result.is_ok() {
+            self.text(&text);
+        }
+    }
+}
+
+/// `value` as it is when nothing in it could be mistaken for the line's own structure,
+/// else quoted with Rust's escapes.
+fn write_plain(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| {
+            if c.is_ascii() {
+                c.is_ascii_graphic() && c != '"' && c != '\\'
+            } else {
+                !c.is_control() && !c.is_whitespace()
+            }
+        });
+    if plain {
+        writer.write_str(value)
+    } else {
+        write!(writer, "{value:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    fn logged(log: impl FnOnce()) -> String {
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::DEBUG)
+            .with_ansi(false)
+            .event_format(TextLine)
+            .with_writer(lines.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_line_has_the_time_level_target_message_and_fields() {
+        let line = logged(|| {
+            let path = "/api/v1/posts/a";
+            tracing::info!(path, status = 200u64, took = %"3ms", "answered");
+        });
+        let (time, rest) = line.split_once("  INFO ").unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{line}");
+        assert_eq!(time.len(), "2026-12-04T19:44:06.289321Z".len());
+        assert_eq!(
+            rest,
+            "palimpsest::telemetry::text_line::tests: answered path=/api/v1/posts/a \
+             status=200 took=3ms\n"
+        );
+    }
+
+    #[test]
+    fn values_that_could_forge_a_line_or_a_field_are_quoted() {
+        let line = logged(|| {
+            tracing::warn!(
+                error = "two\nlines",
+                said = %"a\nb",
+                name = "a b",
+                quote = "say \"hi\"",
+                empty = "",
+                word = "ünïcode",
+                "x"
+            );
+        });
+        let expected = concat!(
+            r#": x error="two\nlines" said="a\nb" name="a b" quote="say \"hi\"" empty="" word=ünïcode"#,
+            "\n"
+        );
+        assert!(line.ends_with(expected), "{line}");
+        assert_eq!(line.lines().count(), 1);
+        let message = logged(|| tracing::warn!("{}", "free text\nand a forged line"));
+        assert!(
+            message.ends_with(concat!(r#": "free text\nand a forged line""#, "\n")),
+            "{message}"
+        );
+        let message = logged(|| tracing::warn!("free text, as it is"));
+        assert!(message.ends_with(": free text, as it is\n"), "{message}");
+    }
+
+    #[test]
+    fn spans_are_named_before_the_target() {
+        let line = logged(|| {
+            let span = tracing::debug_span!("request", request_id = "abc");
+            let _entered = span.enter();
+            tracing::debug!("inside");
+        });
+        assert!(
+            line.contains(" DEBUG request{request_id=\"abc\"}: palimpsest::"),
+            "{line}"
+        );
+    }
+}
