@@ -82,6 +82,7 @@ pub struct BlameQuery {
                 "9fceb02d0ae598e95dc970b74767f19372d61af8": {"author": {"name": "Mira Okafor", "email": "mira@example.org"}, "committed_at": "2026-11-02T09:30:00Z", "message": "Ask about warmup"}
             }
         })),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),

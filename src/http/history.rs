@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     params(("slug" = String, Path, description = "The post's slug"), PageQuery),
     responses(
         (status = 200, description = "A page of revisions, with a `Link` header to the others", body = RevisionList),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or page", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
@@ -94,6 +95,7 @@ pub async fn list_revisions(
     ),
     responses(
         (status = 200, description = "The post as of that revision; `ETag` is the file's blob id then, a dash and a hash of the body", body = PostView),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision, or a version that does not parse", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),
@@ -203,6 +205,7 @@ pub async fn post_as_of(
     params(("slug" = String, Path, description = "The post's slug"), DiffQuery),
     responses(
         (status = 200, description = "The diff", body = PostDiff),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug or revision (unknown parameters are ignored)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "An Authorization header whose token is not valid", body = Problem, content_type = "application/problem+json"),

@@ -36,6 +36,15 @@ pub fn not_allowed(request: &HttpRequest) -> Option<HttpResponse> {
     Some(response)
 }
 
+/// Whether the route `pattern` (as actix has it) takes `method`.
+pub fn allows(pattern: &str, method: &str) -> bool {
+    allowed_methods()
+        .get(&without_regexes(pattern))
+        .map_or(UNDOCUMENTED_ALLOW, String::as_str)
+        .split(", ")
+        .any(|allowed| allowed == method)
+}
+
 /// A route pattern as the OpenAPI document writes it: `{path:.*}` is `{path}`.
 fn without_regexes(pattern: &str) -> String {
     let mut plain = String::with_capacity(pattern.len());

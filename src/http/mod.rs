@@ -23,6 +23,7 @@ mod posts;
 mod preview;
 pub mod problem_fallback;
 mod questions;
+mod renamed;
 mod review;
 mod revision_feed;
 mod search;
@@ -129,6 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(metrics::configure)
     .service(
         web::scope(API_PREFIX)
+            .wrap(actix_web::middleware::from_fn(renamed::redirect_old_slugs))
             .configure(posts::configure)
             .configure(search::configure)
             .configure(writes::configure)

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use super::list_pages::ListPage;
 use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{API_PREFIX, AppState, Viewer, caching, history};
+use super::{API_PREFIX, AppState, Viewer, caching, history, renamed};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::site::{PostRecord, Snapshot};
@@ -178,6 +178,7 @@ pub async fn get_post(
     params(("slug" = String, Path, description = "The post's slug")),
     responses(
         (status = 200, description = "The posts linking here, in slug order", body = views::Backlinks),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 400, description = "Invalid slug", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = Problem, content_type = "application/problem+json"),
     ),
@@ -220,19 +221,12 @@ fn moved_or_missing(
     viewer: &Viewer,
     slug: &Slug,
 ) -> Result<HttpResponse, ApiError> {
-    let moved = snapshot
-        .history
-        .renamed_to(slug)
-        .filter(|new| snapshot.visible(new, viewer.audience()).is_some())
-        .ok_or_else(|| no_post(slug))?;
-    let mut location = format!("{API_PREFIX}/posts/{moved}");
-    if !request.query_string().is_empty() {
-        location = format!("{location}?{}", request.query_string());
-    }
-    Ok(HttpResponse::MovedPermanently()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=0, must-revalidate"))
-        .finish())
+    let moved =
+        renamed::new_slug(snapshot, viewer.audience(), slug)?.ok_or_else(|| no_post(slug))?;
+    Ok(renamed::moved_permanently(
+        request,
+        &format!("{API_PREFIX}/posts/{moved}"),
+    ))
 }
 
 fn no_post(slug: &Slug) -> ApiError {

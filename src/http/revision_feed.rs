@@ -48,6 +48,7 @@ pub async fn site_revisions_feed(
     params(("slug" = String, Path, description = "The post's slug")),
     responses(
         (status = 200, description = "An Atom 1.0 feed of the post's newest 50 revisions; `ETag` follows the branch tip", body = String, content_type = "application/atom+xml"),
+        (status = 301, description = "The post was renamed: `Location` is this URL under the new slug, query kept"),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Invalid slug", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such post, or a draft", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -6,6 +6,13 @@ use super::asset::{AssetPath, asset_reference};
 use super::links::post_reference;
 use super::slug::Slug;
 
+/// What a link or an image in a body refers to, when it is a post or an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reference {
+    Post(Slug),
+    Asset(AssetPath),
+}
+
 /// The placeholder a post URL template holds for the slug.
 pub const SLUG_PLACEHOLDER: &str = "{slug}";
 
@@ -50,17 +57,29 @@ impl Addresses {
     /// The rendered destination of a link, when it points to an asset or a post (keeping
     /// its `?query` and `#fragment`); `None` leaves it as written.
     pub fn link(&self, destination: &str) -> Option<String> {
-        if let Some(asset) = self.image(destination) {
-            return Some(asset);
-        }
-        let (slug, rest) = post_reference(destination)?;
-        Some(format!("{}{rest}", self.post(&slug)))
+        self.resolve_link(destination).map(|(_, url)| url)
     }
 
     /// The rendered source of an image, when it is an asset.
     pub fn image(&self, destination: &str) -> Option<String> {
+        self.resolve_image(destination).map(|(_, url)| url)
+    }
+
+    /// [`Addresses::link`], with what the link refers to.
+    pub(crate) fn resolve_link(&self, destination: &str) -> Option<(Reference, String)> {
+        if let Some(asset) = self.resolve_image(destination) {
+            return Some(asset);
+        }
+        let (slug, rest) = post_reference(destination)?;
+        let url = format!("{}{rest}", self.post(&slug));
+        Some((Reference::Post(slug), url))
+    }
+
+    /// [`Addresses::image`], with the asset it refers to. Images never refer to posts.
+    pub(crate) fn resolve_image(&self, destination: &str) -> Option<(Reference, String)> {
         let (path, rest) = asset_reference(destination)?;
-        Some(format!("{}{rest}", self.asset(&path)))
+        let url = format!("{}{rest}", self.asset(&path));
+        Some((Reference::Asset(path), url))
     }
 }
 

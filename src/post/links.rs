@@ -1,11 +1,6 @@
 //! Links from one post to others, as written in its body; the store resolves backlinks.
 
-use std::collections::BTreeSet;
-
-use pulldown_cmark::{Event, Tag};
-
-use super::asset::{AssetPath, asset_reference};
-use super::render::{Document, Spanned};
+use super::render::Document;
 use super::slug::Slug;
 
 /// The posts a body links to, distinct and sorted.
@@ -14,40 +9,12 @@ use super::slug::Slug;
 /// `other-slug`, `other-slug.md`, `posts/other-slug`, `/posts/other-slug` (optionally
 /// with `.md` or a trailing `/`) and the name is a valid slug. External URLs, in-page
 /// anchors, assets and images are not links to posts. Whether the target exists is
-/// for the caller to decide.
+/// for the caller to decide. Links written as raw HTML (`<a href="other-slug">`) count
+/// like Markdown ones.
 pub fn links_to(markdown: &str) -> Vec<Slug> {
-    links_in(&Document::parse(markdown).events)
-}
-
-pub(crate) fn links_in(events: &[Spanned<'_>]) -> Vec<Slug> {
-    let slugs: BTreeSet<Slug> = events
-        .iter()
-        .filter_map(|(event, _)| match event {
-            // Images are `Tag::Image`, so they never reach this arm.
-            Event::Start(Tag::Link { dest_url, .. }) => post_slug(dest_url),
-            _ => None,
-        })
-        .collect();
-    slugs.into_iter().collect()
-}
-
-/// The assets a body's images and links refer to, distinct and sorted.
-pub(crate) fn assets_in(events: &[Spanned<'_>]) -> Vec<AssetPath> {
-    let assets: BTreeSet<AssetPath> = events
-        .iter()
-        .filter_map(|(event, _)| match event {
-            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
-                asset_reference(dest_url).map(|(path, _)| path)
-            }
-            _ => None,
-        })
-        .collect();
-    assets.into_iter().collect()
-}
-
-/// The slug a link destination points to, if it points to a post.
-fn post_slug(destination: &str) -> Option<Slug> {
-    post_reference(destination).map(|(slug, _)| slug)
+    let document = Document::parse(markdown);
+    let (_, references) = document.html_and_references(&document.events);
+    references.posts.into_iter().collect()
 }
 
 /// The post a link destination points to, and what follows its path (`?query#fragment`).
@@ -84,6 +51,16 @@ mod tests {
             [
                 "alpha", "beta", "delta", "epsilon", "eta", "gamma", "theta", "zeta"
             ]
+        );
+    }
+
+    #[test]
+    fn raw_html_links_count_and_raw_html_images_do_not() {
+        assert_eq!(
+            slugs(
+                "<a href=\"alpha\">a</a> <img src=\"beta\">\n\n<p><a href=\"/posts/gamma\">g</a></p>\n"
+            ),
+            ["alpha", "gamma"]
         );
     }
 

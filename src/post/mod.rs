@@ -121,7 +121,7 @@ impl Post {
             .iter()
             .map(|span| span.to_section(&document, markdown))
             .collect();
-        let html = document.html(&document.events);
+        let (html, references) = document.html_and_references(&document.events);
         let html_bytes = html.len() + sections.iter().map(|s| s.html.len()).sum::<usize>();
         if html_bytes > limits::MAX_HTML_BYTES {
             let warning = limits::html_over_limit(html_bytes);
@@ -137,10 +137,10 @@ impl Post {
         let mut warnings = front_matter.warnings;
         warnings.extend(document.warnings.iter().cloned());
         warnings.extend(structure::warnings(&sections, &document.toc));
-        let mut links_to = links::links_in(&document.events);
+        let mut links_to: Vec<Slug> = references.posts.into_iter().collect();
         // A link to one's own section is not a backlink.
         links_to.retain(|target| *target != slug);
-        let assets = links::assets_in(&document.events);
+        let assets = references.assets.into_iter().collect();
         let word_count = text::word_count(&document.events);
         Post {
             slug,

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::addresses::Addresses;
 use super::headings::assign_heading_ids;
-use super::sanitize::{may_nest_deeper_than, sanitize};
+use super::sanitize::{References, may_nest_deeper_than, sanitize};
 
 /// A post body rendered to HTML, with its table of contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,13 @@ impl<'a> Document<'a> {
 
     /// Renders a balanced slice of this document's events to sanitized HTML.
     pub(crate) fn html(&self, events: &[Spanned<'a>]) -> String {
-        sanitize(&self.unsanitized_html(events))
+        self.html_and_references(events).0
+    }
+
+    /// [`Document::html`], with the posts and assets its links and images refer to,
+    /// whether written in Markdown or as raw HTML.
+    pub(crate) fn html_and_references(&self, events: &[Spanned<'a>]) -> (String, References) {
+        sanitize(&self.unsanitized_html(events), &self.addresses)
     }
 
     fn unsanitized_html(&self, events: &[Spanned<'a>]) -> String {
@@ -137,39 +143,7 @@ impl<'a> Document<'a> {
             Event::Html(raw) | Event::InlineHtml(raw) if self.escape_raw_html => {
                 Event::Text(raw.clone())
             }
-            _ => self
-                .addressed(event)
-                .or_else(|| self.footnote_html(event))
-                .unwrap_or_else(|| event.clone()),
-        }
-    }
-
-    /// A link or image to a post or an asset, pointing where the addresses say.
-    fn addressed(&self, event: &Event<'a>) -> Option<Event<'a>> {
-        match event {
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => Some(Event::Start(Tag::Link {
-                link_type: *link_type,
-                dest_url: self.addresses.link(dest_url)?.into(),
-                title: title.clone(),
-                id: id.clone(),
-            })),
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }) => Some(Event::Start(Tag::Image {
-                link_type: *link_type,
-                dest_url: self.addresses.image(dest_url)?.into(),
-                title: title.clone(),
-                id: id.clone(),
-            })),
-            _ => None,
+            _ => self.footnote_html(event).unwrap_or_else(|| event.clone()),
         }
     }
 
@@ -264,6 +238,7 @@ fn flatten_deep_nesting(events: &mut Vec<Spanned<'_>>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::post::{AssetPath, Slug};
 
     fn html(markdown: &str) -> String {
         render(markdown).html
@@ -391,6 +366,92 @@ mod tests {
         assert!(out.contains(r#"href="/posts/other-slug""#), "{out}");
         assert!(out.contains(r##"href="#question""##), "{out}");
         assert!(out.contains(r#"src="/assets/f.svg""#), "{out}");
+    }
+
+    fn addressed(markdown: &str) -> (String, References) {
+        let addresses = Addresses::new(
+            "https://blog.example.org/p/{slug}/",
+            Some("https://api.example.org/"),
+        );
+        let document = Document::parse_with(markdown, &addresses);
+        document.html_and_references(&document.events)
+    }
+
+    #[test]
+    fn raw_html_links_and_images_point_where_markdown_ones_do() {
+        let markdown = concat!(
+            "[md](why-this-blog) ![md](assets/softmax.svg)\n\n",
+            "<p><a href=\"why-this-blog\">raw</a> <a href=\"/posts/pre-ln.md#takeaways\">raw</a> ",
+            "<img src=\"../assets/softmax.svg\" alt=\"raw\"> ",
+            "<a href=\"assets/data.csv?v=2\">data</a></p>\n\n",
+            "Inline <a href=\"./why-this-blog\">raw</a> and <img src=\"/assets/p/loss.png\" ",
+            "srcset=\"assets/p/loss-2x.png 2x\">.\n",
+        );
+        let (out, references) = addressed(markdown);
+        assert_eq!(
+            out.matches(r#"href="https://blog.example.org/p/why-this-blog/""#)
+                .count(),
+            3,
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"href="https://blog.example.org/p/pre-ln/#takeaways""#),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#"src="https://api.example.org/assets/softmax.svg""#)
+                .count(),
+            2,
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"href="https://api.example.org/assets/data.csv?v=2""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"src="https://api.example.org/assets/p/loss.png""#),
+            "{out}"
+        );
+        let slugs: Vec<&str> = references.posts.iter().map(Slug::as_str).collect();
+        assert_eq!(slugs, ["pre-ln", "why-this-blog"]);
+        let assets: Vec<&str> = references.assets.iter().map(AssetPath::as_str).collect();
+        assert!(
+            out.contains(r#"srcset="https://api.example.org/assets/p/loss-2x.png 2x""#),
+            "{out}"
+        );
+        assert_eq!(
+            assets,
+            ["data.csv", "p/loss-2x.png", "p/loss.png", "softmax.svg"]
+        );
+    }
+
+    #[test]
+    fn raw_html_anchors_external_urls_and_other_paths_stay_as_written() {
+        let (out, references) = addressed(concat!(
+            "<a href=\"#takeaways\">a</a> <a href=\"https://example.org/posts/x\">b</a> ",
+            "<a href=\"/about\">c</a> <img src=\"softmax.svg\"> <img src=\"other-post\"> ",
+            "<a href=\"mailto:a@b.c\">d</a> <img src=\"https://example.org/assets/x.png\">\n",
+        ));
+        for kept in [
+            r##"href="#takeaways""##,
+            r#"href="https://example.org/posts/x""#,
+            r#"href="/about""#,
+            r#"src="softmax.svg""#,
+            r#"src="other-post""#,
+            r#"href="mailto:a@b.c""#,
+            r#"src="https://example.org/assets/x.png""#,
+        ] {
+            assert!(out.contains(kept), "{kept} changed in {out}");
+        }
+        assert_eq!(references, References::default());
+    }
+
+    #[test]
+    fn raw_html_shown_as_text_refers_to_nothing() {
+        let deep = "<div>".repeat(MAX_HTML_DEPTH + 1);
+        let (out, references) = addressed(&format!("{deep}<a href=\"other\">x</a>\n"));
+        assert!(!out.contains("<a "), "{out}");
+        assert_eq!(references, References::default());
     }
 
     #[test]

@@ -2,9 +2,19 @@
 //! clients. It keeps exactly what the renderer emits (heading and footnote ids, math
 //! and code classes, table alignment, task-list checkboxes) and drops scripts,
 //! frames, styles, event handlers and `javascript:` URLs.
+//!
+//! It is also where links and images point where the [`Addresses`] say: the sanitizer
+//! sees every `href`, `src` and `srcset` that reaches a reader, written in Markdown or as
+//! raw HTML, so both follow one rule, and what they refer to is collected here too.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
+
+use super::addresses::{Addresses, Reference};
+use super::asset::AssetPath;
+use super::slug::Slug;
 
 /// The three alignments pulldown-cmark writes on table cells, the only styles kept.
 const TABLE_ALIGNMENTS: [&str; 3] = [
@@ -13,9 +23,39 @@ const TABLE_ALIGNMENTS: [&str; 3] = [
     "text-align: right",
 ];
 
-/// Cleans rendered HTML, including any raw HTML the author wrote.
-pub(crate) fn sanitize(html: &str) -> String {
-    sanitizer().clean(html).to_string()
+/// The posts and assets that the links and images of sanitized HTML refer to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct References {
+    pub(crate) posts: BTreeSet<Slug>,
+    pub(crate) assets: BTreeSet<AssetPath>,
+}
+
+/// The addresses of the `sanitize` call running on this thread, and what it found so far.
+struct Addressing {
+    addresses: Addresses,
+    found: References,
+}
+
+thread_local! {
+    /// The sanitizer is built once, so its attribute filter cannot capture the addresses
+    /// of one call; `sanitize` lends them here for the duration of `clean`, which calls
+    /// the filter on this same thread.
+    static ADDRESSING: RefCell<Option<Addressing>> = const { RefCell::new(None) };
+}
+
+/// Cleans rendered HTML, including any raw HTML the author wrote, with its links and
+/// images pointing where `addresses` say; returns what they refer to.
+pub(crate) fn sanitize(html: &str, addresses: &Addresses) -> (String, References) {
+    ADDRESSING.set(Some(Addressing {
+        addresses: addresses.clone(),
+        found: References::default(),
+    }));
+    let html = sanitizer().clean(html).to_string();
+    let found = ADDRESSING
+        .take()
+        .map(|addressing| addressing.found)
+        .unwrap_or_default();
+    (html, found)
 }
 
 /// Built once: the builder is immutable after setup and `clean` takes `&self`.
@@ -23,7 +63,7 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         let mut builder = ammonia::Builder::default();
         builder
-            .add_tags(["input"])
+            .add_tags(["input", "picture", "source"])
             .add_clean_content_tags(["iframe"])
             .add_tag_attributes("span", ["class"])
             .add_tag_attributes("code", ["class"])
@@ -32,6 +72,9 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
             .add_tag_attributes("th", ["style"])
             .add_tag_attributes("td", ["style"])
             .add_tag_attributes("input", ["checked"])
+            // Responsive figures; `srcset` URLs are checked in `address_srcset`.
+            .add_tag_attributes("img", ["srcset", "sizes"])
+            .add_tag_attributes("source", ["srcset", "sizes", "type", "media"])
             // Any <input> that survives is a read-only task-list checkbox.
             .set_tag_attribute_value("input", "type", "checkbox")
             .set_tag_attribute_value("input", "disabled", "")
@@ -44,20 +87,94 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     &SANITIZER
 }
 
-/// Narrows the allowed `class` and `style` attributes to the values the renderer uses.
+/// Narrows the allowed `class` and `style` attributes to the values the renderer uses,
+/// and points links and images to posts and assets where the addresses say. Ammonia has
+/// already dropped disallowed elements' attributes and URLs with unsafe schemes.
 fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
-    match attribute {
-        "class" => {
+    match (element, attribute) {
+        (_, "class") => {
             let kept: Vec<&str> = value
                 .split_ascii_whitespace()
                 .filter(|class| class_allowed(element, class))
                 .collect();
             (!kept.is_empty()).then(|| Cow::Owned(kept.join(" ")))
         }
-        "style" => TABLE_ALIGNMENTS
+        (_, "style") => TABLE_ALIGNMENTS
             .contains(&value)
             .then_some(Cow::Borrowed(value)),
+        ("a" | "area", "href") => Some(address(value, Addresses::resolve_link)),
+        ("img", "src") => Some(address(value, Addresses::resolve_image)),
+        ("img" | "source", "srcset") => address_srcset(value).map(Cow::Owned),
         _ => Some(Cow::Borrowed(value)),
+    }
+}
+
+/// `destination` pointing where the current call's addresses say, noting what it refers to.
+fn address<'u>(
+    destination: &'u str,
+    resolve: fn(&Addresses, &str) -> Option<(Reference, String)>,
+) -> Cow<'u, str> {
+    ADDRESSING.with_borrow_mut(|addressing| {
+        let Some(addressing) = addressing else {
+            return Cow::Borrowed(destination);
+        };
+        let Some((reference, url)) = resolve(&addressing.addresses, destination) else {
+            return Cow::Borrowed(destination);
+        };
+        match reference {
+            Reference::Post(slug) => addressing.found.posts.insert(slug),
+            Reference::Asset(path) => addressing.found.assets.insert(path),
+        };
+        Cow::Owned(url)
+    })
+}
+
+/// A `srcset` (`url [width or density], ...`) with each image pointing where the addresses
+/// say. Ammonia does not check the URLs of a `srcset` as it does `src`, so the attribute is
+/// dropped unless every candidate is a relative or `http(s)` URL with at most a plain
+/// `480w` or `2x` descriptor.
+fn address_srcset(srcset: &str) -> Option<String> {
+    let candidates: Vec<(&str, Option<&str>)> = srcset
+        .split(',')
+        .map(|candidate| {
+            let mut parts = candidate.split_ascii_whitespace();
+            let url = parts.next().filter(|url| safe_image_url(url))?;
+            let descriptor = parts.next();
+            let plain = parts.next().is_none() && descriptor.is_none_or(is_descriptor);
+            plain.then_some((url, descriptor))
+        })
+        .collect::<Option<_>>()?;
+    let addressed: Vec<String> = candidates
+        .into_iter()
+        .map(|(url, descriptor)| {
+            let url = address(url, Addresses::resolve_image);
+            match descriptor {
+                Some(descriptor) => format!("{url} {descriptor}"),
+                None => url.into_owned(),
+            }
+        })
+        .collect();
+    Some(addressed.join(", "))
+}
+
+fn safe_image_url(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(url) => matches!(url.scheme(), "http" | "https"),
+        Err(error) => error == url::ParseError::RelativeUrlWithoutBase,
+    }
+}
+
+/// A width (`480w`) or a pixel density (`2x`, `1.5x`).
+fn is_descriptor(descriptor: &str) -> bool {
+    let number = |n: &str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && n.parse::<f64>().is_ok()
+    };
+    match descriptor.split_at(descriptor.len().saturating_sub(1)) {
+        (width, "w") => !width.is_empty() && width.bytes().all(|b| b.is_ascii_digit()),
+        (density, "x") => number(density),
+        _ => false,
     }
 }
 
@@ -118,6 +235,10 @@ pub(crate) fn may_nest_deeper_than(html: &str, limit: usize) -> bool {
 mod tests {
     use super::*;
 
+    fn sanitize(html: &str) -> String {
+        super::sanitize(html, &Addresses::default()).0
+    }
+
     #[test]
     fn what_the_renderer_emits_survives() {
         for html in [
@@ -169,6 +290,32 @@ mod tests {
                 "<table><tbody><tr><td>c</td></tr></tbody></table>"
             )
         );
+    }
+
+    #[test]
+    fn srcset_keeps_plain_candidates_and_drops_any_unsafe_one() {
+        let kept = sanitize(concat!(
+            r#"<picture><source srcset="assets/dark.svg" media="(prefers-color-scheme: dark)" type="image/svg+xml">"#,
+            r#"<img src="/assets/a.png" srcset="/assets/a.png 1x, ../assets/a-2x.png 2x, https://cdn.example.org/a.png 1.5x" sizes="50vw" alt="a"></picture>"#,
+        ));
+        assert_eq!(
+            kept,
+            concat!(
+                r#"<picture><source srcset="/assets/dark.svg" media="(prefers-color-scheme: dark)" type="image/svg+xml">"#,
+                r#"<img src="/assets/a.png" srcset="/assets/a.png 1x, /assets/a-2x.png 2x, https://cdn.example.org/a.png 1.5x" sizes="50vw" alt="a"></picture>"#,
+            )
+        );
+        for unsafe_srcset in [
+            "javascript:alert(1) 1x",
+            "a.png 1x, javascript:alert(1) 2x",
+            "data:image/png;base64,AAAA 1x",
+            "a.png 1x 2x",
+            "a.png evil",
+            "a.png 1x,",
+        ] {
+            let out = sanitize(&format!(r#"<img srcset="{unsafe_srcset}">"#));
+            assert_eq!(out, "<img>", "{unsafe_srcset}");
+        }
     }
 
     #[test]

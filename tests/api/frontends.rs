@@ -1,5 +1,5 @@
 //! What a frontend on another origin needs from a post: links it can follow, figures it
-//! can load, old URLs that still work, previews, and forgiving queries.
+//! can load, previews, and forgiving queries (old URLs: `old_slugs.rs`).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -38,11 +38,13 @@ async fn app_for_a_frontend() -> TestApp {
     app
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// What `palimpsest check` prints about the app's repository.
+fn check(app: &TestApp) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
+        .args(["check", "--repo", app.repo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -95,11 +97,7 @@ async fn a_post_warns_of_figures_and_posts_that_do_not_exist() {
     assert!(warnings.contains("no-such-post"), "{warnings}");
     assert!(!warnings.contains("fig.svg"), "{warnings}");
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palimpsest"))
-        .args(["check", "--repo", app.repo.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let printed = check(&app);
     assert!(
         printed.contains("warning: links: refers to `assets/missing.png`"),
         "{printed}"
@@ -110,55 +108,65 @@ async fn a_post_warns_of_figures_and_posts_that_do_not_exist() {
     );
 }
 
-#[tokio::test]
-async fn a_renamed_posts_old_slug_redirects_until_a_post_takes_it() {
-    let app = spawn_app().await;
-    let renamed = app
-        .rename_post("attention-scaling", &json!({"new_slug": "attention"}))
-        .await;
-    assert_eq!(renamed.status(), 200);
-    let client = no_redirects();
-    let old = client
-        .get(app.url("/api/v1/posts/attention-scaling?utm_source=x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 301);
-    assert_eq!(
-        old.headers()["location"],
-        "/api/v1/posts/attention?utm_source=x"
-    );
-    // Twice renamed: the first slug leads to the last.
-    app.rename_post("attention", &json!({"new_slug": "scaled-attention"}))
-        .await;
-    let oldest = client
-        .get(app.url("/api/v1/posts/attention-scaling"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        oldest.headers()["location"],
-        "/api/v1/posts/scaled-attention"
-    );
-
-    let reused = post("New", "2026-12-01", "[]", "published", "Fresh.", "- q");
-    let created = app
-        .create_post(&json!({"slug": "attention-scaling", "raw": reused}))
-        .await;
-    assert_eq!(created.status(), 201);
-    let now = client
-        .get(app.url("/api/v1/posts/attention-scaling"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(now.status(), 200);
-    let body: Value = now.json().await.unwrap();
-    assert_eq!(body["title"], "New");
-    assert_problem(
-        app.get("/api/v1/posts/never-was").send().await.unwrap(),
-        404,
+/// A post whose links and figures are written as raw HTML, inline and as blocks.
+fn raw_html_post() -> String {
+    post(
+        "Raw",
+        "2026-11-21",
+        "[frontends]",
+        "published",
+        "Inline <a href=\"attention-scaling#takeaways\">link</a> and \
+         <img src=\"../assets/fig.svg\" alt=\"fig\">.\n\n\
+         <figure><img src=\"/assets/gone.png\"><figcaption>\
+         <a href=\"/posts/no-raw-post\">gone</a> <a href=\"#question\">top</a></figcaption></figure>",
+        "- none",
     )
-    .await;
+}
+
+#[tokio::test]
+async fn raw_html_links_and_figures_point_where_the_frontend_says_and_are_checked() {
+    let app = app_for_a_frontend().await;
+    let raw = raw_html_post();
+    let saved = app.create_post(&json!({"slug": "raw", "raw": raw})).await;
+    assert_eq!(saved.status(), 201);
+    let (post, _) = app.read_post("raw").await;
+    let preview: Value = app
+        .as_author(Method::POST, "/api/v1/preview")
+        .json(&json!({"slug": "raw", "raw": raw}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for shown in [&post, &preview] {
+        let html = shown["html"].as_str().unwrap();
+        for expected in [
+            r#"href="https://blog.example.org/p/attention-scaling/#takeaways""#,
+            r#"src="https://api.example.org/assets/fig.svg""#,
+            r#"src="https://api.example.org/assets/gone.png""#,
+            r#"href="https://blog.example.org/p/no-raw-post/""#,
+            r##"href="#question""##,
+        ] {
+            assert!(html.contains(expected), "{expected} not in {html}");
+        }
+        assert_eq!(shown["links_to"], json!(["attention-scaling"]));
+        let warnings = serde_json::to_string(&shown["warnings"]).unwrap();
+        assert!(warnings.contains("assets/gone.png"), "{warnings}");
+        assert!(warnings.contains("no-raw-post"), "{warnings}");
+        assert!(!warnings.contains("fig.svg"), "{warnings}");
+    }
+    assert_eq!(preview["html"], post["html"]);
+
+    let printed = check(&app);
+    assert!(
+        printed.contains("warning: raw: refers to `assets/gone.png`"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("warning: raw: links to post `no-raw-post`"),
+        "{printed}"
+    );
 }
 
 #[tokio::test]

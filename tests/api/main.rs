@@ -18,6 +18,7 @@ mod list_order;
 mod locks;
 mod logging;
 mod maintenance;
+mod old_slugs;
 mod openapi;
 mod operations;
 mod past_read_limit;

@@ -1,0 +1,98 @@
+//! The old slug of a renamed post: `GET` of the post, or of anything under it
+//! (`/revisions`, `/diff`, `/blame`, ...), answers 301 at the same URL under the new slug,
+//! query kept, until a post takes the old slug. A viewer who may not see the post under
+//! its new slug (a draft, to anonymous readers) gets a 404, so a redirect never tells a
+//! draft's slug. Writes to an old slug are not redirected.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpRequest, HttpResponse, web};
+
+use super::{API_PREFIX, AppState, Viewer, methods};
+use crate::error::ApiError;
+use crate::post::Slug;
+use crate::site::{Audience, Snapshot};
+
+/// Where the post once at `slug` is now, for a viewer who finds no post there: `None` when
+/// no post was renamed away from it (or one has taken it since).
+///
+/// # Errors
+/// 404 when the viewer may not see the post under its new slug.
+pub(super) fn new_slug(
+    snapshot: &Snapshot,
+    audience: Audience,
+    slug: &Slug,
+) -> Result<Option<Slug>, ApiError> {
+    let Some(new) = snapshot.history.renamed_to(slug) else {
+        return Ok(None);
+    };
+    if snapshot.visible(&new, audience).is_none() {
+        return Err(ApiError::not_found(format!("no post `{slug}`")));
+    }
+    Ok(Some(new))
+}
+
+/// A 301 to `path`, with the request's query string.
+pub(super) fn moved_permanently(request: &HttpRequest, path: &str) -> HttpResponse {
+    let location = match request.query_string() {
+        "" => path.to_owned(),
+        query => format!("{path}?{query}"),
+    };
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=0, must-revalidate"))
+        .finish()
+}
+
+/// The middleware (`from_fn`) around the API's routes, for the routes under a post
+/// (`/posts/{slug}/...`) that take `GET`; the post itself redirects in its own handler,
+/// which also reads it as of a time.
+///
+/// # Errors
+/// Passes on the inner service's errors unchanged.
+pub async fn redirect_old_slugs(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if let Some(answer) = old_slug_answer(&request) {
+        return Ok(request.into_response(answer));
+    }
+    Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+/// The 301 (or 404) for a `GET` under an old slug; `None` lets the route answer.
+fn old_slug_answer(request: &ServiceRequest) -> Option<HttpResponse> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let under_posts = request
+        .path()
+        .strip_prefix(API_PREFIX)?
+        .strip_prefix("/posts/")?;
+    let (slug, rest) = under_posts.split_once('/')?;
+    let pattern = request.resource_map().match_pattern(request.path())?;
+    if !pattern.starts_with(&format!("{API_PREFIX}/posts/{{slug}}/"))
+        || !methods::allows(&pattern, "GET")
+    {
+        return None;
+    }
+    // A bad slug or token is the route's to refuse.
+    let slug = Slug::parse(slug).ok()?;
+    let viewer = Viewer::from_request(request.request(), &mut Payload::None)
+        .into_inner()
+        .ok()?;
+    let snapshot = request.app_data::<web::Data<AppState>>()?.site.snapshot();
+    if snapshot.visible(&slug, viewer.audience()).is_some() {
+        return None;
+    }
+    let answer = match new_slug(&snapshot, viewer.audience(), &slug) {
+        Ok(new) => moved_permanently(
+            request.request(),
+            &format!("{API_PREFIX}/posts/{}/{rest}", new?),
+        ),
+        Err(hidden) => actix_web::ResponseError::error_response(&hidden),
+    };
+    Some(answer)
+}
