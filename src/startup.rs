@@ -68,13 +68,11 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(throttle.clone())
-                // The last wrap is the outermost: observe_request sees every final answer,
-                // and head_as_get must run before anything else holds the request.
+                // The last wrap is the outermost: observe_request sees every final answer
+                // (and narrows what actix-cors says, see `cors::Narrowing`).
                 .wrap(from_fn(http::problem_fallback::problem_fallback))
-                .wrap(from_fn(http::head::head_as_get))
                 // Outside problem_fallback, so that errors carry the CORS headers too.
                 .wrap(http::cors::middleware())
-                .wrap(from_fn(http::cors::write_origins))
                 .wrap(from_fn(http::observe::observe_request))
                 .app_data(state.clone())
                 .app_data(json.clone())

@@ -38,21 +38,27 @@ pub fn json_read(
     } else {
         HttpResponse::Ok()
     };
+    // Static values: a header built from a `&str` is copied and checked on every response.
     let cache_control = if viewer.is_author() {
-        "private, no-cache"
+        HeaderValue::from_static("private, no-cache")
     } else {
-        "public, max-age=0, must-revalidate"
+        HeaderValue::from_static("public, max-age=0, must-revalidate")
     };
     if let Ok(value) = HeaderValue::from_str(etag) {
         response.insert_header((header::ETAG, value));
     }
     response
         .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::VARY, "Authorization"));
+        .insert_header((header::VARY, HeaderValue::from_static("Authorization")));
     if fresh {
         response.finish()
     } else {
-        response.content_type("application/json").body(body())
+        response
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ))
+            .body(body())
     }
 }
 

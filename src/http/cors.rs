@@ -2,7 +2,7 @@
 //! `--cors-origins` may write to it.
 //!
 //! actix-cors answers preflights and adds the headers; it has one origin policy for every
-//! method, so [`write_origins`] narrows what it says to a page on an origin that may only
+//! method, so [`Narrowing`] narrows what it says to a page on an origin that may only
 //! read: no `Access-Control-Allow-Origin` on a write or its preflight, and only the read
 //! methods in a preflight (so a browser's preflight cache cannot stretch a read's answer
 //! to a write).
@@ -10,12 +10,9 @@
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::Error;
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
 
 /// The request headers a page may send.
 const ALLOWED_HEADERS: [&str; 6] = [
@@ -92,58 +89,59 @@ fn is_preflight(request: &ServiceRequest) -> bool {
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
-/// The middleware (`from_fn`) around [`middleware`]: withholds write permission from
-/// origins not in `--cors-origins`, answers a successful preflight with 204, and exposes
-/// the headers a page needs.
-///
-/// # Errors
-/// Passes on the inner service's errors unchanged.
-pub async fn write_origins(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    // Not a browser's cross-origin request: nothing to say (most requests).
-    if !request.headers().contains_key(header::ORIGIN) {
-        return next.call(request).await;
+/// What is said to a browser's cross-origin request beyond actix-cors' answer, decided
+/// before the request runs: [`Narrowing::of`] it, then [`Narrowing::apply`] it to the
+/// response. It runs around [`middleware`] (in `observe_request`, the outermost layer, so
+/// that no layer of its own is spent on the most requests, which send no `Origin`):
+/// withholds write permission from origins not in `--cors-origins`, answers a successful
+/// preflight with 204, and exposes the headers a page needs.
+pub struct Narrowing {
+    preflight: bool,
+    reads_only: bool,
+    writes: bool,
+}
+
+impl Narrowing {
+    /// `None` for a request that is not a browser's cross-origin one: nothing to say.
+    pub fn of(request: &ServiceRequest) -> Option<Narrowing> {
+        let origin = request.headers().get(header::ORIGIN)?;
+        let origin_writes = request
+            .app_data::<actix_web::web::Data<super::AppState>>()
+            .is_some_and(|state| state.cors_origins.admits(origin));
+        Some(Narrowing {
+            preflight: is_preflight(request),
+            reads_only: !origin_writes,
+            writes: !reads(request),
+        })
     }
-    let allowed = request
-        .app_data::<actix_web::web::Data<super::AppState>>()
-        .map(|state| state.cors_origins.clone())
-        .unwrap_or_default();
-    let origin_writes = request
-        .headers()
-        .get(header::ORIGIN)
-        .is_some_and(|origin| allowed.admits(origin));
-    let preflight = is_preflight(&request);
-    let reads_only = !origin_writes;
-    let writes = !reads(&request);
-    let mut response = next.call(request).await?;
-    let headers = response.headers_mut();
-    if reads_only && writes {
-        for name in [
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            header::ACCESS_CONTROL_MAX_AGE,
-        ] {
-            headers.remove(name);
+
+    pub fn apply<B>(&self, response: &mut ServiceResponse<B>) {
+        let headers = response.headers_mut();
+        if self.reads_only && self.writes {
+            for name in [
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                header::ACCESS_CONTROL_MAX_AGE,
+            ] {
+                headers.remove(name);
+            }
+        } else if self.reads_only && self.preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, HEAD"),
+            );
         }
-    } else if reads_only && preflight {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD"),
-        );
+        if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) && !self.preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
+        }
+        if self.preflight && response.status() == StatusCode::OK {
+            *response.response_mut().status_mut() = StatusCode::NO_CONTENT;
+        }
     }
-    if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) && !preflight {
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSED_HEADERS),
-        );
-    }
-    if preflight && response.status() == StatusCode::OK {
-        *response.response_mut().status_mut() = StatusCode::NO_CONTENT;
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -3,24 +3,15 @@
 //! `#[get]` handlers for `GET` only, so the request runs as a `GET`; the HTTP codec
 //! remembers it was a `HEAD` and sends the headers (with the `GET`'s length) and no body.
 
-use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
-use actix_web::middleware::Next;
 
-/// The middleware (`from_fn`). It must wrap the application directly inside
-/// [`observe_request`](super::observe::observe_request), before anything holds a second
-/// reference to the request, since rewriting the method needs the only one.
-///
-/// # Errors
-/// Passes on the inner service's errors unchanged.
-pub async fn head_as_get(
-    mut request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+/// Turns a `HEAD` into the `GET` it is answered as. Called by
+/// [`problem_fallback`](super::problem_fallback::problem_fallback) as the request enters
+/// it, rather than from a layer of its own: it needs the only reference to the request,
+/// which no layer outside holds.
+pub fn as_get(request: &mut ServiceRequest) {
     if request.method() == Method::HEAD {
         request.head_mut().method = Method::GET;
     }
-    next.call(request).await
 }

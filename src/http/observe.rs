@@ -1,6 +1,8 @@
 //! Every request observed: an id (the client's `X-Request-Id` or a new one, echoed back), a
 //! tracing span around its handling, one structured log line when it is answered, and its
-//! count and latency in [`Metrics`](crate::metrics::Metrics) under its route pattern.
+//! count and latency in [`Metrics`](crate::metrics::Metrics) under its route pattern. Being
+//! the outermost layer, it also applies [`Narrowing`](super::cors::Narrowing) to what
+//! actix-cors answered, rather than a layer of its own.
 
 use std::time::Instant;
 
@@ -20,8 +22,9 @@ const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// The id of the request being handled. Handlers' own events carry it through the `debug`
 /// span around them.
+/// Kept as the header value it is echoed back as: the client's is shared, not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// The client's id when it is a reasonable token (so it can be correlated with the
@@ -30,12 +33,19 @@ impl RequestId {
         let incoming = request
             .headers()
             .get(&REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .filter(|id| is_reasonable_id(id));
-        match incoming {
-            Some(id) => RequestId(id.to_string()),
-            None => RequestId(hex::encode(rand::random::<[u8; 12]>())),
+            .filter(|id| id.to_str().is_ok_and(is_reasonable_id));
+        if let Some(id) = incoming {
+            return RequestId(id.clone());
         }
+        let mut id = [0u8; 24];
+        hex::encode_to_slice(rand::random::<[u8; 12]>(), &mut id)
+            .expect("24 hex digits hold 12 bytes");
+        RequestId(HeaderValue::from_bytes(&id).expect("hex digits are a header value"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only reasonable ids and hex digits are kept, all visible ASCII.
+        self.0.to_str().unwrap_or_default()
     }
 }
 
@@ -71,10 +81,15 @@ pub async fn observe_request(
         .map(|state| state.metrics.clone());
     // A span costs every request its formatted fields, and the default (`info`) line below
     // names the request itself: the span is for `debug`, where handlers' own events need it.
-    let span = tracing::debug_span!("request", request_id = %id.0, %method, path = %request.path());
+    let span =
+        tracing::debug_span!("request", request_id = %id.as_str(), %method, path = %request.path());
     let path = request.path().to_owned();
+    let narrowing = super::cors::Narrowing::of(&request);
 
-    let outcome = next.call(request).instrument(span.clone()).await;
+    let mut outcome = next.call(request).instrument(span.clone()).await;
+    if let (Some(narrowing), Ok(response)) = (&narrowing, &mut outcome) {
+        narrowing.apply(response);
+    }
 
     let took = started.elapsed();
     let (status, route) = match &outcome {
@@ -87,7 +102,7 @@ pub async fn observe_request(
     let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
     // Plain strings and integers: each is written as it is, with no formatting pass.
     let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-    let (request_id, method, path) = (id.0.as_str(), method.as_str(), path.as_str());
+    let (request_id, method, path) = (id.as_str(), method.as_str(), path.as_str());
     if is_probe(&route) {
         tracing::debug!(
             request_id, method, path, route, status, latency_us, "answered"
@@ -102,9 +117,7 @@ pub async fn observe_request(
     }
 
     let mut response = outcome?;
-    if let Ok(value) = HeaderValue::from_str(&id.0) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+    response.headers_mut().insert(REQUEST_ID_HEADER, id.0);
     Ok(response)
 }
 

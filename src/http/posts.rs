@@ -160,20 +160,15 @@ pub async fn get_post(
         return moved_or_missing(&request, &snapshot, &viewer, &slug);
     };
     let audience = viewer.audience();
-    let (body, etag) = match record.body[audience as usize].get() {
-        Some(answer) => answer.clone(),
+    let assets = match snapshot.listed_assets() {
+        _ if record.post().assets.is_empty() => None,
+        Some(assets) => Some(assets.clone()),
         None => {
-            let assets = match snapshot.listed_assets() {
-                _ if record.post().assets.is_empty() => None,
-                Some(assets) => Some(assets.clone()),
-                None => {
-                    let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
-                    Some(web::block(move || snapshot.assets(&store)).await??)
-                }
-            };
-            views::post_body(&snapshot, record, audience, assets.as_deref())
+            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
+            Some(web::block(move || snapshot.assets(&store)).await??)
         }
     };
+    let (body, etag) = views::post_body(&snapshot, record, audience, assets.as_deref());
     Ok(caching::json_read(&request, &viewer, &etag, || body))
 }
 

@@ -15,14 +15,16 @@ use crate::error::framework_problem;
 const KEPT_HEADERS: [header::HeaderName; 3] =
     [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER];
 
-/// The middleware (`from_fn`).
+/// The middleware (`from_fn`). A `HEAD` is turned into its `GET` here as the request enters
+/// (see [`head::as_get`](super::head::as_get)).
 ///
 /// # Errors
 /// Passes on the inner service's errors unchanged.
 pub async fn problem_fallback(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    super::head::as_get(&mut request);
     let response = next.call(request).await?;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {

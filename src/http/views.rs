@@ -151,39 +151,45 @@ pub struct TagList {
 /// references there (links to posts that do not exist, images of assets that do not, these
 /// checked against `assets`, the snapshot's listing, when given), and its ETag.
 ///
-/// Cached in the record, which belongs to this one snapshot, so that a warm read does no
-/// work. A body without the asset checks (`assets` is `None` for a post that names assets)
-/// is not cached: a later read that lists the assets must be able to add their warnings.
+/// Cached in the record with the warnings about links, so that a warm read does no work:
+/// they depend only on which slugs exist, and a record is kept by the next snapshot only
+/// when the same slugs exist (see `site::build`). Warnings about assets can change while no
+/// post does (an asset pushed or deleted), so a post that has them is serialised each time.
 pub fn post_body(
     snapshot: &Snapshot,
     record: &PostRecord,
     audience: Audience,
     assets: Option<&Assets>,
 ) -> (bytes::Bytes, String) {
-    let cached = &record.body[audience as usize];
-    if let Some(answer) = cached.get() {
-        return answer.clone();
+    let missing_assets = snapshot.asset_warnings(record.post(), assets);
+    if missing_assets.is_empty() {
+        return record.body[audience as usize]
+            .get_or_init(|| {
+                serialise_post(record, audience, &snapshot.link_warnings(record.post()))
+            })
+            .clone();
     }
-    let more = snapshot.reference_warnings(record.post(), assets);
+    let mut more = snapshot.link_warnings(record.post());
+    more.extend(missing_assets);
+    serialise_post(record, audience, &more)
+}
+
+/// The post with `more` warnings than its own, and its ETag.
+fn serialise_post(
+    record: &PostRecord,
+    audience: Audience,
+    more: &[String],
+) -> (bytes::Bytes, String) {
     let warnings: Vec<String>;
     let mut view =
         PostView::of(record.post(), record.links_to(audience)).with_history(record.history());
     if !more.is_empty() {
-        warnings = record
-            .post()
-            .warnings
-            .iter()
-            .chain(&more)
-            .cloned()
-            .collect();
+        warnings = record.post().warnings.iter().chain(more).cloned().collect();
         view.summary.warnings = &warnings;
     }
     let body = to_bytes(&view);
     let etag = super::caching::post_etag(record.blob(), &body);
-    if assets.is_none() && !record.post().assets.is_empty() {
-        return (body, etag);
-    }
-    cached.get_or_init(|| (body, etag)).clone()
+    (body, etag)
 }
 
 /// The serialised list entry for `audience`, cached in its record.

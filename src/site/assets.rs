@@ -64,16 +64,29 @@ impl Snapshot {
     /// and images or links to assets that do not (checked against `assets`, the listing of
     /// this snapshot; see [`Snapshot::assets`]).
     pub fn reference_warnings(&self, post: &Post, assets: Option<&Assets>) -> Vec<String> {
-        let missing_posts = post
-            .links_to
+        let mut warnings = self.link_warnings(post);
+        warnings.extend(self.asset_warnings(post, assets));
+        warnings
+    }
+
+    /// The links of a post to posts that do not exist at this tip. They depend only on
+    /// which slugs exist, which a record kept from the previous snapshot shares with it
+    /// (see `build::resolve_links`), so they can be served with the record's cached body.
+    pub fn link_warnings(&self, post: &Post) -> Vec<String> {
+        post.links_to
             .iter()
             .filter(|slug| self.get(slug).is_none())
-            .map(|slug| format!("links to post `{slug}`, which does not exist"));
-        let missing_assets = post
-            .assets
+            .map(|slug| format!("links to post `{slug}`, which does not exist"))
+            .collect()
+    }
+
+    /// The assets a post refers to that `assets` (this tip's listing) does not hold; none
+    /// when the listing is not known.
+    pub fn asset_warnings(&self, post: &Post, assets: Option<&Assets>) -> Vec<String> {
+        post.assets
             .iter()
             .filter(|path| assets.is_some_and(|assets| assets.get(path).is_none()))
-            .map(|path| format!("refers to `assets/{path}`, which does not exist"));
-        missing_posts.chain(missing_assets).collect()
+            .map(|path| format!("refers to `assets/{path}`, which does not exist"))
+            .collect()
     }
 }

@@ -274,3 +274,23 @@ async fn a_write_answers_with_the_etag_a_read_gives_even_with_warnings() {
         .unwrap();
     assert_eq!(revalidated.status(), 304);
 }
+
+#[tokio::test]
+async fn a_figure_pushed_later_clears_its_warning_though_no_post_changed() {
+    let app = app_for_a_frontend().await;
+    let (post, before) = app.read_post("links").await;
+    assert!(post["warnings"].to_string().contains("assets/missing.png"));
+
+    app.commit_outside(
+        "Add the missing figure",
+        &[("assets/missing.png", Some("png"))],
+    );
+    let post = app
+        .eventually("/api/v1/posts/links", |post| {
+            !post["warnings"].to_string().contains("assets/missing.png")
+        })
+        .await;
+    assert!(post["warnings"].to_string().contains("no-such-post"));
+    let (_, after) = app.read_post("links").await;
+    assert_ne!(after, before);
+}
