@@ -6,7 +6,7 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpRequest, HttpResponse, web};
 
@@ -56,10 +56,16 @@ pub async fn redirect_old_slugs(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if let Some(answer) = old_slug_answer(&request) {
-        return Ok(request.into_response(answer));
+    let Some(answer) = old_slug_answer(&request) else {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    };
+    // The route checks its parameters first, as the post's own route does before it
+    // redirects: a request it refuses as bad is refused, not sent on to the new slug.
+    let routed = next.call(request).await?;
+    if routed.status() == StatusCode::BAD_REQUEST {
+        return Ok(routed.map_into_boxed_body());
     }
-    Ok(next.call(request).await?.map_into_boxed_body())
+    Ok(routed.into_response(answer))
 }
 
 /// The 301 (or 404) for a `GET` under an old slug; `None` lets the route answer.

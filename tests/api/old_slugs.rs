@@ -92,6 +92,21 @@ async fn an_old_slug_and_every_readable_route_under_it_redirect_until_a_post_tak
             .unwrap();
         assert_eq!(followed.status(), 200, "{route} followed");
     }
+    // A bad parameter is refused as such, not sent on to the new slug (as the post's own
+    // route checks its query before it redirects).
+    for bad in [
+        "/revisions?page=x",
+        "/revisions?per_page=-1",
+        "/diff?from=zz",
+    ] {
+        let refused = get(
+            &app,
+            &format!("/api/v1/posts/attention-scaling{bad}"),
+            false,
+        )
+        .await;
+        assert_problem(refused, 400).await;
+    }
     // Twice renamed: the first slug leads to the last.
     app.rename_post("attention", &json!({"new_slug": "scaled-attention"}))
         .await;
