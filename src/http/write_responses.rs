@@ -11,7 +11,7 @@ use super::AppState;
 use super::views::{self, PostView};
 use crate::error::ApiError;
 use crate::post::{Post, Slug};
-use crate::site::Audience;
+use crate::site::{Audience, PostRecord, Snapshot};
 use crate::writing::{Subject, WriteError, Written};
 
 /// A post as `GET /api/v1/posts/{slug}` returns it, plus what the write did.
@@ -42,9 +42,7 @@ pub fn respond(state: &AppState, written: &Written, status: StatusCode) -> HttpR
     let body = match snapshot.get(slug).filter(|r| r.blob() == *blob) {
         // Usually the site already shows this very version: reuse its serialised post.
         Some(record) => {
-            let assets = snapshot.listed_assets().map(|assets| &**assets);
-            let (post, cached_etag) =
-                views::post_body(&snapshot, record, Audience::Authors, assets);
+            let (post, cached_etag) = author_body(&snapshot, record);
             etag = cached_etag;
             with_write_fields(&post, &commit, written.merged)
         }
@@ -101,16 +99,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
                 .await
                 .ok()
                 .and_then(Result::ok);
-            let current = snapshot
-                .as_ref()
-                .and_then(|s| s.get(&slug))
-                .and_then(|record| {
-                    let (s, assets) = (snapshot.as_ref()?, None);
-                    serde_json::from_slice(
-                        &views::post_body(s, record, Audience::Authors, assets).0,
-                    )
-                    .ok()
-                });
+            let current = snapshot.as_ref().and_then(|snapshot| {
+                let record = snapshot.get(&slug)?;
+                let (body, _) = author_body(snapshot, record);
+                serde_json::from_slice(&body).ok()
+            });
             ApiError::PreconditionFailed {
                 detail: WriteError::Stale(slug).to_string(),
                 current: Some(current.unwrap_or(Value::Null)),
@@ -119,4 +112,11 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
         WriteError::Unavailable(reason) => ApiError::Unavailable(reason),
         WriteError::NotCommitted { failure, detail } => ApiError::not_committed(failure, detail),
     }
+}
+
+/// The post as an author's `GET` shows it in `snapshot`, with its ETag. The assets are
+/// checked only if this snapshot has listed them already: a write's answer reads no tree.
+fn author_body(snapshot: &Snapshot, record: &PostRecord) -> (bytes::Bytes, String) {
+    let assets = snapshot.listed_assets().map(|assets| &**assets);
+    views::post_body(snapshot, record, Audience::Authors, assets)
 }
