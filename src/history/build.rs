@@ -28,7 +28,9 @@ pub fn update(
     let Some(tip) = tip else {
         return Ok(Arc::new(HistoryIndex::default()));
     };
-    let (chain, shared) = reader.first_parent_chain(tip, |id| previous.position(id).is_some())?;
+    let walk = std::time::Instant::now();
+    let (mut chain, shared) =
+        reader.first_parent_chain(tip, |id| previous.position(id).is_some())?;
     let mut index = match shared.and_then(|id| previous.position(id)) {
         Some(position) => {
             let mut index = (**previous).clone();
@@ -39,18 +41,18 @@ pub fn update(
     };
     let reused = index.len();
     let started = std::time::Instant::now();
-    let ids: Vec<Oid> = chain.iter().rev().map(|facts| facts.id).collect();
-    let mut facts = chain.into_iter().rev();
-    reader.post_changes_along(shared, ids.into_iter(), |_, changes| {
-        let commit = facts.next().expect("one set of changes per commit");
-        let classified = classify(reader, changes)?;
-        index.push(commit, classified);
-        Ok::<(), StoreError>(())
+    chain.reverse();
+    let commits = reader.post_changes_along(shared, &chain, |reader, facts, changes| {
+        Ok::<_, StoreError>((facts, classify(reader, changes)?))
     })?;
+    for (facts, classified) in commits {
+        index.push(facts, classified);
+    }
     index.tip = Some(tip);
     tracing::info!(
         commits = index.len(),
         reused,
+        walk_ms = (started - walk).as_millis() as u64,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "history index updated"
     );

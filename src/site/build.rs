@@ -8,12 +8,15 @@ use std::sync::{Arc, OnceLock};
 use super::snapshot::{Audience, ParsedPost, PostRecord, Snapshot};
 use crate::history::{HistoryIndex, PostHistory};
 use crate::post::{Addresses, Post, Slug, Status};
-use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError};
+use crate::store::{HistoryReader, Oid, PostFile, Store, StoreError, read_threads};
 
 /// Past this many posts touched since the previous snapshot, or an eighth of the posts,
 /// listing the tip's posts costs less than looking each touched one up (a lookup reads two
 /// trees; a listing reads one entry per post).
 const MAX_CHANGED_POSTS: usize = 64;
+
+/// The fewest posts worth a thread of their own when parsing a tip's posts.
+const MIN_POSTS_PER_THREAD: usize = 100;
 
 /// Building.
 impl Snapshot {
@@ -136,8 +139,21 @@ impl Parsed {
             }
             None => reader.post_files(tip)?,
         };
-        for file in files {
-            parsed.read(reader, file, previous, addresses)?;
+        let per_thread = files
+            .len()
+            .div_ceil(read_threads())
+            .max(MIN_POSTS_PER_THREAD);
+        let outcomes = parse_all(reader, &files, previous, addresses, per_thread)?;
+        for (file, outcome) in files.iter().zip(outcomes) {
+            match outcome {
+                Ok(post) => {
+                    parsed.posts.insert(file.slug.clone(), post);
+                }
+                Err(reason) => {
+                    tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
+                    parsed.broken.push((file.slug.clone(), reason));
+                }
+            }
         }
         parsed.broken.sort();
         Ok(parsed)
@@ -160,40 +176,48 @@ impl Parsed {
             .cloned()
             .collect();
     }
+}
 
-    /// Parses one post file, or reuses the previous snapshot's parse of the same blob.
-    fn read(
-        &mut self,
-        reader: &HistoryReader,
-        file: PostFile,
-        previous: Option<&Snapshot>,
-        addresses: &Addresses,
-    ) -> Result<(), StoreError> {
-        let reused = previous
-            .and_then(|p| p.posts.get(&file.slug))
-            .filter(|record| record.blob() == file.blob);
-        if let Some(record) = reused {
-            self.posts.insert(file.slug, record.parsed.clone());
-            return Ok(());
-        }
-        let bytes = reader.blob(file.blob)?;
-        let outcome = String::from_utf8(bytes)
-            .map_err(|_| "the file is not UTF-8".to_string())
-            .and_then(|text| {
-                Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
-            });
-        match outcome {
-            Ok(post) => {
-                self.posts
-                    .insert(file.slug, Arc::new(ParsedPost::new(post, file.blob)));
-            }
-            Err(reason) => {
-                tracing::warn!(slug = %file.slug, %reason, "post skipped: it does not parse");
-                self.broken.push((file.slug, reason));
-            }
-        }
-        Ok(())
+/// Parses `files`, `per_thread` on each thread ([`HistoryReader::in_parallel`]); the
+/// outcomes in the files' order.
+fn parse_all(
+    reader: &HistoryReader,
+    files: &[PostFile],
+    previous: Option<&Snapshot>,
+    addresses: &Addresses,
+    per_thread: usize,
+) -> Result<Vec<Result<Arc<ParsedPost>, String>>, StoreError> {
+    let parts: Vec<&[PostFile]> = files.chunks(per_thread.max(1)).collect();
+    let outcomes = reader.in_parallel(parts.len(), |reader, n| {
+        parts[n]
+            .iter()
+            .map(|file| parse(reader, file, previous, addresses))
+            .collect::<Result<Vec<_>, StoreError>>()
+    })?;
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Parses one post file, or reuses the previous snapshot's parse of the same blob; the
+/// reason it is no post when it does not parse.
+fn parse(
+    reader: &HistoryReader,
+    file: &PostFile,
+    previous: Option<&Snapshot>,
+    addresses: &Addresses,
+) -> Result<Result<Arc<ParsedPost>, String>, StoreError> {
+    let reused = previous
+        .and_then(|p| p.posts.get(&file.slug))
+        .filter(|record| record.blob() == file.blob);
+    if let Some(record) = reused {
+        return Ok(Ok(record.parsed.clone()));
     }
+    let bytes = reader.blob(file.blob)?;
+    Ok(String::from_utf8(bytes)
+        .map_err(|_| "the file is not UTF-8".to_string())
+        .and_then(|text| {
+            Post::parse_with(file.slug.clone(), &text, addresses).map_err(|e| e.to_string())
+        })
+        .map(|post| Arc::new(ParsedPost::new(post, file.blob))))
 }
 
 /// The history of `slug` at the tip of `history`: a post's history changes only with a
@@ -389,6 +413,49 @@ mod tests {
             let next = snapshot(&store, Some(&current));
             assert_eq!(served(&next), served(&snapshot(&store, None)), "step {n}");
             current = next;
+        }
+    }
+
+    #[test]
+    fn posts_parsed_on_several_threads_are_those_parsed_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "main").unwrap();
+        let mut files: Vec<(String, String)> = (0..7)
+            .map(|n| {
+                (
+                    format!("p{n}"),
+                    post(&format!("P{n}"), "published", "See [p1](p1)."),
+                )
+            })
+            .collect();
+        files.push(("broken".into(), "no front matter".into()));
+        let named: Vec<(&str, String)> =
+            files.iter().map(|(s, t)| (s.as_str(), t.clone())).collect();
+        commit(&store, &named);
+        let reader = store.history_reader().unwrap();
+        let tip = reader.tip(&store).unwrap().unwrap();
+        let files = reader.post_files(tip).unwrap();
+        let parsed = |per_thread| -> Vec<String> {
+            parse_all(&reader, &files, None, &Addresses::default(), per_thread)
+                .unwrap()
+                .iter()
+                .map(|outcome| match outcome {
+                    Ok(parsed) => {
+                        format!("{} {} {}", parsed.post.slug, parsed.blob, parsed.post.html)
+                    }
+                    Err(reason) => reason.clone(),
+                })
+                .collect()
+        };
+        let one = parsed(files.len());
+        assert_eq!(one.len(), 8);
+        assert!(
+            one.iter().any(|o| !o.starts_with('p')),
+            "the broken file's reason"
+        );
+        for per_thread in [1, 3] {
+            assert_eq!(parsed(per_thread), one, "{per_thread} per thread");
         }
     }
 

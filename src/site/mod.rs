@@ -93,7 +93,8 @@ impl Site {
         let index = history::update(&saved, &reader, tip)?;
         let saver = Arc::new(IndexSaver::new(file));
         if index.tip() != saved.tip() {
-            saver.save_now(&index);
+            // Off the path to readiness: a restart before it is written indexes again.
+            saver.save_later(index.clone());
         }
         let ledger = questions::LedgerCache::open(history::ledger_file(&store.git_dir()?), &index);
         let first = Snapshot::build_at(&reader, tip, None, index, &addresses)?;

@@ -43,6 +43,19 @@ pub struct TreeChange {
     pub new: Option<Oid>,
 }
 
+/// The fewest commits worth a thread of their own when diffing a chain.
+const MIN_STRETCH: usize = 2_000;
+
+/// The most threads one long read uses at once: past this they mostly wait for each
+/// other's reads of the same pack.
+const MAX_THREADS: usize = 4;
+
+/// How many threads one long read ([`HistoryReader::in_parallel`]) is worth on this
+/// machine.
+pub fn read_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+}
+
 /// The general read handle: a repository opened for one long read (an index build, a
 /// snapshot's posts, a page of history), so that its reads share libgit2's caches and the
 /// repository is opened once.
@@ -90,9 +103,10 @@ impl HistoryReader {
         super::read::post_files_in(&self.repo, commit)
     }
 
-    /// The first-parent chain from `tip`, newest first, stopping before the first commit
-    /// for which `known` holds; that commit is returned alongside (`None`: the walk reached
-    /// the root).
+    /// The ids of the first-parent chain from `tip`, newest first, stopping before the
+    /// first commit for which `known` holds; that commit is returned alongside (`None`: the
+    /// walk reached the root). Read through libgit2's revision walk, which takes parents
+    /// from the commit-graph file when the repository has one, without parsing commits.
     ///
     /// # Errors
     /// Git errors reading commits.
@@ -100,47 +114,121 @@ impl HistoryReader {
         &self,
         tip: Oid,
         known: impl Fn(Oid) -> bool,
-    ) -> Result<(Vec<CommitFacts>, Option<Oid>), StoreError> {
+    ) -> Result<(Vec<Oid>, Option<Oid>), StoreError> {
+        let mut walk = self.repo.revwalk()?;
+        walk.simplify_first_parent()?;
+        walk.push(tip)?;
         let mut chain = Vec::new();
-        let mut next = Some(tip);
-        while let Some(id) = next {
+        for id in walk {
+            let id = id?;
             if known(id) {
                 return Ok((chain, Some(id)));
             }
-            let commit = self.repo.find_commit(id)?;
-            let author = commit.author();
-            let parents: Vec<Oid> = commit.parent_ids().collect();
-            next = parents.first().copied();
-            chain.push(CommitFacts {
-                id,
-                parents,
-                author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
-                author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
-                committed_at: commit.committer().when().seconds(),
-                message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
-            });
+            chain.push(id);
         }
         Ok((chain, None))
     }
 
     /// For each commit of `commits` (oldest first, each the first parent of the next; the
-    /// first one's first parent is `base`), the post files it changed, passed to `each`.
+    /// first one's first parent is `base`), its facts and the post files it changed, passed
+    /// to `each` with a reader to look further (a rename's blobs); the answers come back in
+    /// the commits' order.
+    ///
+    /// A long chain is cut into stretches diffed at once ([`HistoryReader::in_parallel`]):
+    /// a stretch starts from the tree of the commit before it, so the answers are those of
+    /// one walk. A short chain is diffed on this thread.
     ///
     /// # Errors
     /// Git errors reading commits and trees, and any error of `each`.
-    pub fn post_changes_along<E: From<StoreError>>(
+    pub fn post_changes_along<T: Send, E: From<StoreError> + Send>(
         &self,
         base: Option<Oid>,
-        commits: impl Iterator<Item = Oid>,
-        mut each: impl FnMut(Oid, Vec<PostFileChange>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        commits: &[Oid],
+        each: impl Fn(&HistoryReader, CommitFacts, Vec<PostFileChange>) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, E> {
+        let stretch = commits.len().div_ceil(read_threads()).max(MIN_STRETCH);
+        self.changes_in_stretches(base, commits, stretch, each)
+    }
+
+    /// [`HistoryReader::post_changes_along`], `stretch` commits per thread.
+    fn changes_in_stretches<T: Send, E: From<StoreError> + Send>(
+        &self,
+        base: Option<Oid>,
+        commits: &[Oid],
+        stretch: usize,
+        each: impl Fn(&HistoryReader, CommitFacts, Vec<PostFileChange>) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, E> {
+        let stretches: Vec<&[Oid]> = commits.chunks(stretch.max(1)).collect();
+        let answers = self.in_parallel(stretches.len(), |reader, n| {
+            let base = match n {
+                0 => base,
+                _ => Some(commits[n * stretch - 1]),
+            };
+            reader.changes_in_stretch(base, stretches[n], &each)
+        })?;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// Runs `work` on parts `0..parts` at once and gives their answers in that order: part
+    /// 0 on this thread with this reader, each other part on a thread of its own with a
+    /// reader of its own, since a libgit2 repository handle is not for two threads at once.
+    ///
+    /// # Errors
+    /// The first part's error, in the parts' order; `NotARepository` when a reader cannot
+    /// be opened.
+    pub fn in_parallel<T: Send, E: From<StoreError> + Send>(
+        &self,
+        parts: usize,
+        work: impl Fn(&HistoryReader, usize) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, E> {
+        let path = self.repo.path();
+        std::thread::scope(|scope| {
+            let work = &work;
+            let others: Vec<_> = (1..parts)
+                .map(|n| {
+                    scope.spawn(move || {
+                        let reader = HistoryReader {
+                            repo: Repository::open(path).map_err(|source| {
+                                E::from(StoreError::NotARepository {
+                                    path: path.to_path_buf(),
+                                    source,
+                                })
+                            })?,
+                        };
+                        work(&reader, n)
+                    })
+                })
+                .collect();
+            let mut answers = Vec::with_capacity(parts);
+            if parts > 0 {
+                answers.push(work(self, 0));
+            }
+            for other in others {
+                answers.push(
+                    other
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
+            }
+            answers.into_iter().collect()
+        })
+    }
+
+    fn changes_in_stretch<T, E: From<StoreError>>(
+        &self,
+        base: Option<Oid>,
+        commits: &[Oid],
+        each: &impl Fn(&HistoryReader, CommitFacts, Vec<PostFileChange>) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
         let mut trees = TreeCache::new(&self.repo);
         let mut previous = match base {
             Some(id) => Some(self.root_tree_id(id).map_err(E::from)?),
             None => None,
         };
-        for id in commits {
-            let root = self.root_tree_id(id).map_err(E::from)?;
+        let mut answers = Vec::with_capacity(commits.len());
+        for &id in commits {
+            let commit = self.repo.find_commit(id).map_err(|e| E::from(e.into()))?;
+            let root = commit.tree_id();
             let mut changed = Vec::new();
             diff_trees(
                 &mut trees,
@@ -162,10 +250,10 @@ impl HistoryReader {
                     })
                 })
                 .collect();
-            each(id, posts)?;
+            answers.push(each(self, facts_of(&commit), posts)?);
             previous = Some(root);
         }
-        Ok(())
+        Ok(answers)
     }
 
     /// The bytes of a blob.
@@ -200,6 +288,18 @@ impl HistoryReader {
 
     fn root_tree_id(&self, commit: Oid) -> Result<Oid, StoreError> {
         Ok(self.repo.find_commit(commit)?.tree_id())
+    }
+}
+
+fn facts_of(commit: &git2::Commit<'_>) -> CommitFacts {
+    let author = commit.author();
+    CommitFacts {
+        id: commit.id(),
+        parents: commit.parent_ids().collect(),
+        author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        committed_at: commit.committer().when().seconds(),
+        message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
     }
 }
 
@@ -369,6 +469,62 @@ mod tests {
                 ("posts/a.md".to_string(), false, true),
             ]
         );
+    }
+
+    #[test]
+    fn a_chain_diffed_in_stretches_on_several_threads_gives_the_answers_of_one_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let who = git2::Signature::new("Ada", "ada@example.org", &git2::Time::new(0, 0)).unwrap();
+        let mut files: Vec<(String, String)> = vec![("README".into(), "r".into())];
+        let (mut parent, mut chain) = (None, Vec::new());
+        for n in 0..23 {
+            match n % 4 {
+                0 => files.push((format!("posts/p{n}.md"), format!("new {n}"))),
+                1 => files[0].1 = format!("readme {n}"),
+                2 if files.len() > 2 => drop(files.remove(1)),
+                _ => {
+                    let last = files.len() - 1;
+                    files[last].1.push_str(" edited");
+                }
+            }
+            let named: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            let tree = repo.find_tree(tree_with(&repo, &named)).unwrap();
+            let parents: Vec<git2::Commit<'_>> = parent
+                .iter()
+                .map(|id| repo.find_commit(*id).unwrap())
+                .collect();
+            let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+            let id = repo.commit(None, &who, &who, "c", &tree, &parents).unwrap();
+            parent = Some(id);
+            chain.push(id);
+        }
+        let reader = HistoryReader { repo };
+        let walk = |base: Option<Oid>, commits: &[Oid], stretch| {
+            reader
+                .changes_in_stretches(base, commits, stretch, |_, facts, changes| {
+                    Ok::<_, StoreError>((facts.id, changes))
+                })
+                .unwrap()
+        };
+        let whole = walk(None, &chain, chain.len());
+        assert_eq!(whole.len(), chain.len());
+        assert!(
+            whole.iter().any(|(_, changes)| changes.is_empty()),
+            "README only"
+        );
+        assert!(
+            whole.iter().any(|(_, c)| c.iter().any(|c| c.new.is_none())),
+            "a deletion"
+        );
+        for stretch in [1, 2, 5, 22] {
+            assert_eq!(walk(None, &chain, stretch), whole, "{stretch} per thread");
+        }
+        // From a base, as an incremental update walks.
+        assert_eq!(walk(Some(chain[9]), &chain[10..], 4), whole[10..]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use branch::{LOCK_WAIT, ReplacedBranch};
 pub use commit::{Change, CommitRequest, Identity};
 pub use failure::WriteFailure;
 pub use git2::Oid;
-pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange};
+pub use history::{CommitFacts, HistoryReader, PostFileChange, TreeChange, read_threads};
 pub use read::{PostFile, is_revision};
 pub use remote::{Pushed, Remote, clone_bare};
 pub use seed::{SeedReport, seed_repository};
