@@ -343,7 +343,7 @@ impl<'repo> TreeCache<'repo> {
 ///
 /// # Performance
 /// A merge-join over the two trees' entries in git's order: an unchanged entry costs a
-/// comparison of ids, modes and names, with no allocation; only changed paths allocate.
+/// comparison of ids and names, with no allocation; only changed paths allocate.
 fn diff_trees(
     trees: &mut TreeCache<'_>,
     old: Option<Oid>,
@@ -364,10 +364,9 @@ fn diff_trees(
         let right = new.as_ref().and_then(|t| t.get(j));
         let order = match (&left, &right) {
             (Some(a), Some(b)) => {
-                if a.id() == b.id()
-                    && a.filemode() == b.filemode()
-                    && a.name_bytes() == b.name_bytes()
-                {
+                // Modes are not compared: a mode change alone changes no blob id, and an
+                // id names one kind of object.
+                if a.id() == b.id() && a.name_bytes() == b.name_bytes() {
                     i += 1;
                     j += 1;
                     continue;
