@@ -105,8 +105,9 @@ impl HistoryReader {
 
     /// The ids of the first-parent chain from `tip`, newest first, stopping before the
     /// first commit for which `known` holds; that commit is returned alongside (`None`: the
-    /// walk reached the root). Read through libgit2's revision walk, which takes parents
-    /// from the commit-graph file when the repository has one, without parsing commits.
+    /// walk reached the root). Read through libgit2's revision walk: it takes parents from
+    /// the commit-graph file when it can read it, but libgit2 1.9 rejects the files git
+    /// writes since 2.37 (their `GDA2` chunk), so in practice it parses each commit.
     ///
     /// # Errors
     /// Git errors reading commits.
