@@ -6,6 +6,7 @@
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
@@ -16,7 +17,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, WorkerCounts};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -94,15 +95,15 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ObserveService {
             service,
-            metrics: self.metrics.clone(),
+            counts: Rc::new(WorkerCounts::new(self.metrics.clone())),
         }))
     }
 }
 
-/// [`Observe`] around one worker's application.
+/// [`Observe`] around one worker's application, counting into the worker's own handles.
 pub struct ObserveService<S> {
     service: S,
-    metrics: Arc<Metrics>,
+    counts: Rc<WorkerCounts>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveService<S>
@@ -130,7 +131,7 @@ where
             method: request.method().clone(),
             path: request.path().to_owned(),
             narrowing: super::cors::Narrowing::of(&request),
-            metrics: self.metrics.clone(),
+            counts: self.counts.clone(),
         };
         let answer = span.in_scope(|| self.service.call(request));
         Observed {
@@ -178,7 +179,7 @@ struct Observation {
     method: Method,
     path: String,
     narrowing: Option<super::cors::Narrowing>,
-    metrics: Arc<Metrics>,
+    counts: Rc<WorkerCounts>,
 }
 
 impl Observation {
@@ -211,7 +212,7 @@ impl Observation {
                 request_id, method, path, route, status, latency_us, "answered"
             );
         }
-        self.metrics.request_answered(route, method, status, took);
+        self.counts.request_answered(route, method, status, took);
 
         let mut response = outcome?;
         response.headers_mut().insert(REQUEST_ID_HEADER, self.id.0);
