@@ -4,8 +4,10 @@
 //!
 //! The metrics and their encoding are `prometheus-client`'s, in a registry owned by each
 //! running application (never a global one), so every test server has its own numbers.
-//! Recording is an atomic add, plus for a request a shared (read) lock on its route's series
-//! and the histogram's own short lock; facts about the served site are read at scrape time.
+//! Recording is an atomic add, plus for a request the histogram's own short lock: each HTTP
+//! worker keeps its handles on the series it counts ([`WorkerCounts`]), so only a series'
+//! first request on a worker takes the families' shared lock. Facts about the served site
+//! are read at scrape time.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -15,6 +17,9 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds: from a warm cached read (well under a
@@ -112,28 +117,58 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    /// Counts one answered request. `route` is the matched pattern, e.g.
-    /// `/api/v1/posts/{slug}`, or `unmatched` for requests no route took.
-    pub fn request_answered(&self, route: String, method: &str, status: u16, took: Duration) {
-        if status == 304 {
-            self.cache_hits.inc();
-        }
+impl RequestLabels {
+    fn new(route: String, method: &str, status: u16) -> RequestLabels {
         let method = match METHODS.iter().find(|known| **known == method) {
             Some(known) => Cow::Borrowed(*known),
             None => Cow::Owned(method.to_string()),
         };
-        let labels = RequestLabels {
+        RequestLabels {
             route,
             method,
             status,
-        };
-        self.requests.get_or_create(&labels).inc();
-        self.durations
-            .get_or_create(&labels)
-            .observe(took.as_secs_f64());
+        }
+    }
+}
+
+/// One worker's handles on the request series it has counted: the families (shared by every
+/// worker, behind a lock) are asked for a series once per worker, then the worker counts
+/// into its handles, which share the series' numbers. Counting a request thus takes no lock
+/// the workers share, only the series' own counter and histogram.
+pub struct WorkerCounts {
+    metrics: Arc<Metrics>,
+    series: RefCell<HashMap<RequestLabels, (Counter, Histogram)>>,
+}
+
+impl WorkerCounts {
+    pub fn new(metrics: Arc<Metrics>) -> WorkerCounts {
+        WorkerCounts {
+            metrics,
+            series: RefCell::default(),
+        }
     }
 
+    /// Counts one answered request. `route` is the matched pattern, e.g.
+    /// `/api/v1/posts/{slug}`, or `unmatched` for requests no route took.
+    pub fn request_answered(&self, route: String, method: &str, status: u16, took: Duration) {
+        let metrics = &self.metrics;
+        if status == 304 {
+            metrics.cache_hits.inc();
+        }
+        let labels = RequestLabels::new(route, method, status);
+        let mut series = self.series.borrow_mut();
+        let (requests, durations) = series.entry(labels).or_insert_with_key(|labels| {
+            (
+                metrics.requests.get_or_create(labels).clone(),
+                metrics.durations.get_or_create(labels).clone(),
+            )
+        });
+        requests.inc();
+        durations.observe(took.as_secs_f64());
+    }
+}
+
+impl Metrics {
     /// Counts a commit the server made on the branch (an API write).
     pub fn commit_made(&self) {
         self.commits_made.inc();
@@ -213,11 +248,16 @@ mod tests {
 
     #[test]
     fn requests_are_counted_by_route_method_and_status_with_cumulative_buckets() {
-        let metrics = Metrics::default();
+        let metrics = Arc::new(Metrics::default());
+        let (one, other) = (
+            WorkerCounts::new(metrics.clone()),
+            WorkerCounts::new(metrics.clone()),
+        );
         let route = "/api/v1/posts/{slug}";
-        metrics.request_answered(route.to_string(), "GET", 200, Duration::from_micros(300));
-        metrics.request_answered(route.to_string(), "GET", 200, Duration::from_millis(30));
-        metrics.request_answered(route.to_string(), "GET", 404, Duration::from_millis(2));
+        // Two workers count into the same series.
+        one.request_answered(route.to_string(), "GET", 200, Duration::from_micros(300));
+        other.request_answered(route.to_string(), "GET", 200, Duration::from_millis(30));
+        one.request_answered(route.to_string(), "GET", 404, Duration::from_millis(2));
         let text = metrics.render(SiteGauges::default());
 
         let ok = "route=\"/api/v1/posts/{slug}\",method=\"GET\",status=\"200\"";
@@ -239,9 +279,10 @@ mod tests {
 
     #[test]
     fn not_modified_answers_count_as_cache_hits() {
-        let metrics = Metrics::default();
-        metrics.request_answered("/api/v1/tags".into(), "GET", 304, Duration::ZERO);
-        metrics.request_answered("/api/v1/tags".into(), "GET", 200, Duration::ZERO);
+        let metrics = Arc::new(Metrics::default());
+        let counts = WorkerCounts::new(metrics.clone());
+        counts.request_answered("/api/v1/tags".into(), "GET", 304, Duration::ZERO);
+        counts.request_answered("/api/v1/tags".into(), "GET", 200, Duration::ZERO);
         assert_eq!(metrics.cache_hits(), 1);
         assert!(
             metrics
@@ -277,8 +318,13 @@ mod tests {
 
     #[test]
     fn the_text_is_openmetrics_with_help_and_an_end() {
-        let metrics = Metrics::default();
-        metrics.request_answered("/healthz".into(), "GET", 200, Duration::ZERO);
+        let metrics = Arc::new(Metrics::default());
+        WorkerCounts::new(metrics.clone()).request_answered(
+            "/healthz".into(),
+            "GET",
+            200,
+            Duration::ZERO,
+        );
         let text = metrics.render(SiteGauges::default());
         assert!(text.contains("# TYPE palimpsest_commits counter\n"));
         assert!(text.contains("# UNIT palimpsest_http_request_duration_seconds seconds\n"));

@@ -5,7 +5,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -65,15 +64,16 @@ impl Application {
         let json = http::json_config(settings.max_body_bytes);
         let max_body_bytes = settings.max_body_bytes;
         let throttle = http::throttle::Throttle::new(&settings.past_read_limit);
+        let observe = http::observe::Observe::new(state.metrics.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(throttle.clone())
-                // The last wrap is the outermost: observe_request sees every final answer
+                // The last wrap is the outermost: Observe sees every final answer
                 // (and narrows what actix-cors says, see `cors::Narrowing`).
-                .wrap(from_fn(http::problem_fallback::problem_fallback))
+                .wrap(http::problem_fallback::ProblemFallback)
                 // Outside problem_fallback, so that errors carry the CORS headers too.
                 .wrap(http::cors::middleware())
-                .wrap(from_fn(http::observe::observe_request))
+                .wrap(observe.clone())
                 .app_data(state.clone())
                 .app_data(json.clone())
                 // Raw bodies (`Bytes`, `String`) obey the same limit as JSON ones; their

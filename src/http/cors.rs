@@ -91,7 +91,7 @@ fn is_preflight(request: &ServiceRequest) -> bool {
 
 /// What is said to a browser's cross-origin request beyond actix-cors' answer, decided
 /// before the request runs: [`Narrowing::of`] it, then [`Narrowing::apply`] it to the
-/// response. It runs around [`middleware`] (in `observe_request`, the outermost layer, so
+/// response. It runs around [`middleware`] (in `observe::Observe`, the outermost layer, so
 /// that no layer of its own is spent on the most requests, which send no `Origin`):
 /// withholds write permission from origins not in `--cors-origins`, answers a successful
 /// preflight with 204, and exposes the headers a page needs.

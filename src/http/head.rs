@@ -7,7 +7,7 @@ use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
 
 /// Turns a `HEAD` into the `GET` it is answered as. Called by
-/// [`problem_fallback`](super::problem_fallback::problem_fallback) as the request enters
+/// [`ProblemFallback`](super::problem_fallback::ProblemFallback) as the request enters
 /// it, rather than from a layer of its own: it needs the only reference to the request,
 /// which no layer outside holds.
 pub fn as_get(request: &mut ServiceRequest) {

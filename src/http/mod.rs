@@ -130,7 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(metrics::configure)
     .service(
         web::scope(API_PREFIX)
-            .wrap(actix_web::middleware::from_fn(renamed::redirect_old_slugs))
+            .wrap(renamed::RedirectOldSlugs)
             .configure(posts::configure)
             .configure(search::configure)
             .configure(writes::configure)

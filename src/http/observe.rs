@@ -4,16 +4,20 @@
 //! the outermost layer, it also applies [`Narrowing`](super::cors::Narrowing) to what
 //! actix-cors answered, rather than a layer of its own.
 
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::Error;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, web};
-use tracing::Instrument;
+use pin_project_lite::pin_project;
 
-use super::AppState;
+use crate::metrics::{Metrics, WorkerCounts};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -65,60 +69,155 @@ fn is_probe(route: &str) -> bool {
     matches!(route, "/healthz" | "/readyz" | "/metrics")
 }
 
-/// The middleware (`from_fn`): wraps the whole application, outermost.
-///
-/// # Errors
-/// Passes on the inner service's errors after logging and counting them.
-pub async fn observe_request(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let id = RequestId::of(&request);
-    let method = request.method().clone();
-    let metrics = request
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone());
-    // A span costs every request its formatted fields, and the default (`info`) line below
-    // names the request itself: the span is for `debug`, where handlers' own events need it.
-    let span =
-        tracing::debug_span!("request", request_id = %id.as_str(), %method, path = %request.path());
-    let path = request.path().to_owned();
-    let narrowing = super::cors::Narrowing::of(&request);
+/// The middleware: wraps the whole application, outermost. It holds the application's
+/// [`Metrics`] rather than looking them up in each request's data.
+#[derive(Clone)]
+pub struct Observe {
+    metrics: Arc<Metrics>,
+}
 
-    let mut outcome = next.call(request).instrument(span.clone()).await;
-    if let (Some(narrowing), Ok(response)) = (&narrowing, &mut outcome) {
-        narrowing.apply(response);
+impl Observe {
+    pub fn new(metrics: Arc<Metrics>) -> Observe {
+        Observe { metrics }
     }
+}
 
-    let took = started.elapsed();
-    let (status, route) = match &outcome {
-        Ok(response) => (
-            response.status().as_u16(),
-            response.request().match_pattern(),
-        ),
-        Err(error) => (error.as_response_error().status_code().as_u16(), None),
-    };
-    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
-    // Plain strings and integers: each is written as it is, with no formatting pass.
-    let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-    let (request_id, method, path) = (id.as_str(), method.as_str(), path.as_str());
-    if is_probe(&route) {
-        tracing::debug!(
-            request_id, method, path, route, status, latency_us, "answered"
-        );
-    } else {
-        tracing::info!(
-            request_id, method, path, route, status, latency_us, "answered"
-        );
-    }
-    if let Some(metrics) = metrics {
-        metrics.request_answered(route, method, status, took);
-    }
+impl<S, B> Transform<S, ServiceRequest> for Observe
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = ObserveService<S>;
+    type InitError = ();
+    type Future = Ready<Result<ObserveService<S>, ()>>;
 
-    let mut response = outcome?;
-    response.headers_mut().insert(REQUEST_ID_HEADER, id.0);
-    Ok(response)
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ObserveService {
+            service,
+            counts: Rc::new(WorkerCounts::new(self.metrics.clone())),
+        }))
+    }
+}
+
+/// [`Observe`] around one worker's application, counting into the worker's own handles.
+pub struct ObserveService<S> {
+    service: S,
+    counts: Rc<WorkerCounts>,
+}
+
+impl<S, B> Service<ServiceRequest> for ObserveService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    /// Passes on the inner service's errors after logging and counting them.
+    type Future = Observed<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let id = RequestId::of(&request);
+        // A span costs every request its formatted fields, and the default (`info`) line
+        // names the request itself: the span is for `debug`, where handlers' own events
+        // need it.
+        let span = tracing::debug_span!("request", request_id = %id.as_str(),
+            method = %request.method(), path = %request.path());
+        let observation = Observation {
+            started,
+            id,
+            method: request.method().clone(),
+            path: request.path().to_owned(),
+            narrowing: super::cors::Narrowing::of(&request),
+            counts: self.counts.clone(),
+        };
+        let answer = span.in_scope(|| self.service.call(request));
+        Observed {
+            answer,
+            span,
+            observation: Some(observation),
+        }
+    }
+}
+
+pin_project! {
+    /// A request being answered, observed when the answer is ready.
+    pub struct Observed<F> {
+        #[pin]
+        answer: F,
+        span: tracing::Span,
+        observation: Option<Observation>,
+    }
+}
+
+impl<F, B> Future for Observed<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let outcome = {
+            let _entered = this.span.enter();
+            ready!(this.answer.poll(cx))
+        };
+        let observation = this
+            .observation
+            .take()
+            .expect("an answered request is not polled again");
+        Poll::Ready(observation.answered(outcome))
+    }
+}
+
+/// What is known of a request before it is answered.
+struct Observation {
+    started: Instant,
+    id: RequestId,
+    method: Method,
+    path: String,
+    narrowing: Option<super::cors::Narrowing>,
+    counts: Rc<WorkerCounts>,
+}
+
+impl Observation {
+    /// Logs and counts the answer, and gives it the request's id.
+    fn answered<B>(
+        self,
+        mut outcome: Result<ServiceResponse<B>, Error>,
+    ) -> Result<ServiceResponse<B>, Error> {
+        if let (Some(narrowing), Ok(response)) = (&self.narrowing, &mut outcome) {
+            narrowing.apply(response);
+        }
+        let took = self.started.elapsed();
+        let (status, route) = match &outcome {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.request().match_pattern(),
+            ),
+            Err(error) => (error.as_response_error().status_code().as_u16(), None),
+        };
+        let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
+        // Plain strings and integers: each is written as it is, with no formatting pass.
+        let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let (request_id, method, path) = (self.id.as_str(), self.method.as_str(), &*self.path);
+        if is_probe(&route) {
+            tracing::debug!(
+                request_id, method, path, route, status, latency_us, "answered"
+            );
+        } else {
+            tracing::info!(
+                request_id, method, path, route, status, latency_us, "answered"
+            );
+        }
+        self.counts.request_answered(route, method, status, took);
+
+        let mut response = outcome?;
+        response.headers_mut().insert(REQUEST_ID_HEADER, self.id.0);
+        Ok(response)
+    }
 }
 
 #[cfg(test)]

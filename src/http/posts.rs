@@ -144,10 +144,11 @@ pub async fn get_post(
     request: HttpRequest,
     state: web::Data<AppState>,
     viewer: Viewer,
-    slug: web::Path<String>,
     query: web::Query<PostQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = Slug::parse(&slug)?;
+    // Read where routing left it, rather than copied out by a `Path` extractor: only a
+    // valid slug goes further, and routing has decoded every character a slug may hold.
+    let slug = Slug::parse(request.match_info().query("slug"))?;
     let query = query.into_inner();
     if let Some(rev) = query.rev {
         if query.as_of.is_some() {
@@ -168,8 +169,9 @@ pub async fn get_post(
             Some(web::block(move || snapshot.assets(&store)).await??)
         }
     };
-    let (body, etag) = views::post_body(&snapshot, record, audience, assets.as_deref());
-    Ok(caching::json_read(&request, &viewer, &etag, || body))
+    let answer = views::post_body(&snapshot, record, audience, assets.as_deref());
+    let (body, etag) = &*answer;
+    Ok(caching::json_read(&request, &viewer, etag, || body.clone()))
 }
 
 /// Posts that link to this one.

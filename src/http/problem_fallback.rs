@@ -2,12 +2,19 @@
 //! already problem+json (the framework's own answers, an extractor configured without an
 //! error handler) is rewritten as one, so clients and the OpenAPI document can rely on a
 //! single error shape.
+//!
+//! A `Transform` of its own rather than `from_fn`: every request crosses it, and the
+//! rewriting needs nothing but the response, so the inner service's future is passed on
+//! as it is (no box, no shared handle to the inner service) and mapped when it is ready.
+
+use std::future::{Ready, ready};
 
 use actix_web::Error;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header;
-use actix_web::middleware::Next;
+use futures_util::TryFutureExt;
+use futures_util::future::MapOk;
 
 use crate::error::framework_problem;
 
@@ -15,20 +22,57 @@ use crate::error::framework_problem;
 const KEPT_HEADERS: [header::HeaderName; 3] =
     [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER];
 
-/// The middleware (`from_fn`). A `HEAD` is turned into its `GET` here as the request enters
-/// (see [`head::as_get`](super::head::as_get)).
-///
-/// # Errors
-/// Passes on the inner service's errors unchanged.
-pub async fn problem_fallback(
-    mut request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    super::head::as_get(&mut request);
-    let response = next.call(request).await?;
+/// The middleware: wrap the application in it. A `HEAD` is turned into its `GET` here as
+/// the request enters (see [`head::as_get`](super::head::as_get)).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemFallback;
+
+impl<S, B> Transform<S, ServiceRequest> for ProblemFallback
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = ProblemFallbackService<S>;
+    type InitError = ();
+    type Future = Ready<Result<ProblemFallbackService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ProblemFallbackService { service }))
+    }
+}
+
+/// [`ProblemFallback`] around one worker's application.
+pub struct ProblemFallbackService<S> {
+    service: S,
+}
+
+type Rewrite<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+
+impl<S, B> Service<ServiceRequest> for ProblemFallbackService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    /// The inner service's errors are passed on unchanged.
+    type Future = MapOk<S::Future, Rewrite<B>>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        super::head::as_get(&mut request);
+        self.service.call(request).map_ok(as_problem as Rewrite<B>)
+    }
+}
+
+/// The response as it is, or as problem+json when it is an error of another shape.
+fn as_problem<B>(response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
-        return Ok(response.map_into_left_body());
+        return response.map_into_left_body();
     }
     let detail = response
         .response()
@@ -41,7 +85,7 @@ pub async fn problem_fallback(
             problem.headers_mut().insert(name, value.clone());
         }
     }
-    Ok(response.into_response(problem).map_into_right_body())
+    response.into_response(problem).map_into_right_body()
 }
 
 fn is_problem<B>(response: &ServiceResponse<B>) -> bool {

@@ -4,11 +4,15 @@
 //! its new slug (a draft, to anonymous readers) gets a 404, so a redirect never tells a
 //! draft's slug. Writes to an old slug are not redirected.
 
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapOk};
 
 use super::{API_PREFIX, AppState, Viewer, methods};
 use crate::error::ApiError;
@@ -46,26 +50,70 @@ pub(super) fn moved_permanently(request: &HttpRequest, path: &str) -> HttpRespon
         .finish()
 }
 
-/// The middleware (`from_fn`) around the API's routes, for the routes under a post
+/// The middleware around the API's routes, for the routes under a post
 /// (`/posts/{slug}/...`) that take `GET`; the post itself redirects in its own handler,
-/// which also reads it as of a time.
-///
-/// # Errors
-/// Passes on the inner service's errors unchanged.
-pub async fn redirect_old_slugs(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(answer) = old_slug_answer(&request) else {
-        return Ok(next.call(request).await?.map_into_boxed_body());
-    };
-    // The route checks its parameters first, as the post's own route does before it
-    // redirects: a request it refuses as bad is refused, not sent on to the new slug.
-    let routed = next.call(request).await?;
-    if routed.status() == StatusCode::BAD_REQUEST {
-        return Ok(routed.map_into_boxed_body());
+/// which also reads it as of a time. Its own `Transform` rather than `from_fn`, so that the
+/// requests it lets through (nearly all) cost it no box and no shared handle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RedirectOldSlugs;
+
+impl<S, B> Transform<S, ServiceRequest> for RedirectOldSlugs
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = RedirectOldSlugsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<RedirectOldSlugsService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RedirectOldSlugsService { service }))
     }
-    Ok(routed.into_response(answer))
+}
+
+/// [`RedirectOldSlugs`] around the API's routes in one worker.
+pub struct RedirectOldSlugsService<S> {
+    service: S,
+}
+
+type Boxed<B> = fn(ServiceResponse<B>) -> ServiceResponse<BoxBody>;
+type Redirected = Pin<Box<dyn Future<Output = Result<ServiceResponse<BoxBody>, Error>>>>;
+
+impl<S, B> Service<ServiceRequest> for RedirectOldSlugsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    /// Passes on the inner service's errors unchanged.
+    type Future = Either<MapOk<S::Future, Boxed<B>>, Redirected>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let Some(answer) = old_slug_answer(&request) else {
+            return Either::Left(
+                self.service
+                    .call(request)
+                    .map_ok(ServiceResponse::map_into_boxed_body as Boxed<B>),
+            );
+        };
+        // The route checks its parameters first, as the post's own route does before it
+        // redirects: a request it refuses as bad is refused, not sent on to the new slug.
+        let routed = self.service.call(request);
+        Either::Right(Box::pin(async move {
+            let routed = routed.await?;
+            if routed.status() == StatusCode::BAD_REQUEST {
+                return Ok(routed.map_into_boxed_body());
+            }
+            Ok(routed.into_response(answer))
+        }))
+    }
 }
 
 /// The 301 (or 404) for a `GET` under an old slug; `None` lets the route answer.

@@ -1,5 +1,7 @@
 //! The JSON shapes the API answers with, serialised once per post per snapshot.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -155,23 +157,22 @@ pub struct TagList {
 /// they depend only on which slugs exist, and a record is kept by the next snapshot only
 /// when the same slugs exist (see `site::build`). Warnings about assets can change while no
 /// post does (an asset pushed or deleted), so a post that has them is serialised each time.
-pub fn post_body(
+pub fn post_body<'a>(
     snapshot: &Snapshot,
-    record: &PostRecord,
+    record: &'a PostRecord,
     audience: Audience,
     assets: Option<&Assets>,
-) -> (bytes::Bytes, String) {
+) -> Cow<'a, (bytes::Bytes, String)> {
     let missing_assets = snapshot.asset_warnings(record.post(), assets);
     if missing_assets.is_empty() {
-        return record.body[audience as usize]
-            .get_or_init(|| {
-                serialise_post(record, audience, &snapshot.link_warnings(record.post()))
-            })
-            .clone();
+        // Borrowed: a warm read copies neither the body nor its ETag.
+        return Cow::Borrowed(record.body[audience as usize].get_or_init(|| {
+            serialise_post(record, audience, &snapshot.link_warnings(record.post()))
+        }));
     }
     let mut more = snapshot.link_warnings(record.post());
     more.extend(missing_assets);
-    serialise_post(record, audience, &more)
+    Cow::Owned(serialise_post(record, audience, &more))
 }
 
 /// The post with `more` warnings than its own, and its ETag.

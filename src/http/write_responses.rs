@@ -118,5 +118,5 @@ pub async fn refusal(state: &AppState, refused: WriteError) -> ApiError {
 /// checked only if this snapshot has listed them already: a write's answer reads no tree.
 fn author_body(snapshot: &Snapshot, record: &PostRecord) -> (bytes::Bytes, String) {
     let assets = snapshot.listed_assets().map(|assets| &**assets);
-    views::post_body(snapshot, record, Audience::Authors, assets)
+    views::post_body(snapshot, record, Audience::Authors, assets).into_owned()
 }

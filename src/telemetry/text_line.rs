@@ -73,6 +73,8 @@ fn level_label(level: &Level) -> &'static str {
 }
 
 thread_local! {
+    /// Where this thread formats the values that come as `Debug` (messages among them).
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
     /// The last second this thread wrote, and its date and time up to the seconds.
     static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
@@ -91,7 +93,13 @@ fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
         }
         writer.write_str(text)
     })?;
-    write!(writer, ".{:06}Z", since_epoch.subsec_micros())
+    let mut digits = itoa::Buffer::new();
+    // Under a million, so at most six digits.
+    let micros = digits.format(since_epoch.subsec_micros());
+    writer.write_char('.')?;
+    writer.write_str(&"000000"[micros.len().min(6)..])?;
+    writer.write_str(micros)?;
+    writer.write_char('Z')
 }
 
 /// Which of an event's values a pass writes: its message first, then the other fields.
@@ -135,7 +143,10 @@ impl<'w, 'a> Values<'w, 'a> {
         self.result = if is_message {
             self.writer.write_char(' ')
         } else {
-            write!(self.writer, " {}=", field.name())
+            self.writer
+                .write_char(' ')
+                .and_then(|()| self.writer.write_str(field.name()))
+                .and_then(|()| self.writer.write_char('='))
         };
         self.result.is_ok()
     }
@@ -150,13 +161,13 @@ impl Visit for Values<'_, '_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.begin(field) {
-            self.result = write!(self.writer, "{value}");
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.begin(field) {
-            self.result = write!(self.writer, "{value}");
+            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
         }
     }
 
@@ -171,11 +182,24 @@ impl Visit for Values<'_, '_> {
             return;
         }
         // Display values (`%x`) and messages arrive here too: format once, then write
-        // the text as any other string.
-        let mut text = String::new();
-        self.result = write!(text, "{value:?}");
-        if self.result.is_ok() {
-            self.text(&text);
+        // the text as any other string. Formatted into this thread's scratch text, whose
+        // room is kept from line to line; a value whose `Debug` logs (and so would find
+        // the scratch text taken) gets a text of its own.
+        let mut format = |text: &mut String| {
+            text.clear();
+            self.result = write!(text, "{value:?}");
+            if self.result.is_ok() {
+                self.text(text);
+            }
+        };
+        let scratch = SCRATCH.try_with(|scratch| {
+            scratch
+                .try_borrow_mut()
+                .map(|mut text| format(&mut text))
+                .is_ok()
+        });
+        if scratch != Ok(true) {
+            format(&mut String::new());
         }
     }
 }
@@ -252,6 +276,19 @@ mod tests {
             "palimpsest::telemetry::text_line::tests: answered path=/api/v1/posts/a \
              status=200 took=3ms\n"
         );
+    }
+
+    #[test]
+    fn the_time_has_six_digits_of_microseconds() {
+        let text = |nanos: u32| {
+            let mut line = String::new();
+            let at = UNIX_EPOCH + std::time::Duration::new(1_796_000_000, nanos);
+            write_time(&mut Writer::new(&mut line), at).unwrap();
+            line
+        };
+        assert_eq!(text(5_000), "2026-11-30T00:53:20.000005Z");
+        assert_eq!(text(999_999_999), "2026-11-30T00:53:20.999999Z");
+        assert_eq!(text(0), "2026-11-30T00:53:20.000000Z");
     }
 
     #[test]
