@@ -28,8 +28,8 @@ impl IndexSaver {
         }
     }
 
-    /// Writes `index` now, on this thread (at startup, which already blocks).
-    pub fn save_now(&self, index: &HistoryIndex) {
+    /// Writes `index` now, on the saver's thread.
+    fn save_now(&self, index: &HistoryIndex) {
         if let Err(error) = history::save(index, &self.file) {
             tracing::warn!(%error, file = %self.file.display(), "could not save the history index");
         }
