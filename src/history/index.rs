@@ -138,7 +138,7 @@ impl HistoryIndex {
     /// As of an earlier commit, the post is followed from the tip, so a revision before a
     /// rename is found under the old name.
     pub fn revisions(&self, slug: &Slug, upto: Option<u32>) -> Vec<ChangeRef> {
-        let mut found = self.lineage(slug);
+        let mut found = self.lineage(slug, u32::MAX);
         if let Some(upto) = upto {
             let newer = found.partition_point(|at| at.position > upto);
             found.drain(..newer);
@@ -147,13 +147,14 @@ impl HistoryIndex {
     }
 
     /// Every revision of the file at `slug` from the tip back, following renames.
-    fn lineage(&self, slug: &Slug) -> Vec<ChangeRef> {
+    ///
+    /// Only changes before position `before` count: from `u32::MAX`, the post at the tip.
+    fn lineage(&self, slug: &Slug, mut before: u32) -> Vec<ChangeRef> {
         let mut found = Vec::new();
         let Some(&start) = self.path_ids.get(slug) else {
             return found;
         };
         let mut path = start;
-        let mut before = u32::MAX;
         'follow: loop {
             let touching = &self.by_path[path as usize];
             let end = changes_before(touching, before);
@@ -183,6 +184,13 @@ impl HistoryIndex {
             }
             return found;
         }
+    }
+
+    /// The revisions of the post `slug` as the branch had it at `position` (named as then),
+    /// newest first: the revisions of this index cut after `position`
+    /// ([`HistoryIndex::until`]), without the cost of cutting it.
+    pub fn revisions_as_of(&self, slug: &Slug, position: u32) -> Vec<ChangeRef> {
+        self.lineage(slug, position.saturating_add(1))
     }
 
     /// The changes naming the file at `slug` (as path or previous path) from position

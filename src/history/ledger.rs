@@ -13,10 +13,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::post::sections::top_level_items;
-use crate::post::{Post, SectionKind, Slug, Status, split_front_matter};
+use crate::post::{FrontMatter, Post, SectionKind, Slug, Status, split_front_matter};
 use crate::store::{CommitFacts, Oid, StoreError};
 
 use super::index::{ChangeKind, HistoryIndex, PostChange};
+use super::list_keys::{ListKeys, VersionKeys};
 use super::outline::outline;
 
 /// A revision that raised or settled a question: what the ledger says about it.
@@ -74,6 +75,8 @@ pub struct Ledger {
     pub(super) live: HashMap<Slug, LedgerPost>,
     /// Posts deleted since (or whose slug was taken by a new post).
     pub(super) gone: Vec<LedgerPost>,
+    /// The list keys of every version read on the way.
+    pub(super) keys: VersionKeys,
 }
 
 impl Ledger {
@@ -89,6 +92,11 @@ impl Ledger {
             None => self.covered == 0,
             Some(tip) => history.position(tip).map(|p| p as usize + 1) == Some(self.covered),
         }
+    }
+
+    /// The list keys of every version of every post it read.
+    pub fn keys(&self) -> &VersionKeys {
+        &self.keys
     }
 
     /// Every post that ever raised a question (deleted ones included), in no fixed order.
@@ -143,8 +151,14 @@ impl Ledger {
                     }
                     continue;
                 };
-                let text = read(blob)?;
-                let Some(version) = Version::read(&String::from_utf8_lossy(&text)) else {
+                let bytes = read(blob)?;
+                let text = String::from_utf8_lossy(&bytes);
+                let front_matter = Post::front_matter(&text).ok();
+                // A snapshot refuses a file that is not UTF-8; the ledger reads it anyway.
+                let utf8 = matches!(text, std::borrow::Cow::Borrowed(_));
+                let keys = front_matter.as_ref().filter(|_| utf8).map(ListKeys::from);
+                self.keys.record(blob, keys);
+                let Some(version) = front_matter.map(|f| Version::read(f, &text)) else {
                     // A file that does not read as a post keeps its last questions.
                     if let Some(mut post) = post {
                         post.slug = slug.clone();
@@ -179,19 +193,18 @@ struct Version {
 }
 
 impl Version {
-    /// `None` for a file whose front matter does not read (it is no post).
-    fn read(text: &str) -> Option<Version> {
-        let front_matter = Post::front_matter(text).ok()?;
+    /// The version of a file whose front matter reads as `front_matter`.
+    fn read(front_matter: FrontMatter, text: &str) -> Version {
         let open_questions = outline(split_front_matter(text).1)
             .iter()
             .filter(|section| section.kind == SectionKind::OpenQuestions)
             .flat_map(|section| top_level_items(section.markdown))
             .collect();
-        Some(Version {
+        Version {
             status: front_matter.status,
             tags: front_matter.tags,
             open_questions,
-        })
+        }
     }
 }
 
@@ -311,7 +324,7 @@ pub(super) mod tests {
     #[test]
     fn a_version_reads_the_open_questions_a_parsed_post_lists() {
         let text = "---\ntitle: T\ntags: [a, b]\nstatus: draft\n---\n\n## Question\n\n- not this\n\n## Open Questions\n\n- One *emphasised*?\n  - a detail\n- [ ] Two?\n\nProse.\n";
-        let version = Version::read(text).unwrap();
+        let version = Version::read(Post::front_matter(text).unwrap(), text);
         let post = Post::parse(Slug::parse("t").unwrap(), text).unwrap();
         assert_eq!(version.open_questions, post.open_questions);
         assert_eq!(version.open_questions.len(), 2);

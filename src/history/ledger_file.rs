@@ -1,5 +1,6 @@
-//! Saving the open-questions ledger beside the history index and loading it at startup, so
-//! a restart extends the saved ledger instead of reading every version of every post again.
+//! Saving the open-questions ledger (with the list keys of every version it read) beside the
+//! history index and loading it at startup, so a restart extends the saved ledger instead of
+//! reading every version of every post again.
 //!
 //! The file is `<gitdir>/palimpsest/questions.bin`: postcard (serde) behind a header naming
 //! the format and its version, written to a temporary file and renamed into place, so a
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::index::HistoryIndex;
 use super::ledger::{Ledger, LedgerPost};
+use super::list_keys::{SavedKeys, VersionKeys};
 use crate::store::Oid;
 
 /// What the file starts with: which program wrote it, in which version of the format.
@@ -25,7 +27,7 @@ struct Header {
 
 const HEADER: Header = Header {
     magic: *b"PLMLEDGR",
-    version: 1,
+    version: 2,
 };
 
 /// The ledger as saved: its posts in a list (their slugs are in them).
@@ -36,6 +38,7 @@ struct Saved {
     covered: u64,
     live: Vec<LedgerPost>,
     gone: Vec<LedgerPost>,
+    keys: SavedKeys,
 }
 
 /// Where the ledger of the repository at `git_dir` is kept.
@@ -50,6 +53,7 @@ pub fn encode_ledger(ledger: &Ledger) -> Vec<u8> {
         covered: ledger.covered as u64,
         live: ledger.live.values().cloned().collect(),
         gone: ledger.gone.clone(),
+        keys: ledger.keys.saved(),
     };
     let mut bytes = postcard::to_stdvec(&HEADER).expect("a header always encodes");
     postcard::to_io(&saved, &mut bytes).expect("writing into memory cannot fail");
@@ -100,6 +104,7 @@ fn decode(bytes: &[u8]) -> Option<Ledger> {
         covered: usize::try_from(saved.covered).ok()?,
         live,
         gone: saved.gone,
+        keys: VersionKeys::from_saved(saved.keys)?,
     })
 }
 
@@ -159,6 +164,7 @@ mod tests {
     use super::*;
     use crate::history::LedgerQuestion;
     use crate::history::ledger::tests::mark;
+    use crate::history::list_keys::ListKeys;
     use crate::post::{Slug, Status};
 
     fn ledger() -> Ledger {
@@ -173,11 +179,16 @@ mod tests {
                 reworded_from: vec!["Scale?".into()],
             }],
         };
+        let mut keys = VersionKeys::default();
+        let text = b"---\ntitle: T\ntags: [kv]\n---\n";
+        keys.record(Oid::from_bytes(&[7; 20]).unwrap(), ListKeys::of(text));
+        keys.record(Oid::from_bytes(&[8; 20]).unwrap(), None);
         Ledger {
             tip: Some(mark(2).commit),
             covered: 2,
             live: [(Slug::parse("a").unwrap(), post("a", None))].into(),
             gone: vec![post("b", Some(mark(2)))],
+            keys,
         }
     }
 

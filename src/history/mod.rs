@@ -13,6 +13,7 @@ mod index;
 mod ledger;
 mod ledger_file;
 mod lines;
+mod list_keys;
 mod moved;
 mod outline;
 mod persist;
@@ -33,6 +34,7 @@ pub use index::{ChangeKind, ChangeRef, HistoryIndex, IndexedCommit, PathId, Post
 pub use ledger::{Ledger, LedgerPost, LedgerQuestion, Mark};
 pub use ledger_file::{encode_ledger, ledger_file, load_ledger, save_ledger};
 pub use lines::{LineHunk, line_counts, line_hunks, merge, unified_hunks};
+pub use list_keys::{ListKeys, VersionKeys};
 pub use persist::{index_file, load, save};
 pub use renames::{MIN_SIMILARITY, pair_renames, similarity};
 
@@ -117,7 +119,18 @@ impl HistoryIndex {
     /// The history of `slug` as of position `upto` (`None`: the tip), or `None` when the
     /// post has no revision there or did not exist (its latest change deleted it).
     pub fn post_history(&self, slug: &Slug, upto: Option<u32>) -> Option<PostHistory> {
-        let revisions = self.revisions(slug, upto);
+        self.history_of(&self.revisions(slug, upto))
+    }
+
+    /// The history of the post `slug` as the branch had it at `position`: what
+    /// [`HistoryIndex::post_history`] answers on this index cut there
+    /// ([`HistoryIndex::until`]).
+    pub fn post_history_as_of(&self, slug: &Slug, position: u32) -> Option<PostHistory> {
+        self.history_of(&self.revisions_as_of(slug, position))
+    }
+
+    /// The history whose revisions, newest first, are `revisions`.
+    fn history_of(&self, revisions: &[ChangeRef]) -> Option<PostHistory> {
         let (newest, oldest) = (*revisions.first()?, *revisions.last()?);
         let created = rfc3339(self.commit(oldest.position).facts.committed_at);
         self.history_at(newest, created, revisions.len())

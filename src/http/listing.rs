@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Viewer;
 use super::views::PageMeta;
 use crate::error::ApiError;
-use crate::site::{PostOrder, PostRecord, Snapshot, StatusSelection};
+use crate::site::{PastListQuery, PostOrder, PostRecord, Snapshot, StatusSelection};
 
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
@@ -139,29 +139,63 @@ impl ListQuery {
             })
             .filter(|record| record.matches(&words));
 
-        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        let page = self.page.unwrap_or(1);
+        let (page, per_page) = self.page_and_size();
         // Unfiltered, every post of the listing matches: no need to visit them all to count.
         let total = if self.tag.is_empty() && words.is_empty() {
             listing.len()
         } else {
             matching.clone().count()
         };
-        let pages = total.div_ceil(per_page);
         let posts = matching
             .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .cloned()
             .collect();
+        self.page_of(posts, total)
+    }
+
+    /// The query as a list of the blog as of a past time answers it from the posts' front
+    /// matter alone ([`Site::past_list`](crate::site::Site::past_list)); `None` when it
+    /// searches the posts' text or orders them by their latest revision.
+    pub fn past_query(&self) -> Option<PastListQuery> {
+        let searches = self
+            .q
+            .as_deref()
+            .is_some_and(|q| q.split_whitespace().next().is_some());
+        let order = PostOrder::from(self.sort.unwrap_or_default());
+        if searches || order == PostOrder::RecentlyUpdated {
+            return None;
+        }
+        let (page, per_page) = self.page_and_size();
+        Some(PastListQuery {
+            selection: self.status.unwrap_or_default().into(),
+            order,
+            tags: self.tag.clone(),
+            page,
+            per_page,
+        })
+    }
+
+    /// `posts`, the page this query asks for of a list of `total` posts.
+    pub fn page_of(&self, posts: Vec<Arc<PostRecord>>, total: usize) -> Page {
+        let (page, per_page) = self.page_and_size();
         Page {
             posts,
             meta: PageMeta {
                 page,
                 per_page,
                 total,
-                pages,
+                pages: total.div_ceil(per_page),
             },
         }
+    }
+
+    /// The page asked for and its size, defaults filled in.
+    fn page_and_size(&self) -> (usize, usize) {
+        (
+            self.page.unwrap_or(1),
+            self.per_page.unwrap_or(DEFAULT_PER_PAGE),
+        )
     }
 }
 

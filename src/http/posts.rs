@@ -6,12 +6,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::list_pages::ListPage;
-use super::listing::ListQuery;
+use super::listing::{ListQuery, Page};
 use super::views::{self, Backlinks, PostSummary, PostView};
 use super::{API_PREFIX, AppState, Viewer, caching, history, renamed};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
-use crate::site::{PostRecord, Snapshot};
+use crate::site::{PastList, PostRecord, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_posts)
@@ -55,7 +55,20 @@ pub async fn list_posts(
     // As of a time, the answer depends on the tip now too (posts that are drafts now are
     // hidden): the ETag names the tip now, and the query names the time.
     let now = state.site.snapshot();
-    let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
+    let as_of = query.as_of.as_deref().unwrap_or_default();
+    if let Some(past) = query.past_query() {
+        let time = super::as_of::time_of(as_of)?;
+        let (site, audience) = (state.site.clone(), viewer.audience());
+        match web::block(move || site.past_list(time, audience, &past)).await?? {
+            PastList::BeforeFirstCommit => return Err(super::as_of::no_commit_at(as_of)),
+            PastList::Page { posts, total } => {
+                let page = list_body(&request, &viewer, &now, query.page_of(posts, total));
+                return Ok(list_response(&request, &viewer, &page));
+            }
+            PastList::Unknown => {}
+        }
+    }
+    let snapshot = super::as_of::snapshot_for(&state, &viewer, Some(as_of)).await?;
     let page = list_page(&request, &viewer, &now, &query, &snapshot);
     Ok(list_response(&request, &viewer, &page))
 }
@@ -68,7 +81,11 @@ fn list_page(
     query: &ListQuery,
     snapshot: &Snapshot,
 ) -> ListPage {
-    let page = query.select(snapshot);
+    list_body(request, viewer, now, query.select(snapshot))
+}
+
+/// The response to a list request whose answer is `page`, with the ETag of the tip `now`.
+fn list_body(request: &HttpRequest, viewer: &Viewer, now: &Snapshot, page: Page) -> ListPage {
     let audience = viewer.audience();
     let entries: Vec<bytes::Bytes> = page
         .posts

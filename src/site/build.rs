@@ -199,7 +199,7 @@ fn parse_all(
 
 /// Parses one post file, or reuses the previous snapshot's parse of the same blob; the
 /// reason it is no post when it does not parse.
-fn parse(
+pub(super) fn parse(
     reader: &HistoryReader,
     file: &PostFile,
     previous: Option<&Snapshot>,

@@ -12,6 +12,7 @@ mod build;
 mod change_stats;
 mod log;
 mod order;
+mod past_list;
 mod past_posts;
 mod questions;
 mod saving;
@@ -31,6 +32,7 @@ pub use assets::Assets;
 pub use change_stats::VersionTexts;
 pub use log::{Log, TouchedPost};
 pub use order::{PostOrder, StatusSelection};
+pub use past_list::{PastList, PastListQuery};
 pub use past_posts::{BodyKey, PastPostError, PastPosts};
 pub use questions::LedgerError;
 use saving::IndexSaver;
@@ -66,6 +68,8 @@ pub struct Site {
     ledger: questions::LedgerCache,
     /// Snapshots of the blog as of earlier times, built lately.
     past: as_of::PastSnapshots,
+    /// Posts of lists as of earlier times, parsed lately.
+    past_parses: past_list::PastParses,
 }
 
 /// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
@@ -110,6 +114,7 @@ impl Site {
             addresses,
             ledger,
             past: as_of::PastSnapshots::default(),
+            past_parses: past_list::PastParses::default(),
         })
     }
 

@@ -164,7 +164,7 @@ impl Site {
     /// One round of the ledger's thread: builds it if needed (without holding its lock, so
     /// readers are answered meanwhile), extends it to the current snapshot, saves it when
     /// due.
-    fn tend_ledger(&self, last_save: &mut Option<Instant>) {
+    pub(super) fn tend_ledger(&self, last_save: &mut Option<Instant>) {
         let cache = &self.ledger;
         let missing = cache
             .ledger

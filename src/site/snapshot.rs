@@ -99,6 +99,21 @@ impl PostRecord {
         self.history.as_deref()
     }
 
+    /// This record, with no link to a post for which `hidden` holds.
+    fn without_links_to(self: &Arc<Self>, hidden: &impl Fn(&Slug) -> bool) -> Arc<PostRecord> {
+        if !self.links_to.iter().flatten().any(hidden) {
+            return self.clone();
+        }
+        let kept = |links: &[Slug]| links.iter().filter(|s| !hidden(s)).cloned().collect();
+        Arc::new(PostRecord {
+            parsed: self.parsed.clone(),
+            links_to: [kept(&self.links_to[0]), kept(&self.links_to[1])],
+            body: Default::default(),
+            summary: Default::default(),
+            history: self.history.clone(),
+        })
+    }
+
     /// Whether every word of the (lower-cased) query occurs in the post.
     pub fn matches(&self, lowercase_words: &[String]) -> bool {
         lowercase_words
@@ -130,14 +145,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// This snapshot without the posts for which `hidden` holds (their links to each other
-    /// and backlinks gone with them).
+    /// This snapshot without the posts for which `hidden` holds (links to them and
+    /// backlinks from them gone with them).
     pub(super) fn without(&self, hidden: impl Fn(&Slug) -> bool) -> Snapshot {
         let posts: BTreeMap<Slug, Arc<PostRecord>> = self
             .posts
             .iter()
             .filter(|(slug, _)| !hidden(slug))
-            .map(|(slug, record)| (slug.clone(), record.clone()))
+            .map(|(slug, record)| (slug.clone(), record.without_links_to(&hidden)))
             .collect();
         Snapshot {
             tip: self.tip,
