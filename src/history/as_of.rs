@@ -20,10 +20,14 @@ impl HistoryIndex {
     /// when every commit is later.
     pub fn last_at_or_before(&self, time: i64) -> Option<u32> {
         // Committer times need not grow along the chain (clocks, rebases): a scan from the
-        // tip, not a binary search.
-        (0..self.len() as u32)
+        // tip, not a binary search; by iterator, which walks the persistent vector's leaves
+        // rather than descending its tree for each position.
+        let from_tip = self
+            .commits
+            .iter()
             .rev()
-            .find(|&position| self.commit(position).facts.committed_at <= time)
+            .position(|commit| commit.facts.committed_at <= time)?;
+        Some((self.len() - 1 - from_tip) as u32)
     }
 
     /// This index cut after `position`: the history as the branch had it then.
