@@ -96,32 +96,13 @@ impl Site {
         let hidden_now = |slug: &Slug| {
             audience == Audience::Public && now.get(slug).is_some_and(|r| !r.is_published())
         };
-        let chosen = self.with_ledger(|ledger| {
-            let listed = listed(ledger.keys(), files, &hidden_now)?;
-            // Per post there, whether it was published: what its links resolve against.
-            let published: HashMap<Slug, bool> = listed
-                .iter()
-                .map(|l| (l.file.slug.clone(), l.keys.status == Status::Published))
-                .collect();
-            let mut ranked: Vec<(Rank, &Listed)> = listed
-                .iter()
-                .filter(|l| query.selection.holds(l.keys.status))
-                .filter(|l| query.tags.iter().all(|tag| l.keys.tags.contains(tag)))
-                .map(|l| {
-                    let keys = l.keys;
-                    (query.order.rank(&keys.title, keys.date.as_deref(), None), l)
-                })
-                .collect();
-            sort_ranked(&mut ranked, |l| &l.file.slug);
-            let page: Vec<PostFile> = ranked
-                .iter()
-                .skip((query.page - 1).saturating_mul(query.per_page))
-                .take(query.per_page)
-                .map(|(_, l)| l.file.clone())
-                .collect();
-            Some((page, ranked.len(), published))
-        });
-        let Ok(Some((page, total, published))) = chosen else {
+        let chosen = self.with_ledger(|ledger| choose(ledger.keys(), files, &hidden_now, query));
+        let Ok(Some(Chosen {
+            page,
+            total,
+            published,
+        })) = chosen
+        else {
             return Ok(PastList::Unknown);
         };
         let mut posts = Vec::with_capacity(page.len());
@@ -130,23 +111,16 @@ impl Site {
                 return Ok(PastList::Unknown);
             };
             let links = |keep: &dyn Fn(&Slug) -> bool| -> Vec<Slug> {
-                parsed
-                    .post
-                    .links_to
-                    .iter()
-                    .filter(|s| keep(s))
-                    .cloned()
-                    .collect()
+                let links = parsed.post.links_to.iter();
+                links.filter(|s| keep(s)).cloned().collect()
             };
             let links_to = [
                 links(&|slug| published.get(slug) == Some(&true)),
                 links(&|slug| published.contains_key(slug)),
             ];
+            let history = now.history.post_history_as_of(&file.slug, position);
             posts.push(Arc::new(PostRecord {
-                history: now
-                    .history
-                    .post_history_as_of(&file.slug, position)
-                    .map(Arc::new),
+                history: history.map(Arc::new),
                 parsed,
                 links_to,
                 body: Default::default(),
@@ -177,6 +151,52 @@ impl Site {
         kept.put(key, parsed.clone());
         Ok(Some(parsed))
     }
+}
+
+/// The page a list query chose, before its posts are parsed.
+struct Chosen {
+    page: Vec<PostFile>,
+    /// How many posts the whole list holds.
+    total: usize,
+    /// Every post there (but those hidden), and whether it was published: what the page's
+    /// links resolve against.
+    published: HashMap<Slug, bool>,
+}
+
+/// Chooses the page `query` asks for among `files` by their keys, leaving out those
+/// `hidden`; `None` when a file's keys are not known.
+fn choose(
+    keys: &VersionKeys,
+    files: Vec<PostFile>,
+    hidden: &dyn Fn(&Slug) -> bool,
+    query: &PastListQuery,
+) -> Option<Chosen> {
+    let listed = listed(keys, files, hidden)?;
+    let published = listed
+        .iter()
+        .map(|l| (l.file.slug.clone(), l.keys.status == Status::Published))
+        .collect();
+    let mut ranked: Vec<(Rank, &Listed)> = listed
+        .iter()
+        .filter(|l| query.selection.holds(l.keys.status))
+        .filter(|l| query.tags.iter().all(|tag| l.keys.tags.contains(tag)))
+        .map(|l| {
+            let keys = l.keys;
+            (query.order.rank(&keys.title, keys.date.as_deref(), None), l)
+        })
+        .collect();
+    sort_ranked(&mut ranked, |l| &l.file.slug);
+    let page = ranked
+        .iter()
+        .skip((query.page - 1).saturating_mul(query.per_page))
+        .take(query.per_page)
+        .map(|(_, l)| l.file.clone())
+        .collect();
+    Some(Chosen {
+        page,
+        total: ranked.len(),
+        published,
+    })
 }
 
 /// The posts among `files` with their keys, leaving out files that are no post and those
