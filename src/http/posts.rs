@@ -8,21 +8,32 @@ use utoipa::IntoParams;
 use super::list_pages::ListPage;
 use super::listing::ListQuery;
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{API_PREFIX, AppState, Viewer, caching, history, renamed};
+use super::{API_PREFIX, AppState, Viewer, caching, history, methods, renamed};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::site::{PostRecord, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_posts)
-        .service(get_post)
-        .service(get_backlinks);
+    // The two most read routes skip `#[get]`'s method guard (see `methods::get_resource`).
+    cfg.service(
+        methods::get_resource("/posts")
+            .name("list_posts")
+            .to(list_posts),
+    )
+    .service(
+        methods::get_resource("/posts/{slug}")
+            .name("get_post")
+            .to(get_post),
+    )
+    .service(get_backlinks);
 }
 
 /// List posts, newest first, with filters and pagination.
 ///
 /// Anonymous clients see published posts only; `status=draft|all` needs a token.
 #[utoipa::path(
+    get,
+    path = "/posts",
     tag = "posts",
     params(ListQuery),
     responses(
@@ -34,7 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ),
     security((), ("bearer" = []))
 )]
-#[get("/posts")]
 pub async fn list_posts(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -128,6 +138,8 @@ pub struct PostQuery {
 
 /// Get one post, rendered, with its sections and open questions.
 #[utoipa::path(
+    get,
+    path = "/posts/{slug}",
     tag = "posts",
     params(("slug" = String, Path, description = "The post's slug"), PostQuery),
     responses(
@@ -139,7 +151,6 @@ pub struct PostQuery {
     ),
     security((), ("bearer" = []))
 )]
-#[get("/posts/{slug}")]
 pub async fn get_post(
     request: HttpRequest,
     state: web::Data<AppState>,
