@@ -46,10 +46,13 @@ impl Slug {
         if input.is_empty() {
             return Err(SlugError::Empty);
         }
-        // Count characters, not bytes, so the message is right for non-ASCII input.
-        let len = input.chars().count();
-        if len > MAX_LEN {
-            return Err(SlugError::TooLong(len));
+        // Count characters, not bytes, so the message is right for non-ASCII input; no
+        // more bytes than that are never too many characters.
+        if input.len() > MAX_LEN {
+            let len = input.chars().count();
+            if len > MAX_LEN {
+                return Err(SlugError::TooLong(len));
+            }
         }
         // Splitting on '-' turns every grammar violation involving hyphens
         // (leading, trailing, doubled) into an empty segment.

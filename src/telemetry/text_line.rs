@@ -51,12 +51,23 @@ where
         }
         writer.write_str(metadata.target())?;
         writer.write_char(':')?;
-        let mut message = Values::new(&mut writer, Part::Message);
-        event.record(&mut message);
-        message.result?;
-        let mut fields = Values::new(&mut writer, Part::Fields);
-        event.record(&mut fields);
-        fields.result?;
+        // The message is written first. Events name it first (tracing's macros put it
+        // there), so one pass over the values usually writes the line in order.
+        let message_first = metadata
+            .fields()
+            .iter()
+            .position(|field| field.name() == "message")
+            .is_none_or(|at| at == 0);
+        let passes: &[Part] = if message_first {
+            &[Part::All]
+        } else {
+            &[Part::Message, Part::Fields]
+        };
+        for &part in passes {
+            let mut values = Values::new(&mut writer, part);
+            event.record(&mut values);
+            values.result?;
+        }
         writer.write_char('\n')
     }
 }
@@ -102,16 +113,20 @@ fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
     writer.write_char('Z')
 }
 
-/// Which of an event's values a pass writes: its message first, then the other fields.
+/// Which of an event's values a pass writes: its message first, then the other fields;
+/// or all of them in one pass, when the message comes first anyway.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
     Message,
     Fields,
+    All,
 }
 
 struct Values<'w, 'a> {
     writer: &'w mut Writer<'a>,
     part: Part,
+    /// Whether the value being written is the message.
+    in_message: bool,
     result: fmt::Result,
 }
 
@@ -120,6 +135,7 @@ impl<'w, 'a> Values<'w, 'a> {
         Values {
             writer,
             part,
+            in_message: false,
             result: Ok(()),
         }
     }
@@ -127,7 +143,7 @@ impl<'w, 'a> Values<'w, 'a> {
     /// Writes `value`: a message as it is unless it would break the line, any other value
     /// by [`write_plain`].
     fn text(&mut self, value: &str) {
-        self.result = if self.part == Part::Message && !value.chars().any(char::is_control) {
+        self.result = if self.in_message && !has_control(value) {
             self.writer.write_str(value)
         } else {
             write_plain(self.writer, value)
@@ -137,9 +153,15 @@ impl<'w, 'a> Values<'w, 'a> {
     /// Whether this pass writes `field`; if so, writes the separator and its name.
     fn begin(&mut self, field: &Field) -> bool {
         let is_message = field.name() == "message";
-        if is_message != (self.part == Part::Message) || self.result.is_err() {
+        let wanted = match self.part {
+            Part::Message => is_message,
+            Part::Fields => !is_message,
+            Part::All => true,
+        };
+        if !wanted || self.result.is_err() {
             return false;
         }
+        self.in_message = is_message;
         self.result = if is_message {
             self.writer.write_char(' ')
         } else {
@@ -204,17 +226,26 @@ impl Visit for Values<'_, '_> {
     }
 }
 
+/// Whether `text` holds a control character (`char::is_control`: C0, DEL or C1).
+fn has_control(text: &str) -> bool {
+    // Printable ASCII throughout is the common case, decided without decoding.
+    !text.bytes().all(|b| (b' '..=b'~').contains(&b)) && text.chars().any(char::is_control)
+}
+
 /// `value` as it is when nothing in it could be mistaken for the line's own structure,
 /// else quoted with Rust's escapes.
 fn write_plain(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+    // Bytes first: most values are ASCII, and a byte loop is much cheaper than decoding.
+    let ascii_plain = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b'\\';
     let plain = !value.is_empty()
-        && value.chars().all(|c| {
-            if c.is_ascii() {
-                c.is_ascii_graphic() && c != '"' && c != '\\'
-            } else {
-                !c.is_control() && !c.is_whitespace()
-            }
-        });
+        && (value.bytes().all(ascii_plain)
+            || value.chars().all(|c| {
+                if c.is_ascii() {
+                    c.is_ascii_graphic() && c != '"' && c != '\\'
+                } else {
+                    !c.is_control() && !c.is_whitespace()
+                }
+            }));
     if plain {
         writer.write_str(value)
     } else {
@@ -317,6 +348,16 @@ mod tests {
         );
         let message = logged(|| tracing::warn!("free text, as it is"));
         assert!(message.ends_with(": free text, as it is\n"), "{message}");
+    }
+
+    #[test]
+    fn the_message_comes_first_wherever_the_event_names_it() {
+        let line = logged(|| tracing::info!(status = 200u64, message = "answered"));
+        assert!(line.ends_with(": answered status=200\n"), "{line}");
+        let line = logged(|| tracing::info!(status = 200u64, "answered"));
+        assert!(line.ends_with(": answered status=200\n"), "{line}");
+        let line = logged(|| tracing::info!(status = 200u64));
+        assert!(line.ends_with(": status=200\n"), "{line}");
     }
 
     #[test]
