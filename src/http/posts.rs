@@ -168,21 +168,42 @@ pub async fn get_post(
         return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
     let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
-    let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
-        return moved_or_missing(&request, &snapshot, &viewer, &slug);
-    };
-    let audience = viewer.audience();
-    let assets = match snapshot.listed_assets() {
-        _ if record.post().assets.is_empty() => None,
-        Some(assets) => Some(assets.clone()),
-        None => {
-            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
-            Some(web::block(move || snapshot.assets(&store)).await??)
-        }
-    };
-    let answer = views::post_body(&snapshot, record, audience, assets.as_deref());
+    if let Some(answer) = post_in(&request, &snapshot, &viewer, &slug) {
+        return answer;
+    }
+    // The post shows assets, and this snapshot has not listed them yet.
+    let (listing, store) = (snapshot.clone(), state.site.store().clone());
+    let assets = web::block(move || listing.assets(&store)).await??;
+    let record = snapshot
+        .visible(&slug, viewer.audience())
+        .ok_or_else(|| no_post(&slug))?;
+    let answer = views::post_body(&snapshot, record, viewer.audience(), Some(&assets));
     let (body, etag) = &*answer;
     Ok(caching::json_read(&request, &viewer, etag, || body.clone()))
+}
+
+/// The answer to a read of `slug` in `snapshot` (the post, a redirect to its new slug, or
+/// a 404), when it needs no more than the snapshot holds: `None` when the post shows
+/// assets and the snapshot has not listed them yet, which means reading a git tree.
+pub(super) fn post_in(
+    request: &HttpRequest,
+    snapshot: &Snapshot,
+    viewer: &Viewer,
+    slug: &Slug,
+) -> Option<Result<HttpResponse, ApiError>> {
+    let Some(record) = snapshot.visible(slug, viewer.audience()) else {
+        return Some(moved_or_missing(request, snapshot, viewer, slug));
+    };
+    let assets = match snapshot.listed_assets() {
+        _ if record.post().assets.is_empty() => None,
+        Some(assets) => Some(&**assets),
+        None => return None,
+    };
+    let answer = views::post_body(snapshot, record, viewer.audience(), assets);
+    let (body, etag) = &*answer;
+    Some(Ok(caching::json_read(request, viewer, etag, || {
+        body.clone()
+    })))
 }
 
 /// Posts that link to this one.
