@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri};
 use pin_project_lite::pin_project;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -187,7 +187,7 @@ where
             started,
             id,
             method: request.method().clone(),
-            path: request.path().to_owned(),
+            uri: request.uri().clone(),
             narrowing: super::cors::Narrowing::of(&request),
             counts: self.counts.clone(),
             routes: self.routes.clone(),
@@ -236,7 +236,8 @@ struct Observation {
     started: Instant,
     id: RequestId,
     method: Method,
-    path: String,
+    /// The request's URI for its path: a shared reference to the received bytes, not a copy.
+    uri: Uri,
     narrowing: Option<super::cors::Narrowing>,
     counts: Rc<WorkerCounts>,
     routes: Rc<RouteLabels>,
@@ -264,7 +265,7 @@ impl Observation {
         };
         // Plain strings and integers: each is written as it is, with no formatting pass.
         let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let (request_id, method, path) = (self.id.as_str(), self.method.as_str(), &*self.path);
+        let (request_id, method, path) = (self.id.as_str(), self.method.as_str(), self.uri.path());
         let route = &*label;
         if is_probe(route) {
             tracing::debug!(
