@@ -172,22 +172,34 @@ fn error_with_vary(mut error: Error) -> Error {
     error
 }
 
-/// [`VARY_CORS`] after the answer's own `Vary`, in one value, as actix-cors writes it.
+/// [`VARY_CORS`] after the answer's own `Vary`, in one value, as actix-cors writes it
+/// (joined onto the first value, in place of all of them).
 fn add_vary(headers: &mut HeaderMap) {
-    const AFTER_AUTHORIZATION: &str =
-        "Authorization, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    // The usual answer has one value: it is changed where it is, with one lookup.
+    if headers.get_all(header::VARY).nth(1).is_none()
+        && let Some(vary) = headers.get_mut(header::VARY)
+    {
+        *vary = joined_vary(vary);
+        return;
+    }
     let value = match headers.get(header::VARY) {
         None => HeaderValue::from_static(VARY_CORS),
-        Some(vary) if vary == "Authorization" => HeaderValue::from_static(AFTER_AUTHORIZATION),
-        Some(vary) => {
-            let mut value = Vec::with_capacity(vary.len() + 2 + VARY_CORS.len());
-            value.extend_from_slice(vary.as_bytes());
-            value.extend_from_slice(b", ");
-            value.extend_from_slice(VARY_CORS.as_bytes());
-            HeaderValue::from_bytes(&value).expect("two header values joined by a comma")
-        }
+        Some(vary) => joined_vary(vary),
     };
     headers.insert(header::VARY, value);
+}
+
+fn joined_vary(vary: &HeaderValue) -> HeaderValue {
+    const AFTER_AUTHORIZATION: &str =
+        "Authorization, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    if vary == "Authorization" {
+        return HeaderValue::from_static(AFTER_AUTHORIZATION);
+    }
+    let mut value = Vec::with_capacity(vary.len() + 2 + VARY_CORS.len());
+    value.extend_from_slice(vary.as_bytes());
+    value.extend_from_slice(b", ");
+    value.extend_from_slice(VARY_CORS.as_bytes());
+    HeaderValue::from_bytes(&value).expect("two header values joined by a comma")
 }
 
 /// Whether a request (or the request a preflight announces) only reads.
@@ -293,6 +305,13 @@ mod tests {
             joined(Some("Accept-Encoding")),
             format!("Accept-Encoding, {VARY_CORS}")
         );
+        let mut headers = HeaderMap::new();
+        headers.append(header::VARY, HeaderValue::from_static("Authorization"));
+        headers.append(header::VARY, HeaderValue::from_static("Accept"));
+        add_vary(&mut headers);
+        let values: Vec<_> = headers.get_all(header::VARY).collect();
+        let expected = HeaderValue::from_str(&format!("Authorization, {VARY_CORS}")).unwrap();
+        assert_eq!(values, [&expected]);
     }
 
     #[test]
