@@ -132,7 +132,7 @@ fn method_label(method: &str) -> Cow<'static, str> {
 /// the workers share, only the series' own counter and histogram.
 pub struct WorkerCounts {
     metrics: Arc<Metrics>,
-    series: RefCell<HashMap<SeriesKey, (Counter, Histogram)>>,
+    series: RefCell<HashMap<SeriesKey, (Counter, Histogram), foldhash::fast::RandomState>>,
 }
 
 /// A worker's key for a series: the labels, with the route shared rather than copied.

@@ -41,7 +41,7 @@ const LONGEST_KEPT_PATH: usize = 256;
 /// pattern for the server's whole life (routes are fixed at start), so a worker asks once
 /// per path and then shares the label.
 struct RouteLabels {
-    by_path: RefCell<HashMap<Box<str>, Rc<str>>>,
+    by_path: RefCell<HashMap<Box<str>, Rc<str>, foldhash::fast::RandomState>>,
     unmatched: Rc<str>,
 }
 
