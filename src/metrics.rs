@@ -19,6 +19,7 @@ use prometheus_client::registry::{Registry, Unit};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,17 +118,11 @@ impl Default for Metrics {
     }
 }
 
-impl RequestLabels {
-    fn new(route: String, method: &str, status: u16) -> RequestLabels {
-        let method = match METHODS.iter().find(|known| **known == method) {
-            Some(known) => Cow::Borrowed(*known),
-            None => Cow::Owned(method.to_string()),
-        };
-        RequestLabels {
-            route,
-            method,
-            status,
-        }
+/// A method's label, borrowed for the common methods.
+fn method_label(method: &str) -> Cow<'static, str> {
+    match METHODS.iter().find(|known| **known == method) {
+        Some(known) => Cow::Borrowed(*known),
+        None => Cow::Owned(method.to_string()),
     }
 }
 
@@ -137,7 +132,15 @@ impl RequestLabels {
 /// the workers share, only the series' own counter and histogram.
 pub struct WorkerCounts {
     metrics: Arc<Metrics>,
-    series: RefCell<HashMap<RequestLabels, (Counter, Histogram)>>,
+    series: RefCell<HashMap<SeriesKey, (Counter, Histogram), foldhash::fast::RandomState>>,
+}
+
+/// A worker's key for a series: the labels, with the route shared rather than copied.
+#[derive(PartialEq, Eq, Hash)]
+struct SeriesKey {
+    route: Rc<str>,
+    method: Cow<'static, str>,
+    status: u16,
 }
 
 impl WorkerCounts {
@@ -150,17 +153,26 @@ impl WorkerCounts {
 
     /// Counts one answered request. `route` is the matched pattern, e.g.
     /// `/api/v1/posts/{slug}`, or `unmatched` for requests no route took.
-    pub fn request_answered(&self, route: String, method: &str, status: u16, took: Duration) {
+    pub fn request_answered(&self, route: Rc<str>, method: &str, status: u16, took: Duration) {
         let metrics = &self.metrics;
         if status == 304 {
             metrics.cache_hits.inc();
         }
-        let labels = RequestLabels::new(route, method, status);
+        let key = SeriesKey {
+            route,
+            method: method_label(method),
+            status,
+        };
         let mut series = self.series.borrow_mut();
-        let (requests, durations) = series.entry(labels).or_insert_with_key(|labels| {
+        let (requests, durations) = series.entry(key).or_insert_with_key(|key| {
+            let labels = RequestLabels {
+                route: key.route.to_string(),
+                method: key.method.clone(),
+                status: key.status,
+            };
             (
-                metrics.requests.get_or_create(labels).clone(),
-                metrics.durations.get_or_create(labels).clone(),
+                metrics.requests.get_or_create(&labels).clone(),
+                metrics.durations.get_or_create(&labels).clone(),
             )
         });
         requests.inc();
@@ -255,9 +267,9 @@ mod tests {
         );
         let route = "/api/v1/posts/{slug}";
         // Two workers count into the same series.
-        one.request_answered(route.to_string(), "GET", 200, Duration::from_micros(300));
-        other.request_answered(route.to_string(), "GET", 200, Duration::from_millis(30));
-        one.request_answered(route.to_string(), "GET", 404, Duration::from_millis(2));
+        one.request_answered(route.into(), "GET", 200, Duration::from_micros(300));
+        other.request_answered(route.into(), "GET", 200, Duration::from_millis(30));
+        one.request_answered(route.into(), "GET", 404, Duration::from_millis(2));
         let text = metrics.render(SiteGauges::default());
 
         let ok = "route=\"/api/v1/posts/{slug}\",method=\"GET\",status=\"200\"";

@@ -67,6 +67,8 @@ impl Application {
         let observe = http::observe::Observe::new(state.metrics.clone());
         let mut server = HttpServer::new(move || {
             App::new()
+                // Innermost: a plain read of a post is answered here, before the router.
+                .wrap(http::warm_posts::WarmPostReads)
                 .wrap(throttle.clone())
                 // The last wrap is the outermost: Observe sees every final answer
                 // (and narrows what actix-cors says, see `cors::Narrowing`).

@@ -6,13 +6,24 @@
 //! read: no `Access-Control-Allow-Origin` on a write or its preflight, and only the read
 //! methods in a preflight (so a browser's preflight cache cannot stretch a read's answer
 //! to a write).
+//!
+//! Most requests are not a browser's cross-origin ones: they carry no `Origin`. For those
+//! actix-cors only adds to `Vary`, yet costs every request a boxed future and a new header
+//! value; [`BrowserCors`] sends them past it and adds the same `Vary` itself.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::Error;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapErr, MapOk};
 
 /// The request headers a page may send.
 const ALLOWED_HEADERS: [&str; 6] = [
@@ -53,7 +64,12 @@ impl WriteOrigins {
 }
 
 /// The CORS middleware: every origin, `*` in the answer, the methods and headers of the API.
-pub fn middleware() -> Cors {
+pub fn middleware() -> BrowserCors {
+    BrowserCors(policy())
+}
+
+/// actix-cors as configured for the API.
+fn policy() -> Cors {
     Cors::default()
         .allow_any_origin()
         .send_wildcard()
@@ -67,6 +83,123 @@ pub fn middleware() -> Cors {
         ])
         .allowed_headers(ALLOWED_HEADERS)
         .max_age(PREFLIGHT_MAX_AGE)
+}
+
+/// What actix-cors adds to `Vary` (its `add_vary_header`): the answer to a request depends
+/// on these request headers whether or not this request sent them.
+const VARY_CORS: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
+/// The CORS layer: actix-cors ([`policy`]) for requests with an `Origin` and for every
+/// `OPTIONS` (actix-cors answers a preflight even without one); any other request goes
+/// straight to the application, and its answer gets the `Vary` actix-cors would have given
+/// it. Both paths share the one inner service.
+pub struct BrowserCors(Cors);
+
+/// actix-cors over the shared inner service.
+type CorsOver<S> = actix_cors::CorsMiddleware<Rc<S>>;
+
+impl<S, B> Transform<S, ServiceRequest> for BrowserCors
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = BrowserCorsService<S>;
+    type InitError = ();
+    type Future = Pin<Box<dyn Future<Output = Result<BrowserCorsService<S>, ()>>>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let direct = Rc::new(service);
+        let cors = self.0.new_transform(direct.clone());
+        Box::pin(async move {
+            Ok(BrowserCorsService {
+                direct,
+                cors: cors.await?,
+            })
+        })
+    }
+}
+
+/// [`BrowserCors`] around one worker's application.
+pub struct BrowserCorsService<S> {
+    direct: Rc<S>,
+    cors: CorsOver<S>,
+}
+
+type WithVary<B> = fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>>;
+type ErrorWithVary = fn(Error) -> Error;
+type Direct<S, B> =
+    MapErr<MapOk<<S as Service<ServiceRequest>>::Future, WithVary<B>>, ErrorWithVary>;
+
+impl<S, B> Service<ServiceRequest> for BrowserCorsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = Either<Direct<S, B>, <CorsOver<S> as Service<ServiceRequest>>::Future>;
+
+    forward_ready!(direct);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        if request.method() == Method::OPTIONS || request.headers().contains_key(header::ORIGIN) {
+            return Either::Right(self.cors.call(request));
+        }
+        Either::Left(
+            self.direct
+                .call(request)
+                .map_ok(with_vary as WithVary<B>)
+                .map_err(error_with_vary as ErrorWithVary),
+        )
+    }
+}
+
+fn with_vary<B>(mut response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    add_vary(response.headers_mut());
+    response.map_into_left_body()
+}
+
+/// An error's answer gets the `Vary` too, once it is rendered, as actix-cors does.
+fn error_with_vary(mut error: Error) -> Error {
+    error.add_response_mapper(|mut response| {
+        add_vary(response.headers_mut());
+        response
+    });
+    error
+}
+
+/// [`VARY_CORS`] after the answer's own `Vary`, in one value, as actix-cors writes it
+/// (joined onto the first value, in place of all of them).
+fn add_vary(headers: &mut HeaderMap) {
+    // The usual answer has one value: it is changed where it is, with one lookup.
+    if headers.get_all(header::VARY).nth(1).is_none()
+        && let Some(vary) = headers.get_mut(header::VARY)
+    {
+        *vary = joined_vary(vary);
+        return;
+    }
+    let value = match headers.get(header::VARY) {
+        None => HeaderValue::from_static(VARY_CORS),
+        Some(vary) => joined_vary(vary),
+    };
+    headers.insert(header::VARY, value);
+}
+
+fn joined_vary(vary: &HeaderValue) -> HeaderValue {
+    const AFTER_AUTHORIZATION: &str =
+        "Authorization, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    if vary == "Authorization" {
+        return HeaderValue::from_static(AFTER_AUTHORIZATION);
+    }
+    let mut value = Vec::with_capacity(vary.len() + 2 + VARY_CORS.len());
+    value.extend_from_slice(vary.as_bytes());
+    value.extend_from_slice(b", ");
+    value.extend_from_slice(VARY_CORS.as_bytes());
+    HeaderValue::from_bytes(&value).expect("two header values joined by a comma")
 }
 
 /// Whether a request (or the request a preflight announces) only reads.
@@ -147,6 +280,39 @@ impl Narrowing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vary_is_extended_as_actix_cors_extends_it() {
+        let joined = |vary: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(vary) = vary {
+                headers.insert(header::VARY, HeaderValue::from_static(vary));
+            }
+            add_vary(&mut headers);
+            headers
+                .get(header::VARY)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(joined(None), VARY_CORS);
+        assert_eq!(
+            joined(Some("Authorization")),
+            format!("Authorization, {VARY_CORS}")
+        );
+        assert_eq!(
+            joined(Some("Accept-Encoding")),
+            format!("Accept-Encoding, {VARY_CORS}")
+        );
+        let mut headers = HeaderMap::new();
+        headers.append(header::VARY, HeaderValue::from_static("Authorization"));
+        headers.append(header::VARY, HeaderValue::from_static("Accept"));
+        add_vary(&mut headers);
+        let values: Vec<_> = headers.get_all(header::VARY).collect();
+        let expected = HeaderValue::from_str(&format!("Authorization, {VARY_CORS}")).unwrap();
+        assert_eq!(values, [&expected]);
+    }
 
     #[test]
     fn configured_origins_are_compared_without_a_trailing_slash() {

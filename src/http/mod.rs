@@ -31,6 +31,7 @@ mod tags;
 pub mod throttle;
 mod unique_keys;
 mod views;
+pub mod warm_posts;
 mod webhooks;
 mod write_requests;
 mod write_responses;

@@ -4,6 +4,8 @@
 //! the outermost layer, it also applies [`Narrowing`](super::cors::Narrowing) to what
 //! actix-cors answered, rather than a layer of its own.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -13,9 +15,11 @@ use std::time::Instant;
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri};
 use pin_project_lite::pin_project;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use crate::metrics::{Metrics, WorkerCounts};
 
@@ -23,6 +27,52 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 
 /// Requests no route matched are counted under this pattern, never under their raw path.
 const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// How many paths a worker remembers the route pattern of; past that it forgets them all
+/// and starts again, so that a client walking endless paths cannot grow it.
+const ROUTES_KEPT: usize = 4096;
+
+/// Paths longer than this are matched again on every request rather than remembered.
+const LONGEST_KEPT_PATH: usize = 256;
+
+/// Each worker's memory of which route pattern a path matched. actix-web finds the pattern
+/// of an answered request by matching its path against every route again, regular
+/// expressions included, and returns it as a new `String`; a path matches the same
+/// pattern for the server's whole life (routes are fixed at start), so a worker asks once
+/// per path and then shares the label.
+struct RouteLabels {
+    by_path: RefCell<HashMap<Box<str>, Rc<str>, foldhash::fast::RandomState>>,
+    unmatched: Rc<str>,
+}
+
+impl RouteLabels {
+    fn new() -> RouteLabels {
+        RouteLabels {
+            by_path: RefCell::default(),
+            unmatched: Rc::from(UNMATCHED_ROUTE),
+        }
+    }
+
+    /// The pattern `request`'s path matched, or [`UNMATCHED_ROUTE`].
+    fn of(&self, request: &actix_web::HttpRequest) -> Rc<str> {
+        let path = request.path();
+        if let Some(label) = self.by_path.borrow().get(path) {
+            return label.clone();
+        }
+        let label = match request.match_pattern() {
+            Some(pattern) => Rc::from(pattern),
+            None => self.unmatched.clone(),
+        };
+        if path.len() <= LONGEST_KEPT_PATH {
+            let mut by_path = self.by_path.borrow_mut();
+            if by_path.len() >= ROUTES_KEPT {
+                by_path.clear();
+            }
+            by_path.insert(Box::from(path), label.clone());
+        }
+        label
+    }
+}
 
 /// The id of the request being handled. Handlers' own events carry it through the `debug`
 /// span around them.
@@ -42,8 +92,8 @@ impl RequestId {
             return RequestId(id.clone());
         }
         let mut id = [0u8; 24];
-        hex::encode_to_slice(rand::random::<[u8; 12]>(), &mut id)
-            .expect("24 hex digits hold 12 bytes");
+        let random = ID_BYTES.with_borrow_mut(|ids| ids.random::<[u8; 12]>());
+        hex::encode_to_slice(random, &mut id).expect("24 hex digits hold 12 bytes");
         RequestId(HeaderValue::from_bytes(&id).expect("hex digits are a header value"))
     }
 
@@ -51,6 +101,12 @@ impl RequestId {
         // Only reasonable ids and hex digits are kept, all visible ASCII.
         self.0.to_str().unwrap_or_default()
     }
+}
+
+thread_local! {
+    /// Where each worker draws fresh ids from: a fast generator seeded from the system's
+    /// randomness. An id has to be unique, not secret, and every request draws one.
+    static ID_BYTES: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
 }
 
 /// At most 128 characters of letters, digits and `-_.:`: enough for UUIDs and trace ids,
@@ -96,6 +152,7 @@ where
         ready(Ok(ObserveService {
             service,
             counts: Rc::new(WorkerCounts::new(self.metrics.clone())),
+            routes: Rc::new(RouteLabels::new()),
         }))
     }
 }
@@ -104,6 +161,7 @@ where
 pub struct ObserveService<S> {
     service: S,
     counts: Rc<WorkerCounts>,
+    routes: Rc<RouteLabels>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveService<S>
@@ -129,9 +187,10 @@ where
             started,
             id,
             method: request.method().clone(),
-            path: request.path().to_owned(),
+            uri: request.uri().clone(),
             narrowing: super::cors::Narrowing::of(&request),
             counts: self.counts.clone(),
+            routes: self.routes.clone(),
         };
         let answer = span.in_scope(|| self.service.call(request));
         Observed {
@@ -177,9 +236,11 @@ struct Observation {
     started: Instant,
     id: RequestId,
     method: Method,
-    path: String,
+    /// The request's URI for its path: a shared reference to the received bytes, not a copy.
+    uri: Uri,
     narrowing: Option<super::cors::Narrowing>,
     counts: Rc<WorkerCounts>,
+    routes: Rc<RouteLabels>,
 }
 
 impl Observation {
@@ -192,18 +253,21 @@ impl Observation {
             narrowing.apply(response);
         }
         let took = self.started.elapsed();
-        let (status, route) = match &outcome {
+        let (status, label) = match &outcome {
             Ok(response) => (
                 response.status().as_u16(),
-                response.request().match_pattern(),
+                self.routes.of(response.request()),
             ),
-            Err(error) => (error.as_response_error().status_code().as_u16(), None),
+            Err(error) => (
+                error.as_response_error().status_code().as_u16(),
+                self.routes.unmatched.clone(),
+            ),
         };
-        let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
         // Plain strings and integers: each is written as it is, with no formatting pass.
         let latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let (request_id, method, path) = (self.id.as_str(), self.method.as_str(), &*self.path);
-        if is_probe(&route) {
+        let (request_id, method, path) = (self.id.as_str(), self.method.as_str(), self.uri.path());
+        let route = &*label;
+        if is_probe(route) {
             tracing::debug!(
                 request_id, method, path, route, status, latency_us, "answered"
             );
@@ -212,7 +276,8 @@ impl Observation {
                 request_id, method, path, route, status, latency_us, "answered"
             );
         }
-        self.counts.request_answered(route, method, status, took);
+        self.counts
+            .request_answered(label.clone(), method, status, took);
 
         let mut response = outcome?;
         response.headers_mut().insert(REQUEST_ID_HEADER, self.id.0);

@@ -8,21 +8,32 @@ use utoipa::IntoParams;
 use super::list_pages::ListPage;
 use super::listing::{ListQuery, Page};
 use super::views::{self, Backlinks, PostSummary, PostView};
-use super::{API_PREFIX, AppState, Viewer, caching, history, renamed};
+use super::{API_PREFIX, AppState, Viewer, caching, history, methods, renamed};
 use crate::error::{ApiError, Problem};
 use crate::post::Slug;
 use crate::site::{PastList, PostRecord, Snapshot};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_posts)
-        .service(get_post)
-        .service(get_backlinks);
+    // The two most read routes skip `#[get]`'s method guard (see `methods::get_resource`).
+    cfg.service(
+        methods::get_resource("/posts")
+            .name("list_posts")
+            .to(list_posts),
+    )
+    .service(
+        methods::get_resource("/posts/{slug}")
+            .name("get_post")
+            .to(get_post),
+    )
+    .service(get_backlinks);
 }
 
 /// List posts, newest first, with filters and pagination.
 ///
 /// Anonymous clients see published posts only; `status=draft|all` needs a token.
 #[utoipa::path(
+    get,
+    path = "/posts",
     tag = "posts",
     params(ListQuery),
     responses(
@@ -34,7 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ),
     security((), ("bearer" = []))
 )]
-#[get("/posts")]
 pub async fn list_posts(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -145,6 +155,8 @@ pub struct PostQuery {
 
 /// Get one post, rendered, with its sections and open questions.
 #[utoipa::path(
+    get,
+    path = "/posts/{slug}",
     tag = "posts",
     params(("slug" = String, Path, description = "The post's slug"), PostQuery),
     responses(
@@ -156,7 +168,6 @@ pub struct PostQuery {
     ),
     security((), ("bearer" = []))
 )]
-#[get("/posts/{slug}")]
 pub async fn get_post(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -174,21 +185,42 @@ pub async fn get_post(
         return history::post_as_of(&request, &state, &viewer, slug, rev).await;
     }
     let snapshot = super::as_of::snapshot_for(&state, &viewer, query.as_of.as_deref()).await?;
-    let Some(record) = snapshot.visible(&slug, viewer.audience()) else {
-        return moved_or_missing(&request, &snapshot, &viewer, &slug);
-    };
-    let audience = viewer.audience();
-    let assets = match snapshot.listed_assets() {
-        _ if record.post().assets.is_empty() => None,
-        Some(assets) => Some(assets.clone()),
-        None => {
-            let (snapshot, store) = (snapshot.clone(), state.site.store().clone());
-            Some(web::block(move || snapshot.assets(&store)).await??)
-        }
-    };
-    let answer = views::post_body(&snapshot, record, audience, assets.as_deref());
+    if let Some(answer) = post_in(&request, &snapshot, &viewer, &slug) {
+        return answer;
+    }
+    // The post shows assets, and this snapshot has not listed them yet.
+    let (listing, store) = (snapshot.clone(), state.site.store().clone());
+    let assets = web::block(move || listing.assets(&store)).await??;
+    let record = snapshot
+        .visible(&slug, viewer.audience())
+        .ok_or_else(|| no_post(&slug))?;
+    let answer = views::post_body(&snapshot, record, viewer.audience(), Some(&assets));
     let (body, etag) = &*answer;
     Ok(caching::json_read(&request, &viewer, etag, || body.clone()))
+}
+
+/// The answer to a read of `slug` in `snapshot` (the post, a redirect to its new slug, or
+/// a 404), when it needs no more than the snapshot holds: `None` when the post shows
+/// assets and the snapshot has not listed them yet, which means reading a git tree.
+pub(super) fn post_in(
+    request: &HttpRequest,
+    snapshot: &Snapshot,
+    viewer: &Viewer,
+    slug: &Slug,
+) -> Option<Result<HttpResponse, ApiError>> {
+    let Some(record) = snapshot.visible(slug, viewer.audience()) else {
+        return Some(moved_or_missing(request, snapshot, viewer, slug));
+    };
+    let assets = match snapshot.listed_assets() {
+        _ if record.post().assets.is_empty() => None,
+        Some(assets) => Some(&**assets),
+        None => return None,
+    };
+    let answer = views::post_body(snapshot, record, viewer.audience(), assets);
+    let (body, etag) = &*answer;
+    Some(Ok(caching::json_read(request, viewer, etag, || {
+        body.clone()
+    })))
 }
 
 /// Posts that link to this one.

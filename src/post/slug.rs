@@ -46,19 +46,22 @@ impl Slug {
         if input.is_empty() {
             return Err(SlugError::Empty);
         }
-        // Count characters, not bytes, so the message is right for non-ASCII input.
-        let len = input.chars().count();
-        if len > MAX_LEN {
-            return Err(SlugError::TooLong(len));
+        // Count characters, not bytes, so the message is right for non-ASCII input; no
+        // more bytes than that are never too many characters.
+        if input.len() > MAX_LEN {
+            let len = input.chars().count();
+            if len > MAX_LEN {
+                return Err(SlugError::TooLong(len));
+            }
         }
-        // Splitting on '-' turns every grammar violation involving hyphens
-        // (leading, trailing, doubled) into an empty segment.
-        let well_formed = input.split('-').all(|segment| {
-            !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
+        // Runs of letters and digits joined by single hyphens: a hyphen neither first, nor
+        // last, nor after another hyphen.
+        let mut after = b'-';
+        let well_formed = input.bytes().all(|b| {
+            let fits = b.is_ascii_lowercase() || b.is_ascii_digit() || (b == b'-' && after != b'-');
+            after = b;
+            fits
+        }) && after != b'-';
         if !well_formed {
             return Err(SlugError::InvalidCharacters(input.to_owned()));
         }

@@ -33,32 +33,70 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        write_time(&mut writer, SystemTime::now())?;
-        let metadata = event.metadata();
-        writer.write_str(level_label(metadata.level()))?;
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                writer.write_str(span.name())?;
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>()
-                    && !fields.is_empty()
-                {
-                    write!(writer, "{{{fields}}}")?;
-                }
-                writer.write_char(':')?;
-            }
-            writer.write_char(' ')?;
+        // The line is put together in this thread's line text, by plain appends, and
+        // handed to the writer whole. A line logged while formatting another (by a
+        // value's `Debug`) finds the text taken and gets one of its own.
+        let written = LINE.try_with(|line| {
+            let mut line = line.try_borrow_mut().ok()?;
+            line.clear();
+            Some(format_line(ctx, &mut line, event).and_then(|()| writer.write_str(&line)))
+        });
+        if let Ok(Some(result)) = written {
+            return result;
         }
-        writer.write_str(metadata.target())?;
-        writer.write_char(':')?;
-        let mut message = Values::new(&mut writer, Part::Message);
-        event.record(&mut message);
-        message.result?;
-        let mut fields = Values::new(&mut writer, Part::Fields);
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_char('\n')
+        let mut line = String::new();
+        format_line(ctx, &mut line, event)?;
+        writer.write_str(&line)
     }
+}
+
+/// Appends `event`'s line to `line`.
+fn format_line<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    line: &mut String,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    write_time(line, SystemTime::now());
+    let metadata = event.metadata();
+    line.push_str(level_label(metadata.level()));
+    if let Some(scope) = ctx.event_scope() {
+        for span in scope.from_root() {
+            line.push_str(span.name());
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                && !fields.is_empty()
+            {
+                write!(line, "{{{fields}}}")?;
+            }
+            line.push(':');
+        }
+        line.push(' ');
+    }
+    line.push_str(metadata.target());
+    line.push(':');
+    // The message is written first. Events name it first (tracing's macros put it
+    // there), so one pass over the values usually writes the line in order.
+    let message_first = metadata
+        .fields()
+        .iter()
+        .position(|field| field.name() == "message")
+        .is_none_or(|at| at == 0);
+    let passes: &[Part] = if message_first {
+        &[Part::All]
+    } else {
+        &[Part::Message, Part::Fields]
+    };
+    for &part in passes {
+        let mut values = Values::new(line, part);
+        event.record(&mut values);
+        values.result?;
+    }
+    line.push('\n');
+    Ok(())
 }
 
 /// The level, padded to one width as the default format pads it.
@@ -73,6 +111,8 @@ fn level_label(level: &Level) -> &'static str {
 }
 
 thread_local! {
+    /// Where this thread puts its lines together.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
     /// Where this thread formats the values that come as `Debug` (messages among them).
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
     /// The last second this thread wrote, and its date and time up to the seconds.
@@ -80,7 +120,7 @@ thread_local! {
 }
 
 /// `2026-12-04T19:44:06.289321Z`, in UTC with microseconds.
-fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
+fn write_time(line: &mut String, now: SystemTime) {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     SECOND.with_borrow_mut(|(second, text)| {
@@ -91,35 +131,40 @@ fn write_time(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
             // Infallible into a String.
             let _ = write!(text, "{}", date.format("%Y-%m-%dT%H:%M:%S"));
         }
-        writer.write_str(text)
-    })?;
+        line.push_str(text);
+    });
     let mut digits = itoa::Buffer::new();
     // Under a million, so at most six digits.
     let micros = digits.format(since_epoch.subsec_micros());
-    writer.write_char('.')?;
-    writer.write_str(&"000000"[micros.len().min(6)..])?;
-    writer.write_str(micros)?;
-    writer.write_char('Z')
+    line.push('.');
+    line.push_str(&"000000"[micros.len().min(6)..]);
+    line.push_str(micros);
+    line.push('Z');
 }
 
-/// Which of an event's values a pass writes: its message first, then the other fields.
+/// Which of an event's values a pass writes: its message first, then the other fields;
+/// or all of them in one pass, when the message comes first anyway.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
     Message,
     Fields,
+    All,
 }
 
-struct Values<'w, 'a> {
-    writer: &'w mut Writer<'a>,
+struct Values<'w> {
+    line: &'w mut String,
     part: Part,
+    /// Whether the value being written is the message.
+    in_message: bool,
     result: fmt::Result,
 }
 
-impl<'w, 'a> Values<'w, 'a> {
-    fn new(writer: &'w mut Writer<'a>, part: Part) -> Self {
+impl<'w> Values<'w> {
+    fn new(line: &'w mut String, part: Part) -> Self {
         Values {
-            writer,
+            line,
             part,
+            in_message: false,
             result: Ok(()),
         }
     }
@@ -127,32 +172,35 @@ impl<'w, 'a> Values<'w, 'a> {
     /// Writes `value`: a message as it is unless it would break the line, any other value
     /// by [`write_plain`].
     fn text(&mut self, value: &str) {
-        self.result = if self.part == Part::Message && !value.chars().any(char::is_control) {
-            self.writer.write_str(value)
+        if self.in_message && !has_control(value) {
+            self.line.push_str(value);
         } else {
-            write_plain(self.writer, value)
-        };
+            self.result = write_plain(self.line, value);
+        }
     }
 
     /// Whether this pass writes `field`; if so, writes the separator and its name.
     fn begin(&mut self, field: &Field) -> bool {
         let is_message = field.name() == "message";
-        if is_message != (self.part == Part::Message) || self.result.is_err() {
+        let wanted = match self.part {
+            Part::Message => is_message,
+            Part::Fields => !is_message,
+            Part::All => true,
+        };
+        if !wanted || self.result.is_err() {
             return false;
         }
-        self.result = if is_message {
-            self.writer.write_char(' ')
-        } else {
-            self.writer
-                .write_char(' ')
-                .and_then(|()| self.writer.write_str(field.name()))
-                .and_then(|()| self.writer.write_char('='))
-        };
-        self.result.is_ok()
+        self.in_message = is_message;
+        self.line.push(' ');
+        if !is_message {
+            self.line.push_str(field.name());
+            self.line.push('=');
+        }
+        true
     }
 }
 
-impl Visit for Values<'_, '_> {
+impl Visit for Values<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.begin(field) {
             self.text(value);
@@ -161,19 +209,19 @@ impl Visit for Values<'_, '_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.begin(field) {
-            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+            self.line.push_str(itoa::Buffer::new().format(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.begin(field) {
-            self.result = self.writer.write_str(itoa::Buffer::new().format(value));
+            self.line.push_str(itoa::Buffer::new().format(value));
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if self.begin(field) {
-            self.result = self.writer.write_str(if value { "true" } else { "false" });
+            self.line.push_str(if value { "true" } else { "false" });
         }
     }
 
@@ -204,21 +252,43 @@ impl Visit for Values<'_, '_> {
     }
 }
 
+/// Whether `text` holds a control character (`char::is_control`: C0, DEL or C1).
+fn has_control(text: &str) -> bool {
+    // Printable ASCII throughout is the common case, decided without decoding.
+    !text.bytes().all(|b| (b' '..=b'~').contains(&b)) && text.chars().any(char::is_control)
+}
+
+/// Bytes that stand for themselves in a value: visible ASCII but quotes and backslashes.
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        plain[b] = byte.is_ascii_graphic() && byte != b'"' && byte != b'\\';
+        b += 1;
+    }
+    plain
+};
+
 /// `value` as it is when nothing in it could be mistaken for the line's own structure,
 /// else quoted with Rust's escapes.
-fn write_plain(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+fn write_plain(line: &mut String, value: &str) -> fmt::Result {
+    // Bytes first: most values are ASCII, and a table lookup per byte is much cheaper
+    // than decoding characters.
     let plain = !value.is_empty()
-        && value.chars().all(|c| {
-            if c.is_ascii() {
-                c.is_ascii_graphic() && c != '"' && c != '\\'
-            } else {
-                !c.is_control() && !c.is_whitespace()
-            }
-        });
+        && (value.bytes().all(|b| PLAIN[usize::from(b)])
+            || value.chars().all(|c| {
+                if c.is_ascii() {
+                    c.is_ascii_graphic() && c != '"' && c != '\\'
+                } else {
+                    !c.is_control() && !c.is_whitespace()
+                }
+            }));
     if plain {
-        writer.write_str(value)
+        line.push_str(value);
+        Ok(())
     } else {
-        write!(writer, "{value:?}")
+        write!(line, "{value:?}")
     }
 }
 
@@ -283,7 +353,7 @@ mod tests {
         let text = |nanos: u32| {
             let mut line = String::new();
             let at = UNIX_EPOCH + std::time::Duration::new(1_796_000_000, nanos);
-            write_time(&mut Writer::new(&mut line), at).unwrap();
+            write_time(&mut line, at);
             line
         };
         assert_eq!(text(5_000), "2026-11-30T00:53:20.000005Z");
@@ -317,6 +387,16 @@ mod tests {
         );
         let message = logged(|| tracing::warn!("free text, as it is"));
         assert!(message.ends_with(": free text, as it is\n"), "{message}");
+    }
+
+    #[test]
+    fn the_message_comes_first_wherever_the_event_names_it() {
+        let line = logged(|| tracing::info!(status = 200u64, message = "answered"));
+        assert!(line.ends_with(": answered status=200\n"), "{line}");
+        let line = logged(|| tracing::info!(status = 200u64, "answered"));
+        assert!(line.ends_with(": answered status=200\n"), "{line}");
+        let line = logged(|| tracing::info!(status = 200u64));
+        assert!(line.ends_with(": status=200\n"), "{line}");
     }
 
     #[test]

@@ -441,3 +441,69 @@ async fn health_and_readiness_answer() {
         .unwrap();
     assert_eq!(ready["posts"], 3);
 }
+
+/// A plain read of a post is answered before the router (`http::warm_posts`); a spelling
+/// the router decodes (`%61` is `a`) still goes through it. Both must give the same answer.
+#[tokio::test]
+async fn a_post_read_answers_the_same_before_and_through_the_router() {
+    let app = spawn_app().await;
+    let answer = |path: &'static str, author: bool| {
+        let app = &app;
+        async move {
+            let request = if author {
+                app.get_as_author(path)
+            } else {
+                app.get(path)
+            };
+            let response = request.send().await.unwrap();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| !["date", "x-request-id"].contains(&name.as_str()))
+                .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+                .collect();
+            (
+                response.status().as_u16(),
+                headers,
+                response.bytes().await.unwrap(),
+            )
+        }
+    };
+    for (warm, routed, author, status) in [
+        (
+            "/api/v1/posts/attention-scaling",
+            "/api/v1/posts/%61ttention-scaling",
+            false,
+            200,
+        ),
+        (
+            "/api/v1/posts/moe-routing",
+            "/api/v1/posts/%6Doe-routing",
+            false,
+            404,
+        ),
+        (
+            "/api/v1/posts/moe-routing",
+            "/api/v1/posts/%6Doe-routing",
+            true,
+            200,
+        ),
+        (
+            "/api/v1/posts/no-such-post",
+            "/api/v1/posts/%6Eo-such-post",
+            false,
+            404,
+        ),
+    ] {
+        let (warm, routed) = (answer(warm, author).await, answer(routed, author).await);
+        assert_eq!(warm.0, status);
+        assert_eq!(warm.0, routed.0);
+        assert_eq!(warm.1, routed.1, "headers of {status}");
+        if status == 200 {
+            assert_eq!(warm.2, routed.2);
+        }
+    }
+    let metrics = app.text("/metrics").await;
+    let route = r#"route="/api/v1/posts/{slug}",method="GET",status="200"} 4"#;
+    assert!(metrics.contains(route), "{metrics}");
+}
