@@ -294,15 +294,13 @@ mod tests {
         assert!(html("~~wrong~~ right").contains("<del>wrong</del>"));
     }
 
-    /// The `<input ...>` tags of `html`, each as its sorted attributes.
+    /// The `<input ...>` tags of `html`, each as its attributes in order.
     fn inputs(html: &str) -> Vec<Vec<&str>> {
         html.split("<input ")
             .skip(1)
             .map(|rest| {
                 let tag = rest.split('>').next().unwrap_or_default();
-                let mut attributes: Vec<&str> = tag.split_whitespace().collect();
-                attributes.sort_unstable();
-                attributes
+                tag.split_whitespace().collect()
             })
             .collect()
     }
@@ -313,7 +311,8 @@ mod tests {
         assert_eq!(
             inputs(&out),
             [
-                vec![r#"checked="""#, r#"disabled="""#, r#"type="checkbox""#],
+                // As pulldown-cmark writes them, in every process (they are in the ETag).
+                vec![r#"disabled="""#, r#"type="checkbox""#, r#"checked="""#],
                 vec![r#"disabled="""#, r#"type="checkbox""#],
             ],
             "{out}"

@@ -71,12 +71,14 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
             .add_tag_attributes("sup", ["class"])
             .add_tag_attributes("th", ["style"])
             .add_tag_attributes("td", ["style"])
-            .add_tag_attributes("input", ["checked"])
+            .add_tag_attributes("input", ["checked", "type", "disabled"])
             // Responsive figures; `srcset` URLs are checked in `address_srcset`.
             .add_tag_attributes("img", ["srcset", "sizes"])
             .add_tag_attributes("source", ["srcset", "sizes", "type", "media"])
-            // Any <input> that survives is a read-only task-list checkbox.
-            .set_tag_attribute_value("input", "type", "checkbox")
+            // Any <input> that survives is disabled, and a checkbox if it has a type (see
+            // `filter_attribute`). One value set, not two: ammonia appends missing set
+            // attributes in its hash map's order, which differs from process to process,
+            // and the HTML is hashed into the post's ETag.
             .set_tag_attribute_value("input", "disabled", "")
             .attribute_filter(filter_attribute);
         for heading in ["h1", "h2", "h3", "h4", "h5", "h6"] {
@@ -87,8 +89,8 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     &SANITIZER
 }
 
-/// Narrows the allowed `class` and `style` attributes to the values the renderer uses,
-/// and points links and images to posts and assets where the addresses say. Ammonia has
+/// Narrows the allowed `class` and `style` attributes to the values the renderer uses, makes
+/// any `<input>` with a type a checkbox, and points links and images to posts and assets where the addresses say. Ammonia has
 /// already dropped disallowed elements' attributes and URLs with unsafe schemes.
 fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Option<Cow<'u, str>> {
     match (element, attribute) {
@@ -102,6 +104,7 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
         (_, "style") => TABLE_ALIGNMENTS
             .contains(&value)
             .then_some(Cow::Borrowed(value)),
+        ("input", "type") => Some(Cow::Borrowed("checkbox")),
         ("a" | "area", "href") => Some(address(value, Addresses::resolve_link)),
         ("img", "src") => Some(address(value, Addresses::resolve_image)),
         ("img" | "source", "srcset") => address_srcset(value).map(Cow::Owned),
@@ -319,12 +322,15 @@ mod tests {
     }
 
     #[test]
-    fn any_input_becomes_a_disabled_checkbox() {
+    fn any_input_becomes_disabled_and_a_typed_one_a_checkbox() {
         let out = sanitize(r#"<input type="text" value="v" onfocus="f()">"#);
-        assert!(
-            out.contains(r#"type="checkbox""#) && out.contains(r#"disabled="""#),
-            "{out}"
+        // Attributes in the order written, the one added last: the same in every process.
+        assert_eq!(out, r#"<input type="checkbox" disabled="">"#);
+        assert_eq!(
+            sanitize(r#"<input type="password" disabled="no">"#),
+            r#"<input type="checkbox" disabled="">"#
         );
+        assert_eq!(sanitize("<input>"), r#"<input disabled="">"#);
         assert!(
             !out.contains("text") && !out.contains("value") && !out.contains("onfocus"),
             "{out}"
