@@ -23,10 +23,10 @@ impl HistoryIndex {
         // tip, not a binary search; by iterator, which walks the persistent vector's leaves
         // rather than descending its tree for each position.
         let from_tip = self
-            .commits
+            .committed_at
             .iter()
             .rev()
-            .position(|commit| commit.facts.committed_at <= time)?;
+            .position(|&committed_at| committed_at <= time)?;
         Some((self.len() - 1 - from_tip) as u32)
     }
 

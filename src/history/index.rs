@@ -74,6 +74,9 @@ pub struct HistoryIndex {
     pub(super) tip: Option<Oid>,
     /// The first-parent chain, oldest first.
     pub(super) commits: imbl::Vector<Arc<IndexedCommit>>,
+    /// Each commit's committer time, by position: a time is looked up by scanning these
+    /// (see `last_at_or_before`), next to each other rather than one per commit record.
+    pub(super) committed_at: imbl::Vector<i64>,
     positions: imbl::HashMap<Oid, u32>,
     paths: imbl::Vector<Slug>,
     path_ids: imbl::HashMap<Slug, PathId>,
@@ -236,6 +239,7 @@ impl HistoryIndex {
             });
         }
         self.positions.insert(facts.id, position);
+        self.committed_at.push_back(facts.committed_at);
         self.commits.push_back(Arc::new(IndexedCommit {
             facts,
             changes: indexed,
@@ -244,6 +248,7 @@ impl HistoryIndex {
 
     /// Drops every commit from position `len` on: the branch was rewritten there.
     pub(super) fn truncate(&mut self, len: usize) {
+        self.committed_at.truncate(len.min(self.committed_at.len()));
         for dropped in self.commits.split_off(len) {
             self.positions.remove(&dropped.facts.id);
         }
@@ -268,6 +273,7 @@ impl HistoryIndex {
             }
         }
         self.positions.insert(commit.facts.id, position);
+        self.committed_at.push_back(commit.facts.committed_at);
         self.commits.push_back(Arc::new(commit));
     }
 

@@ -70,6 +70,9 @@ pub struct Site {
     past: as_of::PastSnapshots,
     /// Posts of lists as of earlier times, parsed lately.
     past_parses: past_list::PastParses,
+    /// A repository handle kept for lists as of earlier times (opening one per request
+    /// costs more than reading the tree it is opened for).
+    past_reader: Mutex<Option<HistoryReader>>,
 }
 
 /// Told of each snapshot the site shows; must return at once (it runs on the refresh path).
@@ -115,6 +118,7 @@ impl Site {
             ledger,
             past: as_of::PastSnapshots::default(),
             past_parses: past_list::PastParses::default(),
+            past_reader: Mutex::new(None),
         })
     }
 
@@ -194,17 +198,16 @@ impl Site {
         work(kept.insert(self.store.history_reader()?))
     }
 
-    /// Drops the kept reader, so the next refresh opens a fresh one: to be called after
-    /// packs were removed, which an open repository keeps mapped and keeps searching. The
-    /// old one closes in the background (see [`store::close_in_background`]).
+    /// Drops the kept readers, so the next refresh (and list of the past) opens a fresh
+    /// one: to be called after packs were removed, which an open repository keeps mapped
+    /// and keeps searching. The old ones close in the background (see
+    /// [`store::close_in_background`]).
     pub fn reopen_reader(&self) {
-        let old = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(old) = old {
-            store::close_in_background(old);
+        for kept in [&self.refreshing, &self.past_reader] {
+            let old = kept.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(old) = old {
+                store::close_in_background(old);
+            }
         }
     }
 

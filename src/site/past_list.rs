@@ -15,10 +15,10 @@ use lru::LruCache;
 use super::build::parse;
 use super::order::{PostOrder, Rank, StatusSelection, sort_ranked};
 use super::snapshot::{ParsedPost, PostRecord};
-use super::{Audience, Site};
+use super::{Audience, Site, Snapshot};
 use crate::history::{ListKeys, VersionKeys};
 use crate::post::{Slug, Status};
-use crate::store::{Oid, PostFile, StoreError};
+use crate::store::{HistoryReader, Oid, PostFile, StoreError};
 
 /// How many posts of past lists stay parsed: a reader who cites a date tends to turn its
 /// pages and come back to them.
@@ -90,8 +90,46 @@ impl Site {
             return Ok(PastList::BeforeFirstCommit);
         };
         let commit = now.history.commit(position).facts.id;
-        let reader = self.store.history_reader()?;
-        let files = reader.post_files(commit)?;
+        let attempt = |reader: &HistoryReader| {
+            let files = reader.post_files(commit)?;
+            self.list_from(reader, &now, position, files, audience, query)
+        };
+        let kept = self
+            .past_reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // A kept reader may fail where a fresh one would not (a `git gc` removed a pack it
+        // had open): a fresh one decides.
+        let (reader, listed) = match kept.map(|reader| (attempt(&reader), reader)) {
+            Some((Ok(listed), reader)) => (reader, listed),
+            failed => {
+                if let Some((_, stale)) = failed {
+                    crate::store::close_in_background(stale);
+                }
+                let reader = self.store.history_reader()?;
+                let listed = attempt(&reader)?;
+                (reader, listed)
+            }
+        };
+        self.past_reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(reader);
+        Ok(listed)
+    }
+
+    /// The page `query` asks for among `files`, the posts at `position` of `now`'s history,
+    /// read through `reader`.
+    fn list_from(
+        &self,
+        reader: &HistoryReader,
+        now: &Snapshot,
+        position: u32,
+        files: Vec<PostFile>,
+        audience: Audience,
+        query: &PastListQuery,
+    ) -> Result<PastList, StoreError> {
         // A draft now stays hidden from the public, whatever it was then.
         let hidden_now = |slug: &Slug| {
             audience == Audience::Public && now.get(slug).is_some_and(|r| !r.is_published())
@@ -107,7 +145,7 @@ impl Site {
         };
         let mut posts = Vec::with_capacity(page.len());
         for file in &page {
-            let Some(parsed) = self.past_parse(&reader, &now, file)? else {
+            let Some(parsed) = self.past_parse(reader, now, file)? else {
                 return Ok(PastList::Unknown);
             };
             let links = |keep: &dyn Fn(&Slug) -> bool| -> Vec<Slug> {
@@ -134,8 +172,8 @@ impl Site {
     /// parsed lately, or parsed now. `None` when it does not parse.
     fn past_parse(
         &self,
-        reader: &crate::store::HistoryReader,
-        now: &super::Snapshot,
+        reader: &HistoryReader,
+        now: &Snapshot,
         file: &PostFile,
     ) -> Result<Option<Arc<ParsedPost>>, StoreError> {
         let key = (file.blob, file.slug.clone());
@@ -468,6 +506,27 @@ mod tests {
             slugs,
             ["f", "g", "h"],
             "c and e are drafts now; b was deleted"
+        );
+
+        // git's maintenance repacks under the kept repository handle: a list of a time not
+        // asked before (its posts parsed anew) is still read.
+        site.past_parses.0.lock().unwrap().clear();
+        let repack = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(dir.path())
+            .args(["repack", "-a", "-d", "-q"])
+            .status()
+            .unwrap();
+        assert!(repack.success());
+        let listed = site.past_list(START + 250, Audience::Authors, &everything);
+        let PastList::Page { posts, .. } = listed.unwrap() else {
+            panic!("listed");
+        };
+        let slugs: Vec<&str> = posts.iter().map(|r| r.post().slug.as_str()).collect();
+        assert_eq!(
+            slugs,
+            ["f", "b", "c", "e"],
+            "by title, each led by its first slug"
         );
     }
 }
