@@ -154,10 +154,10 @@ impl Ledger {
                 let bytes = read(blob)?;
                 let text = String::from_utf8_lossy(&bytes);
                 let front_matter = Post::front_matter(&text).ok();
-                // A snapshot refuses a file that is not UTF-8; the ledger reads it anyway.
-                let utf8 = matches!(text, std::borrow::Cow::Borrowed(_));
-                let keys = front_matter.as_ref().filter(|_| utf8).map(ListKeys::from);
-                self.keys.record(blob, keys);
+                // A snapshot refuses a file that is not UTF-8 (no list keys); the ledger
+                // reads its questions anyway.
+                self.keys
+                    .record(blob, ListKeys::of(&bytes, front_matter.as_ref()));
                 let Some(version) = front_matter.map(|f| Version::read(f, &text)) else {
                     // A file that does not read as a post keeps its last questions.
                     if let Some(mut post) = post {

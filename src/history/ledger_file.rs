@@ -164,7 +164,7 @@ mod tests {
     use super::*;
     use crate::history::LedgerQuestion;
     use crate::history::ledger::tests::mark;
-    use crate::history::list_keys::ListKeys;
+    use crate::history::list_keys::tests::keys_of;
     use crate::post::{Slug, Status};
 
     fn ledger() -> Ledger {
@@ -181,7 +181,7 @@ mod tests {
         };
         let mut keys = VersionKeys::default();
         let text = b"---\ntitle: T\ntags: [kv]\n---\n";
-        keys.record(Oid::from_bytes(&[7; 20]).unwrap(), ListKeys::of(text));
+        keys.record(Oid::from_bytes(&[7; 20]).unwrap(), keys_of(text));
         keys.record(Oid::from_bytes(&[8; 20]).unwrap(), None);
         Ledger {
             tip: Some(mark(2).commit),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::post::{FrontMatter, Post, Status};
+use crate::post::{FrontMatter, Status};
 use crate::store::Oid;
 
 /// A version's front matter as the list reads it.
@@ -23,11 +23,12 @@ pub struct ListKeys {
 }
 
 impl ListKeys {
-    /// The keys of a file's bytes; `None` when they are no post (not UTF-8, or front
-    /// matter that does not read), as a snapshot's build decides.
-    pub fn of(bytes: &[u8]) -> Option<ListKeys> {
-        let front_matter = Post::front_matter(std::str::from_utf8(bytes).ok()?).ok()?;
-        Some(ListKeys::from(&front_matter))
+    /// The keys of a version made of `bytes`, whose front matter read as `front_matter`;
+    /// `None` when the version is no post as a snapshot's build decides: not UTF-8, or
+    /// front matter that does not read.
+    pub fn of(bytes: &[u8], front_matter: Option<&FrontMatter>) -> Option<ListKeys> {
+        let utf8 = std::str::from_utf8(bytes).is_ok();
+        front_matter.filter(|_| utf8).map(ListKeys::from)
     }
 }
 
@@ -137,8 +138,15 @@ impl VersionKeys {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::post::Post;
+
+    /// The keys of a file's bytes, read as the ledger reads them.
+    pub(in crate::history) fn keys_of(bytes: &[u8]) -> Option<ListKeys> {
+        let text = String::from_utf8_lossy(bytes);
+        ListKeys::of(bytes, Post::front_matter(&text).ok().as_ref())
+    }
 
     #[test]
     fn versions_with_the_same_front_matter_share_their_keys() {
@@ -147,9 +155,9 @@ mod tests {
         let two = Oid::from_bytes(&[2; 20]).unwrap();
         let broken = Oid::from_bytes(&[3; 20]).unwrap();
         let text = "---\ntitle: A\ndate: 2026-01-02\ntags: [x, y]\nstatus: draft\n---\n\nBody.\n";
-        keys.record(one, ListKeys::of(text.as_bytes()));
-        keys.record(two, ListKeys::of(format!("{text}More.\n").as_bytes()));
-        keys.record(broken, ListKeys::of(b"no front matter"));
+        keys.record(one, keys_of(text.as_bytes()));
+        keys.record(two, keys_of(format!("{text}More.\n").as_bytes()));
+        keys.record(broken, keys_of(b"no front matter"));
         let a = keys.get(one).unwrap().unwrap();
         assert_eq!(
             (a.title.as_str(), a.date.as_deref(), &a.tags[..], a.status),
@@ -165,6 +173,6 @@ mod tests {
         assert_eq!(keys.get(Oid::ZERO_SHA1), None);
         assert_eq!(keys.distinct.len(), 2);
         assert_eq!(VersionKeys::from_saved(keys.saved()), Some(keys));
-        assert_eq!(ListKeys::of(b"---\ntitle: \xff\n---\n"), None, "not UTF-8");
+        assert_eq!(keys_of(b"---\ntitle: \xff\n---\n"), None, "not UTF-8");
     }
 }

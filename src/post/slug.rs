@@ -46,8 +46,8 @@ impl Slug {
         if input.is_empty() {
             return Err(SlugError::Empty);
         }
-        // Count characters, not bytes, so the message is right for non-ASCII input; no
-        // more bytes than that are never too many characters.
+        // Count characters, not bytes, so the message is right for non-ASCII input; a text
+        // of at most that many bytes has at most that many characters.
         if input.len() > MAX_LEN {
             let len = input.chars().count();
             if len > MAX_LEN {

@@ -336,16 +336,13 @@ async fn every_way_of_listing_the_past_agrees() {
     assert!(by_title.contains(&"zeta".to_string()));
     let (public, _) = listed("&sort=title&per_page=100".into(), false).await;
     assert!(!public.contains(&"zeta".to_string()), "{public:?}");
-    for (query, as_author, expected) in [
-        ("&status=all&sort=title&per_page=100&q=%20", true, &by_title),
-        ("&sort=title&per_page=100&q=%20", false, &public),
-    ] {
-        assert_eq!(
-            &listed(query.into(), as_author).await.0,
-            expected,
-            "{query}"
-        );
-    }
+    // The public's list from the past snapshot (the update order) holds the same posts.
+    let (public_by_update, _) = listed("&sort=-updated&per_page=100".into(), false).await;
+    let mut public_sorted = public.clone();
+    public_sorted.sort();
+    let mut by_update_sorted = public_by_update;
+    by_update_sorted.sort();
+    assert_eq!(by_update_sorted, public_sorted);
     // Text searched and the update order: from the past snapshot, the same posts.
     let (searched, _) = listed("&status=all&q=body&per_page=100".into(), true).await;
     let (by_update, _) = listed("&status=all&sort=-updated&per_page=100".into(), true).await;
